@@ -1,0 +1,239 @@
+"""The ASGI adapter: scope in, request facts to the flow, the flow's answer out.
+
+It decides nothing; see :mod:`idleguard.flow` for what happens to a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from .context import SessionContext
+from .events import Event, emit_async
+from .facts import HEADER_NAMES, RequestFacts, normalize_path
+from .flow import Flow, Reply, drive_async, drive_sync
+from .settings import Settings
+
+__all__ = ["IdleGuard"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_WANTED = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
+#: Close code for a WebSocket whose session is over (4000-4999 are the app's own).
+WEBSOCKET_SESSION_ENDED = 4401
+WEBSOCKET_STORE_UNAVAILABLE = 1013
+
+
+def read_headers(raw_headers: Any) -> dict[str, str]:
+    """The headers idleguard reads, from an ASGI header list."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw_headers:
+        if raw_name in _WANTED:
+            name = raw_name.decode("latin-1")
+            value = raw_value.decode("latin-1")
+            if name in headers:
+                value = headers[name] + ("; " if name == "cookie" else ", ") + value
+            headers[name] = value
+    return headers
+
+
+class IdleGuard:
+    """ASGI middleware that enforces idle and absolute session timeouts on every request.
+
+    Works as ``app.add_middleware(IdleGuard, ...)`` in Starlette and FastAPI or
+    wraps any ASGI app directly. Keyword arguments (the same for
+    :class:`~idleguard.IdleGuardWSGI`):
+
+    ``policy``
+        The :class:`~idleguard.Policy` (limits in seconds). Default: 30 min
+        idle, 8 h absolute, 2 min warning.
+    ``store``
+        A :class:`~idleguard.stores.Store` or a store URL. Default ``memory://``.
+    ``secret_key``
+        Signs idleguard's session cookie; a list rotates keys (all verify, the
+        first signs). Required unless ``identity`` guards the app's own credential.
+    ``clock``
+        A zero-argument callable returning seconds since the epoch. Default
+        :func:`time.time`; tests pass a settable clock.
+    ``on_event``
+        A callable, or several, receiving each :class:`~idleguard.events.Event`;
+        sync or async. A failing hook is logged and never breaks a request.
+    ``login_url``
+        Where a browser whose session ended is sent (``303``, with
+        ``?reason=idle|absolute``). ``None`` answers ``401`` JSON to everyone.
+    ``identity``
+        How a request names its session: :class:`~idleguard.SignedCookie`
+        (default), :class:`~idleguard.AppCookie` or :class:`~idleguard.BearerToken`.
+    ``https_only``
+        ``True`` (default): cookies are ``Secure`` with the ``__Host-`` prefix.
+        ``False`` is for plain-HTTP development only.
+    ``passive_paths``
+        Path prefixes whose requests are checked but never extend the session
+        (a notification poll). The ``X-Idleguard-Passive: 1`` header does the same.
+    ``exempt_paths``
+        Path prefixes neither checked nor touched (health checks, static files).
+    ``api_key_exempt``
+        A predicate over the request headers; true means the request carries an
+        API key and is neither checked nor touched. ``None`` exempts nothing.
+    ``fail_open``
+        When the store is down: ``False`` (default) answers ``503``; ``True``
+        serves the request unguarded. Both report ``store_unavailable``.
+    ``expired_response``
+        ``(settings, facts, reason) -> Reply`` to replace the default answer.
+    ``clear_site_data``
+        Send ``Clear-Site-Data: "cookies"`` on sign-out. Default ``True``.
+    ``store_timeout``
+        Seconds an async store call may take before it counts as unavailable.
+    ``websocket_recheck``
+        Seconds between checks of an open WebSocket's session. Default 5.
+    """
+
+    def __init__(self, app: ASGIApp, *, websocket_recheck: float = 5.0, **options: Any) -> None:
+        self.app = app
+        self.settings = Settings(**options)
+        self.flow = Flow(self.settings)
+        self.store = self.settings.store
+        self.websocket_recheck = websocket_recheck
+        # An in-process store never blocks: skip the awaits and timeouts.
+        self._in_process = not getattr(self.store, "remote", False)
+
+    async def _run(self, step: Any) -> Any:
+        if self._in_process:
+            return drive_sync(self.store, step)
+        return await drive_async(self.store, step, self.settings.store_timeout)
+
+    async def _emit(self, events: list[Event]) -> None:
+        if events and self.settings.hooks:
+            await emit_async(self.settings.hooks, events)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _facts(self, scope: Scope, websocket: bool = False) -> RequestFacts:
+        return RequestFacts(
+            "GET" if websocket else scope["method"],
+            normalize_path(scope["path"]),
+            read_headers(scope["headers"]),
+            websocket,
+        )
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = await self._run(self.flow.enter(self._facts(scope)))
+        await self._emit(entry.events)
+        if entry.reply is not None:
+            await _send_reply(send, entry.reply)
+            return
+        context: SessionContext = entry.context
+        scope["idleguard"] = context
+        flow = self.flow
+        clock = self.settings.clock
+
+        async def touch_if_due() -> None:
+            if context.key is not None and context.activity:
+                now = clock()
+                if flow.activity_due(context, now):
+                    await self._emit(await self._run(flow.keep_alive(context, now)))
+
+        async def guarded_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and message.get("more_body"):
+                # A long upload is activity while its bytes flow.
+                await touch_if_due()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                if context.pending or context.clear_cookie:
+                    added, events = await self._run(flow.leave(context))
+                    if added:
+                        message = dict(message)
+                        message["headers"] = merge_headers(message.get("headers", []), added)
+                    await self._emit(events)
+            elif kind == "http.response.body" and message.get("more_body"):
+                await touch_if_due()
+            await send(message)
+
+        await self.app(scope, guarded_receive, guarded_send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = await self._run(self.flow.enter(self._facts(scope, websocket=True)))
+        await self._emit(entry.events)
+        if entry.reply is not None:
+            code = (
+                WEBSOCKET_STORE_UNAVAILABLE
+                if entry.reply.status == 503
+                else WEBSOCKET_SESSION_ENDED
+            )
+            message = await receive()  # the handshake: refuse it
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.close", "code": code, "reason": "session_expired"})
+            return
+        context: SessionContext = entry.context
+        scope["idleguard"] = context
+        if context.key is None:
+            await self.app(scope, receive, send)
+            return
+        flow = self.flow
+        clock = self.settings.clock
+        closed = asyncio.Event()
+
+        async def close_if_over(step: Any) -> None:
+            await self._emit(await self._run(step))
+            if context.key is None and not closed.is_set():
+                closed.set()
+                await send({"type": "websocket.close", "code": WEBSOCKET_SESSION_ENDED})
+
+        async def guarded_receive() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive" and context.key is not None:
+                now = clock()
+                if flow.activity_due(context, now):
+                    await close_if_over(flow.keep_alive(context, now))
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if closed.is_set():
+                return  # the socket was closed for the session; the app's late sends go nowhere
+            await send(message)
+
+        async def watch() -> None:
+            # The session can end with the socket silent, or be ended elsewhere.
+            while not closed.is_set():
+                await asyncio.sleep(self.websocket_recheck)
+                await close_if_over(flow.keep_alive(context, clock(), activity=False))
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await self.app(scope, guarded_receive, guarded_send)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+def merge_headers(existing: Any, added: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """The app's headers plus ours; ours replace its ``Cache-Control``."""
+    replaced = {name.encode("latin-1") for name, _ in added if name == "cache-control"}
+    merged = [(name, value) for name, value in existing if name.lower() not in replaced]
+    merged.extend((name.encode("latin-1"), value.encode("latin-1")) for name, value in added)
+    return merged
+
+
+async def _send_reply(send: Send, reply: Reply) -> None:
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers]
+    headers.append((b"content-length", str(len(reply.body)).encode()))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})

@@ -1,0 +1,178 @@
+"""The per-request session context the app talks to through ``begin``/``end``/``current``.
+
+The app's calls only record what it wants; the middleware carries them out
+against the store when the response starts, in its own I/O style. That is
+what lets one ``idleguard.begin(request, ...)`` work from a sync Flask view
+and an async FastAPI endpoint alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from .core import Decision, EndReason, SessionRecord, Verdict
+from .identity import digest
+
+if TYPE_CHECKING:
+    from .facts import RequestFacts
+    from .policy import Policy
+    from .settings import Settings
+
+__all__ = ["PendingAction", "SessionContext", "SessionInfo"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What the app may know about the current session.
+
+    ``idle_remaining`` and ``absolute_remaining`` are seconds left when the
+    request was checked (``None`` for a limit that is off).
+    """
+
+    subject: str | None
+    tenant: str | None
+    created_at: float
+    authenticated_at: float
+    idle_remaining: float | None
+    absolute_remaining: float | None
+    warn_before: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PendingAction:
+    kind: str  # "begin", "end" or "reauthenticate"
+    key: str
+    at: float
+    record: SessionRecord | None = None
+    credential: str | None = None
+    reason: EndReason = EndReason.SIGNED_OUT
+
+
+class SessionContext:
+    """One request's view of its session. Adapters put it in the scope or environ."""
+
+    __slots__ = (
+        "_info",
+        "activity",
+        "activity_mark",
+        "clear_cookie",
+        "credential_key",
+        "decision",
+        "exempt",
+        "facts",
+        "key",
+        "pending",
+        "policy",
+        "record",
+        "settings",
+        "unguarded",
+    )
+
+    def __init__(self, settings: Settings, facts: RequestFacts) -> None:
+        self.settings = settings
+        self.facts = facts
+        self.policy: Policy = settings.policy
+        self.exempt = False
+        self.unguarded = False
+        self.clear_cookie = False
+        self.activity = False
+        self.activity_mark = 0.0
+        self.credential_key: str | None = None
+        self.key: str | None = None
+        self.record: SessionRecord | None = None
+        self.decision: Decision | None = None
+        self.pending: list[PendingAction] = []
+        self._info: SessionInfo | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.key is not None
+
+    def settle(
+        self, key: str, decision: Decision, record: SessionRecord | None, now: float
+    ) -> None:
+        """Take in a store's answer for ``key``."""
+        self.decision = decision
+        self.record = record
+        self.activity_mark = now
+        if decision.verdict is Verdict.ALLOW and record is not None:
+            self.key = key
+            self._info = SessionInfo(
+                record.subject,
+                record.tenant,
+                record.created_at,
+                record.authenticated_at,
+                decision.idle_remaining,
+                decision.absolute_remaining,
+                self.policy.warn_before,
+            )
+        else:
+            self.key = None
+            self._info = None
+
+    def refresh(self, now: float) -> None:
+        """Recompute the app's view after the session changed within this request."""
+        record = self.record
+        if self.key is None or record is None:
+            self._info = None
+            return
+        limits = self.policy.limits
+        self._info = SessionInfo(
+            record.subject,
+            record.tenant,
+            record.created_at,
+            record.authenticated_at,
+            limits.idle_timeout,
+            None
+            if limits.absolute_timeout is None
+            else record.created_at + limits.absolute_timeout - now,
+            self.policy.warn_before,
+        )
+
+    # -- what the app asks for ------------------------------------------------
+    def begin(self, subject: str | None, tenant: str | None, credential: str | None) -> None:
+        settings = self.settings
+        now = settings.clock()
+        if self.key is not None:
+            # A sign-in over a live session replaces it: the old id must not
+            # survive a change of privilege (session fixation).
+            self.pending.append(PendingAction("end", self.key, now))
+        if settings.identity.issues:
+            if credential is not None:
+                raise ValueError(
+                    "idleguard issues its own session cookie here; pass no credential to begin()"
+                )
+            credential, key = settings.identity.issue()
+        else:
+            if credential is None:
+                raise ValueError(
+                    "begin() needs the credential the app issued (credential=...) when "
+                    "idleguard guards the app's own cookie or token"
+                )
+            key = digest(credential)
+        record = SessionRecord(subject, tenant, now, now, now)
+        self.pending.append(PendingAction("begin", key, now, record, credential))
+        self.key = key
+        self.record = record
+        self.decision = Decision(Verdict.ALLOW)
+        self.refresh(now)
+
+    def end(self, reason: EndReason = EndReason.SIGNED_OUT) -> None:
+        key = self.key if self.key is not None else self.credential_key
+        if key is None:
+            return
+        self.pending.append(PendingAction("end", key, self.settings.clock(), reason=reason))
+        self.key = None
+        self._info = None
+
+    def reauthenticated(self) -> None:
+        if self.key is None or self.record is None:
+            raise LookupError("reauthenticated() needs a live session")
+        now = self.settings.clock()
+        self.pending.append(PendingAction("reauthenticate", self.key, now))
+        self.record = dataclasses.replace(self.record, authenticated_at=now)
+        self.refresh(now)
+
+    def info(self) -> SessionInfo | None:
+        return self._info

@@ -1,0 +1,215 @@
+"""The decision: a session record, the limits, the request and ``now`` in; a verdict out.
+
+Nothing here does I/O or reads a clock, so every store can run the same
+function inside its own lock or transaction, and the tests can check it
+against a reference model over any sequence of requests and clock jumps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .policy import Limits
+
+__all__ = [
+    "CLOCK_TOLERANCE",
+    "NO_SESSION",
+    "Decision",
+    "EndReason",
+    "SessionRecord",
+    "Verdict",
+    "decide",
+    "record_from_mapping",
+    "tombstone",
+    "touched",
+]
+
+#: A stored time further than this in the future of ``now`` is not trusted: it
+#: was forged, corrupted or written by a server whose clock is badly wrong, and
+#: believing it would stretch a deadline.
+CLOCK_TOLERANCE = 300.0
+
+
+class Verdict(enum.Enum):
+    """What happens to the request."""
+
+    ALLOW = "allow"
+    """The session is alive."""
+    EXPIRED_IDLE = "expired_idle"
+    """The idle limit was reached just now: end the session and report it."""
+    EXPIRED_ABSOLUTE = "expired_absolute"
+    """The absolute limit was reached just now: end the session and report it."""
+    ENDED = "ended"
+    """The session ended earlier (a tombstone): refuse the credential, report nothing new."""
+    NO_SESSION = "no_session"
+    """The request carries no session idleguard knows."""
+
+
+class EndReason(str, enum.Enum):
+    """Why a session ended; the ``reason`` in responses, tombstones and events."""
+
+    IDLE = "idle"
+    ABSOLUTE = "absolute"
+    SIGNED_OUT = "signed_out"
+    REVOKED = "revoked"
+    INVALID = "invalid"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """What a store keeps for one session. Times are seconds since the epoch.
+
+    ``ended`` is set on a tombstone: the session is over, and the record stays
+    only so the same credential is refused instead of starting afresh.
+    """
+
+    subject: str | None
+    tenant: str | None
+    created_at: float
+    last_activity: float
+    authenticated_at: float
+    ended: EndReason | None = None
+
+    def to_mapping(self) -> dict[str, Any]:
+        """JSON-shaped form (never pickled); short keys keep store records small."""
+        data: dict[str, Any] = {
+            "c": self.created_at,
+            "l": self.last_activity,
+            "a": self.authenticated_at,
+        }
+        if self.subject is not None:
+            data["s"] = self.subject
+        if self.tenant is not None:
+            data["t"] = self.tenant
+        if self.ended is not None:
+            data["e"] = self.ended.value
+        return data
+
+
+def record_from_mapping(data: Mapping[str, Any]) -> SessionRecord:
+    """Read a stored mapping back; anything malformed becomes an ``invalid`` tombstone.
+
+    A corrupted record must never read as a live session with "now" filled in.
+    """
+    try:
+        created = _finite(data["c"])
+        last = _finite(data["l"])
+        authenticated = _finite(data["a"])
+        subject = data.get("s")
+        tenant = data.get("t")
+        if subject is not None and not isinstance(subject, str):
+            raise TypeError("subject")
+        if tenant is not None and not isinstance(tenant, str):
+            raise TypeError("tenant")
+        ended_raw = data.get("e")
+        ended = EndReason(ended_raw) if ended_raw is not None else None
+    except (KeyError, TypeError, ValueError):
+        return SessionRecord(None, None, 0.0, 0.0, 0.0, EndReason.INVALID)
+    return SessionRecord(subject, tenant, created, last, authenticated, ended)
+
+
+def _finite(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("bool is not a time")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not finite")
+    return number
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer for one request.
+
+    ``touch`` says whether the store must write ``now`` as the new last
+    activity. ``idle_remaining`` and ``absolute_remaining`` are seconds left
+    (``None`` when that limit is off or there is no live session).
+    """
+
+    verdict: Verdict
+    touch: bool = False
+    idle_remaining: float | None = None
+    absolute_remaining: float | None = None
+    reason: EndReason | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.verdict is Verdict.ALLOW
+
+    @property
+    def expired_now(self) -> bool:
+        """The session ended on this request (the store must end it and an event is due)."""
+        return self.verdict is Verdict.EXPIRED_IDLE or self.verdict is Verdict.EXPIRED_ABSOLUTE
+
+
+NO_SESSION = Decision(Verdict.NO_SESSION)
+
+
+def decide(record: SessionRecord | None, limits: Limits, activity: bool, now: float) -> Decision:
+    """Decide one request.
+
+    ``activity`` is false for passive requests: they are checked and may
+    expire the session, but they never extend it. A session is over once
+    ``now`` reaches a deadline (at exactly the limit it has expired). A clock
+    that went backwards never moves a deadline later: remaining time is never
+    more than the full limit, and a touch never writes a time earlier than the
+    stored one.
+    """
+    if record is None:
+        return NO_SESSION
+    if record.ended is not None:
+        return Decision(Verdict.ENDED, reason=record.ended)
+    horizon = now + CLOCK_TOLERANCE
+    if (
+        record.created_at > horizon
+        or record.last_activity > horizon
+        or record.authenticated_at > horizon
+        or record.last_activity < record.created_at
+    ):
+        return Decision(Verdict.ENDED, reason=EndReason.INVALID)
+
+    absolute_remaining: float | None = None
+    if limits.absolute_timeout is not None:
+        absolute_remaining = min(
+            record.created_at + limits.absolute_timeout - now, limits.absolute_timeout
+        )
+    idle_remaining: float | None = None
+    if limits.idle_timeout is not None:
+        idle_remaining = min(record.last_activity + limits.idle_timeout - now, limits.idle_timeout)
+
+    idle_over = idle_remaining is not None and idle_remaining <= 0
+    absolute_over = absolute_remaining is not None and absolute_remaining <= 0
+    if idle_over or absolute_over:
+        # Both passed: report the deadline that came first, which is the one
+        # with the least (most negative) time remaining.
+        if absolute_over and (
+            not idle_over or (absolute_remaining or 0.0) <= (idle_remaining or 0.0)
+        ):
+            return Decision(Verdict.EXPIRED_ABSOLUTE, reason=EndReason.ABSOLUTE)
+        return Decision(Verdict.EXPIRED_IDLE, reason=EndReason.IDLE)
+
+    touch = activity and now - record.last_activity >= limits.touch_interval
+    if touch and limits.idle_timeout is not None:
+        idle_remaining = limits.idle_timeout
+    if idle_remaining is not None and absolute_remaining is not None:
+        # Activity never carries a session past its absolute deadline.
+        idle_remaining = min(idle_remaining, absolute_remaining)
+    return Decision(Verdict.ALLOW, touch, idle_remaining, absolute_remaining)
+
+
+def touched(record: SessionRecord, now: float) -> SessionRecord:
+    """The record after a touch: last activity moves to ``now`` and never back."""
+    if now <= record.last_activity:
+        return record
+    return dataclasses.replace(record, last_activity=now)
+
+
+def tombstone(record: SessionRecord | None, reason: EndReason, now: float) -> SessionRecord:
+    """The record that stays behind when a session ends."""
+    if record is None:
+        return SessionRecord(None, None, now, now, now, reason)
+    return dataclasses.replace(record, ended=reason)

@@ -1,0 +1,356 @@
+"""The request flow, written once and driven by both adapters.
+
+Each step is a generator that yields the store calls it needs, ``(method
+name, arguments)``, and is sent their results back; it never does I/O itself.
+:func:`drive_sync` runs it against a store's sync methods (WSGI),
+:func:`drive_async` against the awaited ``a``-prefixed twins (ASGI). So the
+ASGI and WSGI sides cannot drift apart: there is only one side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import Generator
+from typing import Any
+from urllib.parse import quote
+
+from .context import SessionContext
+from .core import Decision, EndReason, SessionRecord, Verdict
+from .events import Event, EventType
+from .facts import RequestFacts, path_matches, read_cookie
+from .settings import Settings
+from .stores.base import Store, StoreUnavailable
+
+__all__ = ["Entry", "Op", "Reply", "drive_async", "drive_sync"]
+
+logger = logging.getLogger("idleguard")
+
+#: One store call: the sync method's name and its arguments.
+Op = tuple[str, tuple[Any, ...]]
+Step = Generator[Op, Any, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reply:
+    """A response idleguard sends itself, instead of calling the app."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+
+
+@dataclasses.dataclass(slots=True)
+class Entry:
+    """The result of checking a request: a reply to send, or the context to call the app with."""
+
+    context: SessionContext
+    reply: Reply | None = None
+    events: list[Event] = dataclasses.field(default_factory=list)
+
+
+NO_STORE = ("cache-control", "no-store")
+_CLEAR = "\x00clear"
+
+
+def json_reply(status: int, payload: dict[str, Any], headers: list[tuple[str, str]]) -> Reply:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Reply(status, [("content-type", "application/json"), NO_STORE, *headers], body)
+
+
+def expired_reply(settings: Settings, facts: RequestFacts, reason: str) -> Reply:
+    """The default answer to a request whose session has ended.
+
+    A browser navigation is sent to the sign-in page with the reason (and
+    where it was going, when that is a plain local path); anything else gets
+    ``401`` with JSON it can act on.
+    """
+    headers = settings.clear_cookie_headers()
+    if facts.wants_html and settings.login_url is not None:
+        location = f"{settings.login_url}{'&' if '?' in settings.login_url else '?'}reason={reason}"
+        if facts.method == "GET" and _safe_next(facts.path):
+            location += "&next=" + quote(facts.path, safe="/")
+        return Reply(303, [("location", location), NO_STORE, *headers])
+    return json_reply(401, {"error": "session_expired", "reason": reason}, headers)
+
+
+def _safe_next(path: str) -> bool:
+    # Only a local absolute path: "//host" or a backslash would leave the site.
+    return path.startswith("/") and not path.startswith("//") and "\\" not in path
+
+
+class Flow:
+    """The steps of a request, bound to one middleware's settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # -- before the app -------------------------------------------------------
+    def enter(self, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+        """Find the request's session and decide it (one store call at most)."""
+        settings = self.settings
+        context = SessionContext(settings, facts)
+        if settings.is_exempt(facts):
+            context.exempt = True
+            return Entry(context)
+        credential = self._credential(facts)
+        if not credential:
+            if credential == "":
+                context.clear_cookie = settings.identity.source == "cookie"
+            return Entry(context)
+        key = settings.identity.key_for(credential)
+        if key is None:
+            # Tampered, rotated-out, malformed: no session, and the browser is
+            # told to forget the bad cookie. No store query was made.
+            context.clear_cookie = settings.identity.issues
+            return Entry(context)
+        context.credential_key = key
+        policy = settings.policy_for(facts)
+        context.policy = policy
+        now = settings.clock()
+        activity = not (facts.preflight or settings.is_passive(facts))
+        context.activity = activity
+        try:
+            decision, record = yield ("check", (key, policy.limits, activity, now))
+        except StoreUnavailable as error:
+            return self._store_down(context, now, error)
+        context.settle(key, decision, record, now)
+        verdict = decision.verdict
+        if verdict is Verdict.ALLOW:
+            return Entry(context)
+        if verdict is Verdict.NO_SESSION:
+            if not settings.identity.issues and settings.identity_adopts:
+                started = yield from self._adopt(context, key, now)
+                return Entry(context, events=started)
+            context.clear_cookie = settings.identity.issues
+            return Entry(context)
+        # The session is over: refuse the credential, and report it if it ended just now.
+        reason = (decision.reason or EndReason.INVALID).value
+        events = []
+        if decision.expired_now:
+            events.append(self._expiry_event(context, decision, record, now))
+        reply = settings.expired_response(settings, facts, reason)
+        return Entry(context, reply, events)
+
+    def _credential(self, facts: RequestFacts) -> str | None:
+        """The raw credential the request presents; ``""`` for an unusable cookie."""
+        identity = self.settings.identity
+        if identity.source == "bearer":
+            authorization = facts.headers.get("authorization")
+            if authorization is None or authorization[:7].lower() != "bearer ":
+                return None
+            return authorization[7:].strip() or None
+        cookie_header = facts.headers.get("cookie")
+        if cookie_header is None:
+            return None
+        return read_cookie(cookie_header, self.settings.cookie_name)
+
+    def _adopt(self, context: SessionContext, key: str, now: float) -> Step:
+        record = SessionRecord(None, None, now, now, now)
+        try:
+            yield ("create", (key, record, context.policy.limits))
+        except StoreUnavailable as error:
+            self._store_down(context, now, error)
+            return []
+        context.settle(key, Decision(Verdict.ALLOW), record, now)
+        context.refresh(now)
+        return [self.event(EventType.SESSION_STARTED, context, now)]
+
+    def _store_down(self, context: SessionContext, now: float, error: Exception) -> Entry:
+        settings = self.settings
+        logger.warning("idleguard store unavailable: %s", type(error).__name__)
+        event = self.event(
+            EventType.STORE_UNAVAILABLE,
+            context,
+            now,
+            metadata={"fail_open": settings.fail_open, "error": type(error).__name__},
+        )
+        if settings.fail_open:
+            context.unguarded = True
+            return Entry(context, events=[event])
+        reply = json_reply(503, {"error": "store_unavailable"}, [("retry-after", "5")])
+        return Entry(context, reply, [event])
+
+    # -- while bytes flow -----------------------------------------------------
+    def activity_due(self, context: SessionContext, now: float) -> bool:
+        """A streaming request or message is due to count as activity again."""
+        return (
+            context.alive
+            and context.activity
+            and now - context.activity_mark >= context.policy.touch_interval
+        )
+
+    def keep_alive(self, context: SessionContext, now: float, *, activity: bool = True) -> Step:
+        """Re-check a long request or socket; ends it in the context if it expired."""
+        key = context.key
+        if key is None:
+            return []
+        context.activity_mark = now
+        try:
+            decision, record = yield ("check", (key, context.policy.limits, activity, now))
+        except StoreUnavailable:
+            return []
+        context.settle(key, decision, record, now)
+        if decision.expired_now:
+            return [self._expiry_event(context, decision, record, now)]
+        return []
+
+    # -- after the app --------------------------------------------------------
+    def leave(
+        self, context: SessionContext
+    ) -> Generator[Op, Any, tuple[list[tuple[str, str]], list[Event]]]:
+        """Carry out the app's begin, end and reauthenticate; return headers and events."""
+        settings = self.settings
+        events: list[Event] = []
+        # What the browser's cookie becomes: a new credential, _CLEAR, or unchanged (None).
+        cookie: str | None = None
+        for action in context.pending:
+            now = action.at
+            try:
+                if action.kind == "begin":
+                    assert action.record is not None
+                    yield ("create", (action.key, action.record, context.policy.limits))
+                    events.append(
+                        self.event(EventType.SESSION_STARTED, context, now, action=action)
+                    )
+                    cookie = action.credential
+                elif action.kind == "end":
+                    record = yield ("end", (action.key, action.reason, now))
+                    if record is not None:
+                        events.append(
+                            self.event(
+                                EventType.SESSION_ENDED,
+                                context,
+                                now,
+                                action=action,
+                                record=record,
+                                reason=action.reason.value,
+                            )
+                        )
+                    cookie = _CLEAR
+                else:  # reauthenticate
+                    yield ("reauthenticate", (action.key, now))
+            except StoreUnavailable as error:
+                events.append(
+                    self.event(
+                        EventType.STORE_UNAVAILABLE,
+                        context,
+                        now,
+                        metadata={"during": action.kind, "error": type(error).__name__},
+                    )
+                )
+                if action.kind == "begin":
+                    # No record was written: hand out no cookie for it.
+                    cookie = _CLEAR if cookie is not None else None
+                elif action.kind == "end":
+                    # The browser forgets the session even if the store missed the tombstone.
+                    cookie = _CLEAR
+        context.pending.clear()
+        if cookie is _CLEAR:
+            headers = [*settings.clear_cookie_headers(), NO_STORE]
+            if settings.clear_site_data:
+                headers.append(("clear-site-data", '"cookies"'))
+            return headers, events
+        if cookie is not None and settings.identity.issues:
+            return [settings.set_cookie_header(cookie), NO_STORE], events
+        if context.clear_cookie:
+            return [*settings.clear_cookie_headers(), NO_STORE], events
+        return [], events
+
+    # -- events ---------------------------------------------------------------
+    def _expiry_event(
+        self, context: SessionContext, decision: Decision, record: SessionRecord | None, now: float
+    ) -> Event:
+        kind = (
+            EventType.SESSION_EXPIRED_ABSOLUTE
+            if decision.verdict is Verdict.EXPIRED_ABSOLUTE
+            else EventType.SESSION_EXPIRED_INACTIVITY
+        )
+        idle = now - record.last_activity if record is not None else None
+        return self.event(
+            kind,
+            context,
+            now,
+            record=record,
+            reason=(decision.reason or EndReason.IDLE).value,
+            idle_seconds=idle,
+        )
+
+    def event(
+        self,
+        kind: EventType,
+        context: SessionContext,
+        now: float,
+        *,
+        action: Any = None,
+        record: SessionRecord | None = None,
+        reason: str | None = None,
+        idle_seconds: float | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Event:
+        key = action.key if action is not None else context.credential_key
+        if action is not None and action.record is not None and record is None:
+            record = action.record
+        if record is None:
+            record = context.record
+        facts = context.facts
+        return Event(
+            type=kind,
+            at=now,
+            session=self.settings.tag(key) if key is not None else None,
+            subject=record.subject if record is not None else None,
+            tenant=record.tenant if record is not None else None,
+            reason=reason,
+            path=facts.path,
+            method=facts.method,
+            idle_seconds=idle_seconds,
+            policy=context.policy.as_dict() if context.policy is not None else None,
+            metadata=metadata or {},
+        )
+
+
+# -- drivers -------------------------------------------------------------------
+def drive_sync(store: Store, step: Generator[Op, Any, Any]) -> Any:
+    """Run a step against the store's sync methods; return what the step returns."""
+    send_value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            op = step.send(send_value) if error is None else step.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        name, args = op
+        try:
+            send_value = getattr(store, name)(*args)
+            error = None
+        except StoreUnavailable as failure:
+            error, send_value = failure, None
+        except Exception as failure:  # a driver's own error: the store did not answer
+            logger.debug("idleguard store call %s failed", name, exc_info=True)
+            error, send_value = StoreUnavailable(f"{name}: {type(failure).__name__}"), None
+
+
+async def drive_async(store: Store, step: Generator[Op, Any, Any], timeout: float | None) -> Any:
+    """Run a step against the store's async methods, each call bounded by ``timeout`` seconds."""
+    send_value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            op = step.send(send_value) if error is None else step.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        name, args = op
+        try:
+            call = getattr(store, "a" + name)(*args)
+            send_value = await asyncio.wait_for(call, timeout)
+            error = None
+        except StoreUnavailable as failure:
+            error, send_value = failure, None
+        except Exception as failure:
+            logger.debug("idleguard store call %s failed", name, exc_info=True)
+            error, send_value = StoreUnavailable(f"{name}: {type(failure).__name__}"), None
+
+
+__all__ += ["Flow", "expired_reply", "json_reply", "path_matches"]

@@ -1,0 +1,168 @@
+"""Which session a request belongs to.
+
+Three ways to tie a request to a session, all ending in the same thing: a
+*store key*, the SHA-256 digest of a secret the browser holds. The store never
+sees the secret itself, so a leaked store dump cannot be replayed as cookies.
+
+* :class:`SignedCookie` (the default): idleguard issues its own 256-bit random
+  id in a signed cookie. An id the server never signed is refused before any
+  store lookup, so a guessed or planted id can never be adopted.
+* :class:`AppCookie`: guard the app's own session cookie as it is.
+* :class:`BearerToken`: guard an ``Authorization: Bearer`` token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Sequence
+from typing import Protocol
+
+from itsdangerous import BadSignature, Signer
+
+__all__ = [
+    "AppCookie",
+    "BearerToken",
+    "Identity",
+    "SignedCookie",
+    "digest",
+    "new_session_id",
+]
+
+#: 32 random bytes, URL-safe base64 without padding: 43 characters.
+SESSION_ID_BYTES = 32
+_ID_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+#: Longer credentials are junk: refused before hashing or any store query.
+MAX_CREDENTIAL_LENGTH = 4096
+_SIGNED_CACHE_SIZE = 4096
+
+
+def new_session_id() -> str:
+    """A fresh session id with 256 bits of entropy."""
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def digest(secret: str) -> str:
+    """The store key for a secret: SHA-256, URL-safe base64, 43 characters."""
+    raw = hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+class Identity(Protocol):
+    """Turns what a request presents into a store key, and back into a cookie.
+
+    ``source`` is ``"cookie"`` or ``"bearer"``; ``name`` is the cookie's name.
+    ``issues`` is true when idleguard creates the credential itself (and so
+    sets and clears the cookie); false when it guards a credential the app owns.
+    """
+
+    source: str
+    name: str
+    issues: bool
+
+    def key_for(self, credential: str) -> str | None:
+        """The store key for a presented credential, or ``None`` if it is not acceptable."""
+        ...
+
+    def issue(self) -> tuple[str, str]:
+        """A new (credential to send, store key) pair."""
+        ...
+
+
+class SignedCookie:
+    """idleguard's own cookie: a random id signed with ``secret_key``.
+
+    ``secret_key`` may be a list for rotation: every key verifies, the first
+    one signs. ``name`` is the cookie's name (the middleware adds the
+    ``__Host-`` prefix when cookies are secure).
+    """
+
+    source = "cookie"
+    issues = True
+
+    def __init__(
+        self, secret_key: str | bytes | Sequence[str | bytes], name: str = "idleguard"
+    ) -> None:
+        keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
+        if not keys or any(not key for key in keys):
+            raise ValueError("secret_key must be a non-empty string, or a list of them")
+        as_bytes = [key.encode() if isinstance(key, str) else key for key in keys]
+        self.name = name
+        # itsdangerous signs with the last key and verifies with all.
+        self._signer = Signer(
+            list(reversed(as_bytes)),
+            salt="idleguard.session",
+            digest_method=hashlib.sha256,
+        )
+        # Verifying an HMAC costs more than the rest of a request's check; a
+        # signature, once verified, stays valid (it carries no time), so
+        # remember recent ones. Bounded, and cleared wholesale when full.
+        self._verified: dict[str, str] = {}
+
+    def key_for(self, credential: str) -> str | None:
+        cached = self._verified.get(credential)
+        if cached is not None:
+            return cached
+        if len(credential) > 200 or not _ID_ALPHABET.issuperset(credential):
+            return None
+        try:
+            session_id = self._signer.unsign(credential).decode("ascii")
+        except (BadSignature, UnicodeDecodeError):
+            return None
+        key = digest(session_id)
+        if len(self._verified) >= _SIGNED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[credential] = key
+        return key
+
+    def issue(self) -> tuple[str, str]:
+        session_id = new_session_id()
+        return self._signer.sign(session_id).decode("ascii"), digest(session_id)
+
+
+class _AppCredential:
+    """A credential the app owns. ``adopt``: start guarding an unknown one on first sight.
+
+    Without ``adopt`` the app registers each credential with
+    ``idleguard.begin(request, subject=..., credential=...)`` when it issues it;
+    an unregistered credential is "no session" and passes through unguarded.
+    With ``adopt`` every credential the app accepts is guarded from its first
+    request, at the price of a store write for any credential presented.
+    """
+
+    issues = False
+    adopt = False
+
+    def key_for(self, credential: str) -> str | None:
+        if not credential or len(credential) > MAX_CREDENTIAL_LENGTH:
+            return None
+        if not credential.isprintable() or not credential.isascii():
+            return None
+        return digest(credential)
+
+    def issue(self) -> tuple[str, str]:
+        raise RuntimeError(
+            "this app issues its own credentials; idleguard only guards them. "
+            "Call idleguard.begin() after the app has set its cookie or token."
+        )
+
+
+class AppCookie(_AppCredential):
+    """Guard the app's own session cookie called ``name``, stored only as its digest."""
+
+    source = "cookie"
+
+    def __init__(self, name: str = "session", *, adopt: bool = False) -> None:
+        self.name = name
+        self.adopt = adopt
+
+
+class BearerToken(_AppCredential):
+    """Guard ``Authorization: Bearer`` tokens, stored only as their digest."""
+
+    source = "bearer"
+    name = "authorization"
+
+    def __init__(self, *, adopt: bool = False) -> None:
+        self.adopt = adopt

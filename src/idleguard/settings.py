@@ -1,0 +1,171 @@
+"""The middleware's configuration, validated once at start-up and shared by both adapters."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .events import EventHook, session_tag
+from .facts import ApiKeyPredicate, RequestFacts, default_api_key_exempt, path_matches
+from .identity import Identity, SignedCookie
+from .policy import Policy
+from .stores import Store, from_url
+
+if TYPE_CHECKING:
+    from .flow import Reply
+
+__all__ = ["Settings"]
+
+Clock = Callable[[], float]
+ExpiredResponse = Callable[["Settings", RequestFacts, str], "Reply"]
+MIN_SECRET_LENGTH = 32
+
+
+class Settings:
+    """Everything :class:`~idleguard.IdleGuard` and :class:`~idleguard.IdleGuardWSGI` accept.
+
+    See :class:`idleguard.IdleGuard` for what each parameter means.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: Policy | None = None,
+        store: Store | str = "memory://",
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        clock: Clock = time.time,
+        on_event: EventHook | Iterable[EventHook] | None = None,
+        login_url: str | None = "/login",
+        identity: Identity | None = None,
+        https_only: bool = True,
+        passive_paths: Iterable[str] = (),
+        exempt_paths: Iterable[str] = (),
+        api_key_exempt: ApiKeyPredicate | None = default_api_key_exempt,
+        fail_open: bool = False,
+        expired_response: ExpiredResponse | None = None,
+        clear_site_data: bool = True,
+        store_timeout: float = 2.0,
+    ) -> None:
+        from .flow import expired_reply
+
+        self.policy = policy if policy is not None else Policy()
+        if not isinstance(self.policy, Policy):
+            raise TypeError(f"policy must be an idleguard.Policy, not {type(policy).__name__}")
+        self.clock = clock
+        if isinstance(store, str):
+            store = from_url(store, clock=clock) if store.startswith("memory:") else from_url(store)
+        self.store: Store = store
+        if identity is None:
+            if secret_key is None:
+                raise ValueError(
+                    "idleguard needs secret_key= to sign its session cookie (at least "
+                    f"{MIN_SECRET_LENGTH} random characters, e.g. secrets.token_urlsafe(32))"
+                )
+            identity = SignedCookie(secret_key)
+        if secret_key is not None:
+            keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
+            if any(len(key) < MIN_SECRET_LENGTH for key in keys):
+                raise ValueError(
+                    f"every secret_key must be at least {MIN_SECRET_LENGTH} characters; generate "
+                    "one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
+            first = keys[0]
+            raw = first.encode() if isinstance(first, str) else first
+            self._tag_key = hashlib.sha256(b"idleguard.event-tag\x00" + raw).digest()
+        else:
+            # Without a secret, event tags are stable within this process only.
+            self._tag_key = secrets.token_bytes(32)
+        self.identity: Identity = identity
+        self.identity_adopts = bool(getattr(identity, "adopt", False))
+        self.https_only = https_only
+        if identity.issues:
+            self.cookie_name = ("__Host-" if https_only else "") + identity.name
+        else:
+            self.cookie_name = identity.name
+        if login_url is not None:
+            _check_login_url(login_url)
+        self.login_url = login_url
+        self.passive_paths = _prefixes(passive_paths, "passive_paths")
+        self.exempt_paths = _prefixes(exempt_paths, "exempt_paths")
+        self.api_key_exempt = api_key_exempt
+        self.fail_open = fail_open
+        self.expired_response: ExpiredResponse = expired_response or expired_reply
+        self.clear_site_data = clear_site_data
+        if store_timeout <= 0:
+            raise ValueError("store_timeout must be a positive number of seconds")
+        self.store_timeout = store_timeout
+        if on_event is None:
+            self.hooks: tuple[EventHook, ...] = ()
+        elif callable(on_event):
+            self.hooks = (on_event,)
+        else:
+            self.hooks = tuple(on_event)
+        attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
+        self._cookie_attributes = attributes
+        self._clear_cookie = (
+            "set-cookie",
+            f"{self.cookie_name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{attributes}",
+        )
+
+    # -- per request ----------------------------------------------------------
+    def policy_for(self, facts: RequestFacts) -> Policy:
+        """The policy that applies to this request."""
+        return self.policy
+
+    def is_exempt(self, facts: RequestFacts) -> bool:
+        """Neither checked nor touched: exempt paths and API-key requests."""
+        if self.exempt_paths and path_matches(facts.path, self.exempt_paths):
+            return True
+        return self.api_key_exempt is not None and self.api_key_exempt(facts.headers)
+
+    def is_passive(self, facts: RequestFacts) -> bool:
+        """Checked (and may expire) but never extends the session."""
+        if facts.headers.get("x-idleguard-passive") == "1":
+            return True
+        return bool(self.passive_paths) and path_matches(facts.path, self.passive_paths)
+
+    def tag(self, key: str) -> str:
+        return session_tag(self._tag_key, key)
+
+    # -- cookies --------------------------------------------------------------
+    def set_cookie_header(self, value: str) -> tuple[str, str]:
+        return ("set-cookie", f"{self.cookie_name}={value}{self._cookie_attributes}")
+
+    def clear_cookie_headers(self) -> list[tuple[str, str]]:
+        if self.identity.source != "cookie":
+            return []
+        return [self._clear_cookie]
+
+    def describe(self) -> dict[str, Any]:
+        """The settings an operator may want to see, without secrets."""
+        return {
+            "policy": self.policy.as_dict(),
+            "store": type(self.store).__name__,
+            "cookie": self.cookie_name,
+            "login_url": self.login_url,
+            "fail_open": self.fail_open,
+        }
+
+
+def _prefixes(paths: Iterable[str], name: str) -> tuple[str, ...]:
+    if isinstance(paths, str):
+        raise TypeError(f"{name} must be a list of paths, not one string")
+    result = []
+    for path in paths:
+        if not path.startswith("/"):
+            raise ValueError(f"{name}: {path!r} must start with '/'")
+        result.append(path.rstrip("/") or "/")
+    return tuple(result)
+
+
+def _check_login_url(url: str) -> None:
+    if any(ord(char) < 32 or ord(char) == 127 for char in url):
+        raise ValueError("login_url must not contain control characters")
+    if url.startswith("/") and not url.startswith("//"):
+        return
+    if url.startswith(("https://", "http://")):
+        return
+    raise ValueError(f"login_url must be a local path like '/login' or an http(s) URL, got {url!r}")

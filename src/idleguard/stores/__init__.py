@@ -1,0 +1,68 @@
+"""Session stores, chosen by URL.
+
+``memory://`` is the embedded default. Other backends register their URL
+schemes here; their drivers are imported only when their URL is used, and a
+missing driver fails with the pip extra that brings it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .base import Check, Store, StoreUnavailable
+from .memory import MemoryStore
+
+__all__ = ["Check", "MemoryStore", "Store", "StoreUnavailable", "from_url"]
+
+#: scheme -> (module, class name, pip extra). Modules load lazily.
+_SCHEMES: dict[str, tuple[str, str, str | None]] = {
+    "memory": ("idleguard.stores.memory", "MemoryStore", None),
+}
+
+
+def register(scheme: str, module: str, class_name: str, extra: str | None = None) -> None:
+    """Map a URL scheme to a store class in ``module`` (imported on first use)."""
+    _SCHEMES[scheme] = (module, class_name, extra)
+
+
+def from_url(url: str, **options: Any) -> Store:
+    """Build a store from a URL such as ``memory://`` or ``redis://localhost:6379/0``.
+
+    Keyword ``options`` are passed to the store's constructor; query-string
+    parameters of the URL are too, for ``memory://?maxsize=1000`` style use.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        known = ", ".join(sorted(f"{name}://" for name in _SCHEMES))
+        raise ValueError(f"unknown store URL scheme {scheme + '://'!r}; known: {known}")
+    module_name, class_name, extra = _SCHEMES[scheme]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        hint = f'pip install "idleguard[{extra}]"' if extra else "reinstall idleguard"
+        raise ImportError(
+            f"the {scheme}:// store needs a driver that is not installed ({error.name}): {hint}"
+        ) from error
+    store_class: type[Store] = getattr(module, class_name)
+    if scheme == "memory":
+        for name, value in parse_qsl(parts.query):
+            options.setdefault(name, _number(value))
+        return store_class(**options)
+    from_url_method = getattr(store_class, "from_url", None)
+    if from_url_method is None:
+        raise ValueError(f"{class_name} cannot be built from a URL")
+    store: Store = from_url_method(url, **options)
+    return store
+
+
+def _number(value: str) -> Any:
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return value

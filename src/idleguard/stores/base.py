@@ -1,0 +1,101 @@
+"""What every store offers, sync and async.
+
+A store owns the atomic step of a request: read the record, decide, and write
+the touch or the tombstone, with nothing in between that another request could
+slip into. That is why :meth:`Store.check` takes the limits and ``now`` rather
+than handing the record out to be decided elsewhere: a read-then-write from
+outside would let a request racing a sign-out bring the session back.
+
+Every method has an ``a``-prefixed async twin. In-process stores inherit the
+defaults below, which call the sync method directly (it never blocks); network
+stores override both.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import ClassVar
+
+from ..core import Decision, EndReason, SessionRecord
+from ..policy import Limits
+
+__all__ = ["Check", "Store", "StoreUnavailable"]
+
+#: What a check returns: the decision, and the record as it was read (``None``
+#: when there was none). The record tells events who the session belonged to.
+Check = tuple[Decision, SessionRecord | None]
+
+
+class StoreUnavailable(Exception):
+    """The store could not answer in time; the middleware turns it into a defined response."""
+
+
+class Store(abc.ABC):
+    """The interface of a session store. Keys are digests, never raw credentials.
+
+    ``schemes`` lists the URL schemes :func:`idleguard.stores.from_url` maps to
+    this class. ``tombstone_ttl`` is how long (seconds) a tombstone is kept so a
+    replayed credential is refused; after that the key is simply unknown.
+    """
+
+    schemes: ClassVar[tuple[str, ...]] = ()
+    tombstone_ttl: float = 24 * 3600.0
+
+    @abc.abstractmethod
+    def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
+        """Decide a request for ``key`` and apply the touch or the expiry atomically."""
+
+    @abc.abstractmethod
+    def create(self, key: str, record: SessionRecord, limits: Limits) -> None:
+        """Store a new session (overwriting nothing live: keys are fresh random digests)."""
+
+    @abc.abstractmethod
+    def end(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
+        """End a session, leaving a tombstone; return the record if it was live.
+
+        Exactly one of several concurrent calls gets the record back, so exactly
+        one event is reported.
+        """
+
+    @abc.abstractmethod
+    def reauthenticate(self, key: str, now: float) -> bool:
+        """Record a fresh authentication; false if the session is not live."""
+
+    @abc.abstractmethod
+    def sessions_of(self, subject: str, now: float) -> Sequence[tuple[str, SessionRecord]]:
+        """The live (not ended) sessions of a subject, as (key, record) pairs."""
+
+    def revoke_subject(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
+        """End every session of a subject ("log out everywhere"); return those ended."""
+        ended = []
+        for key, _ in self.sessions_of(subject, now):
+            record = self.end(key, EndReason.REVOKED, now)
+            if record is not None:
+                ended.append((key, record))
+        return ended
+
+    def close(self) -> None:  # noqa: B027 - optional for stores with nothing to release
+        """Release connections; the default has nothing to release."""
+
+    # Async twins: in-process stores never block, so calling through is right.
+    async def acheck(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
+        return self.check(key, limits, activity, now)
+
+    async def acreate(self, key: str, record: SessionRecord, limits: Limits) -> None:
+        self.create(key, record, limits)
+
+    async def aend(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
+        return self.end(key, reason, now)
+
+    async def areauthenticate(self, key: str, now: float) -> bool:
+        return self.reauthenticate(key, now)
+
+    async def asessions_of(self, subject: str, now: float) -> Sequence[tuple[str, SessionRecord]]:
+        return self.sessions_of(subject, now)
+
+    async def arevoke_subject(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
+        return self.revoke_subject(subject, now)
+
+    async def aclose(self) -> None:
+        self.close()

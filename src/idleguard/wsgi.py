@@ -1,0 +1,148 @@
+"""The WSGI adapter: environ in, request facts to the flow, the flow's answer out.
+
+It decides nothing; see :mod:`idleguard.flow` for what happens to a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import Any
+
+from .context import SessionContext
+from .events import Event, emit_sync
+from .facts import HEADER_NAMES, RequestFacts, normalize_path
+from .flow import Flow, drive_sync
+from .settings import Settings
+
+__all__ = ["IdleGuardWSGI"]
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Callable[[bytes], object]]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+#: environ key -> header name, for the headers idleguard reads.
+_ENVIRON_KEYS = {"HTTP_" + name.upper().replace("-", "_"): name for name in HEADER_NAMES}
+
+
+def read_headers(environ: Environ) -> dict[str, str]:
+    """The headers idleguard reads, from a WSGI environ."""
+    return {name: environ[key] for key, name in _ENVIRON_KEYS.items() if key in environ}
+
+
+class IdleGuardWSGI:
+    """WSGI middleware that enforces idle and absolute session timeouts on every request.
+
+    Wrap any WSGI app: ``app.wsgi_app = IdleGuardWSGI(app.wsgi_app, ...)`` for
+    Flask. It takes the same keyword arguments as :class:`idleguard.IdleGuard`
+    (WebSockets do not exist in WSGI, so there is no ``websocket_recheck``).
+    """
+
+    def __init__(self, app: WSGIApp, **options: Any) -> None:
+        self.app = app
+        self.settings = Settings(**options)
+        self.flow = Flow(self.settings)
+        self.store = self.settings.store
+
+    def _emit(self, events: list[Event]) -> None:
+        if events and self.settings.hooks:
+            emit_sync(self.settings.hooks, events)
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        facts = RequestFacts(
+            environ.get("REQUEST_METHOD", "GET"),
+            normalize_path(environ.get("PATH_INFO", "") or "/"),
+            read_headers(environ),
+        )
+        entry = drive_sync(self.store, self.flow.enter(facts))
+        self._emit(entry.events)
+        reply = entry.reply
+        if reply is not None:
+            headers = [*reply.headers, ("content-length", str(len(reply.body)))]
+            start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
+            return [reply.body]
+        context: SessionContext = entry.context
+        environ["idleguard"] = context
+
+        def guarded_start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
+            if context.pending or context.clear_cookie:
+                added, events = drive_sync(self.store, self.flow.leave(context))
+                if added:
+                    headers = merge_headers(headers, added)
+                self._emit(events)
+            return start_response(status, headers, exc_info)
+
+        if context.key is None or not context.activity:
+            return self.app(environ, guarded_start_response)
+        environ["wsgi.input"] = _ActiveInput(environ["wsgi.input"], self, context)
+        return _ActiveBody(self.app(environ, guarded_start_response), self, context)
+
+    def touch_if_due(self, context: SessionContext) -> None:
+        """Count a streamed chunk as activity, at most once per ``touch_interval``."""
+        if context.key is not None:
+            now = self.settings.clock()
+            if self.flow.activity_due(context, now):
+                self._emit(drive_sync(self.store, self.flow.keep_alive(context, now)))
+
+
+def merge_headers(
+    existing: list[tuple[str, str]], added: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The app's headers plus ours; ours replace its ``Cache-Control``."""
+    replaced = {name for name, _ in added if name == "cache-control"}
+    merged = [(name, value) for name, value in existing if name.lower() not in replaced]
+    merged.extend(added)
+    return merged
+
+
+class _ActiveInput:
+    """``wsgi.input`` that counts a long upload as activity while it is read."""
+
+    def __init__(self, stream: Any, guard: IdleGuardWSGI, context: SessionContext) -> None:
+        self._stream = stream
+        self._guard = guard
+        self._context = context
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.read(size)
+        self._guard.touch_if_due(self._context)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.readline(size)
+        self._guard.touch_if_due(self._context)
+        return data
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(self._stream.readlines(hint))
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._stream:
+            self._guard.touch_if_due(self._context)
+            yield line
+
+
+class _ActiveBody:
+    """A response body that counts a long download as activity while it flows."""
+
+    def __init__(
+        self, body: Iterable[bytes], guard: IdleGuardWSGI, context: SessionContext
+    ) -> None:
+        self._body = body
+        self._guard = guard
+        self._context = context
+
+    def __iter__(self) -> Iterator[bytes]:
+        first = True
+        for chunk in self._body:
+            if not first:
+                self._guard.touch_if_due(self._context)
+            first = False
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()

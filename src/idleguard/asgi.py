@@ -122,11 +122,14 @@ class IdleGuard:
             await self.app(scope, receive, send)
 
     def _facts(self, scope: Scope, websocket: bool = False) -> RequestFacts:
+        client = scope.get("client")
         return RequestFacts(
             "GET" if websocket else scope["method"],
             normalize_path(scope["path"]),
             read_headers(scope["headers"]),
             websocket,
+            scope.get("query_string", b"").decode("latin-1"),
+            client[0] if client else None,
         )
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -32,7 +32,11 @@ class EventType(str, enum.Enum):
     SESSION_ENDED = "session_ended"
     SESSION_EXPIRED_INACTIVITY = "session_expired_inactivity"
     SESSION_EXPIRED_ABSOLUTE = "session_expired_absolute"
+    SESSION_EXTENDED = "session_extended"
     SESSION_REVOKED = "session_revoked"
+    STEP_UP_REQUIRED = "step_up_required"
+    REAUTHENTICATED = "reauthenticated"
+    INACTIVITY_TIMEOUT_UPDATED = "inactivity_timeout_updated"
     STORE_UNAVAILABLE = "store_unavailable"
 
     def __str__(self) -> str:
@@ -57,6 +61,8 @@ class Event:
     path: str | None = None
     method: str | None = None
     idle_seconds: float | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
     policy: dict[str, float | None] | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 

@@ -43,13 +43,17 @@ class RequestFacts:
     """What the flow needs to know about one request.
 
     ``path`` is normalized (see :func:`normalize_path`); ``headers`` holds only
-    :data:`HEADER_NAMES`, lower-case, repeated headers joined as HTTP allows.
+    :data:`HEADER_NAMES`, lower-case, repeated headers joined as HTTP allows;
+    ``query`` is the raw query string; ``client`` the peer address the server
+    saw (``None`` when unknown).
     """
 
     method: str
     path: str
     headers: Mapping[str, str]
     websocket: bool = False
+    query: str = ""
+    client: str | None = None
 
     @property
     def wants_html(self) -> bool:

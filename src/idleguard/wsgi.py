@@ -53,6 +53,9 @@ class IdleGuardWSGI:
             environ.get("REQUEST_METHOD", "GET"),
             normalize_path(environ.get("PATH_INFO", "") or "/"),
             read_headers(environ),
+            False,
+            environ.get("QUERY_STRING", ""),
+            environ.get("REMOTE_ADDR"),
         )
         entry = drive_sync(self.store, self.flow.enter(facts))
         self._emit(entry.events)

@@ -34,12 +34,16 @@ class StoreUnavailable(Exception):
 class Store(abc.ABC):
     """The interface of a session store. Keys are digests, never raw credentials.
 
-    ``schemes`` lists the URL schemes :func:`idleguard.stores.from_url` maps to
-    this class. ``tombstone_ttl`` is how long (seconds) a tombstone is kept so a
-    replayed credential is refused; after that the key is simply unknown.
+    ``remote`` is true for a store behind a network. ``schemes`` lists the URL
+    schemes :func:`idleguard.stores.from_url` maps to this class.
+    ``tombstone_ttl`` is how long (seconds) a tombstone is kept so a replayed
+    credential is refused; after that the key is simply unknown.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ()
+    #: True for stores behind a network: the ASGI adapter awaits their async
+    #: twins under ``store_timeout``. In-process stores are called directly.
+    remote: ClassVar[bool] = False
     tombstone_ttl: float = 24 * 3600.0
 
     @abc.abstractmethod

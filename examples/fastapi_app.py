@@ -47,7 +47,7 @@ def create_app(**options: object) -> FastAPI:
     async def login(
         request: Request, username: str = Form(""), password: str = Form("")
     ) -> Response:
-        if not username.strip() or password != "demo":  # noqa: S105 - the demo's password
+        if not username.strip() or password != "demo":
             return HTMLResponse(
                 PAGE.format(title="Sign in", body="<p>Wrong user or password.</p>"),
                 status_code=401,

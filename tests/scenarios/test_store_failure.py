@@ -1,0 +1,109 @@
+"""A store that cannot answer: a defined response, an event, never a 500, never a session kept alive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from idleguard.core import EndReason, SessionRecord
+from idleguard.policy import Limits
+from idleguard.stores import MemoryStore, Store, StoreUnavailable
+from idleguard.stores.base import Check
+from idleguard.testing import EventCollector, SettableClock
+from tests.scenarios.conftest import MakeClient
+
+
+class SwitchableStore(Store):
+    """A real memory store behind a switch that makes every call fail like a dead server."""
+
+    def __init__(self, clock: SettableClock) -> None:
+        self.inner = MemoryStore(clock=clock)
+        self.down = False
+        self.broken_by: type[Exception] = StoreUnavailable
+
+    def _guard(self) -> None:
+        if self.down:
+            raise self.broken_by("connection refused")
+
+    def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
+        self._guard()
+        return self.inner.check(key, limits, activity, now)
+
+    def create(self, key: str, record: SessionRecord, limits: Limits) -> None:
+        self._guard()
+        self.inner.create(key, record, limits)
+
+    def end(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
+        self._guard()
+        return self.inner.end(key, reason, now)
+
+    def reauthenticate(self, key: str, now: float) -> bool:
+        self._guard()
+        return self.inner.reauthenticate(key, now)
+
+    def sessions_of(self, subject: str, now: float) -> Sequence[tuple[str, SessionRecord]]:
+        self._guard()
+        return self.inner.sessions_of(subject, now)
+
+
+@pytest.mark.parametrize(
+    "error", [pytest.param(StoreUnavailable, id="unavailable"), pytest.param(OSError, id="driver")]
+)
+def test_fail_closed_by_default(
+    make_client: MakeClient, clock: SettableClock, events: EventCollector, error: type[Exception]
+) -> None:
+    store = SwitchableStore(clock)
+    store.broken_by = error
+    client = make_client(store=store)
+    client.post("/login")
+    store.down = True
+    response = client.get("/me")
+    assert response.status == 503
+    assert response.json() == {"error": "store_unavailable"}
+    assert events.types()[-1] == "store_unavailable"
+    assert events.events[-1].metadata["fail_open"] is False
+    store.down = False
+    assert client.get("/me").json()["user"] == "alice", "works again without a restart"
+
+
+def test_fail_open_serves_unguarded_and_says_so(
+    make_client: MakeClient, clock: SettableClock, events: EventCollector
+) -> None:
+    store = SwitchableStore(clock)
+    client = make_client(store=store, fail_open=True)
+    client.post("/login")
+    store.down = True
+    response = client.get("/me")
+    assert response.status == 200
+    assert response.json()["user"] is None, "unguarded: the app sees no session"
+    assert events.events[-1].metadata["fail_open"] is True
+
+
+def test_sign_out_with_the_store_down_still_clears_the_cookie(
+    make_client: MakeClient, clock: SettableClock, events: EventCollector
+) -> None:
+    store = SwitchableStore(clock)
+    client = make_client(store=store)
+    client.post("/login")
+    original_end = store.inner.end
+
+    def failing_end(key: str, reason: EndReason, now: float) -> SessionRecord | None:
+        raise StoreUnavailable("gone")
+
+    store.inner.end = failing_end  # type: ignore[method-assign]
+    response = client.post("/logout")
+    assert any("Max-Age=0" in header for header in response.all("set-cookie"))
+    assert "store_unavailable" in events.types()
+    store.inner.end = original_end  # type: ignore[method-assign]
+
+
+def test_sign_in_with_the_store_down_hands_out_no_cookie(
+    make_client: MakeClient, clock: SettableClock, events: EventCollector
+) -> None:
+    store = SwitchableStore(clock)
+    client = make_client(store=store)
+    store.down = True
+    response = client.post("/login")
+    assert response.all("set-cookie") == []
+    assert events.types() == ["store_unavailable"]

@@ -1,0 +1,117 @@
+"""WebSockets (ASGI only): checked at connect, messages are activity, closed when the session ends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from idleguard import IdleGuard, Policy
+from idleguard.testing import EventCollector, SettableClock
+from tests.apps import SECRET, starlette_app
+from tests.harness import AsgiHarness
+
+
+class Socket:
+    """One WebSocket connection driven by the test."""
+
+    def __init__(self, app: Any, cookie: str) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "wss",
+            "path": "/ws",
+            "raw_path": b"/ws",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"cookie", cookie.encode())],
+            "client": ("127.0.0.1", 50001),
+            "server": ("testserver", 443),
+            "subprotocols": [],
+        }
+        self.task = asyncio.ensure_future(app(scope, self.inbox.get, self.outbox.put))
+        self.inbox.put_nowait({"type": "websocket.connect"})
+
+    async def next(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.outbox.get(), 2)
+
+    async def say(self, text: str) -> dict[str, Any]:
+        await self.inbox.put({"type": "websocket.receive", "text": text})
+        return await self.next()
+
+    async def close(self) -> None:
+        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(self.task, 2)
+
+
+def build(clock: SettableClock, events: EventCollector) -> tuple[Any, AsgiHarness]:
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    inner = Starlette(routes=[WebSocketRoute("/ws", echo)])
+    policy = Policy(idle_timeout=900, absolute_timeout=3600, warn_before=60)
+    guarded = IdleGuard(
+        inner,
+        secret_key=SECRET,
+        clock=clock,
+        policy=policy,
+        on_event=events,
+        websocket_recheck=0.01,
+    )
+    # Sign in through the HTTP app sharing the same store.
+    http = AsgiHarness(starlette_app(clock, store=guarded.store, policy=policy))
+    return guarded, http
+
+
+async def _login(http: AsgiHarness) -> str:
+    response = await http.send_async("POST", "/login", {}, [])
+    return response.all("set-cookie")[0].split(";")[0]
+
+
+async def test_connect_refused_when_expired() -> None:
+    clock, events = SettableClock(), EventCollector()
+    app, http = build(clock, events)
+    cookie = await _login(http)
+    clock.advance(1000)
+    socket = Socket(app, cookie)
+    message = await socket.next()
+    assert message == {"type": "websocket.close", "code": 4401, "reason": "session_expired"}
+    await asyncio.wait_for(socket.task, 2)
+    assert events.types() == ["session_expired_inactivity"]
+
+
+async def test_messages_keep_the_session_alive_and_silence_closes_it() -> None:
+    clock, events = SettableClock(), EventCollector()
+    app, http = build(clock, events)
+    cookie = await _login(http)
+    socket = Socket(app, cookie)
+    assert (await socket.next())["type"] == "websocket.accept"
+    for _ in range(3):
+        clock.advance(800)
+        assert (await socket.say("ping"))["text"] == "ping"
+    clock.advance(901)  # silence past the idle limit: the watcher closes the socket
+    closed = await socket.next()
+    assert closed == {"type": "websocket.close", "code": 4401}
+    await socket.close()
+    assert events.types() == ["session_expired_inactivity"]
+
+
+async def test_sign_out_elsewhere_closes_the_socket() -> None:
+    clock, events = SettableClock(), EventCollector()
+    app, http = build(clock, events)
+    cookie = await _login(http)
+    socket = Socket(app, cookie)
+    assert (await socket.next())["type"] == "websocket.accept"
+    await http.send_async("POST", "/logout", {"cookie": cookie}, [])
+    assert (await socket.next())["code"] == 4401
+    await socket.close()

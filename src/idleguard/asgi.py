@@ -28,6 +28,8 @@ _WANTED = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
 #: Close code for a WebSocket whose session is over (4000-4999 are the app's own).
 WEBSOCKET_SESSION_ENDED = 4401
 WEBSOCKET_STORE_UNAVAILABLE = 1013
+#: Methods that carry no request body worth watching.
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def read_headers(raw_headers: Any) -> dict[str, str]:
@@ -133,8 +135,15 @@ class IdleGuard:
         )
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        entry = await self._run(self.flow.enter(self._facts(scope)))
-        await self._emit(entry.events)
+        step = self.flow.enter(self._facts(scope))
+        # In-process stores are driven without a coroutine per call: this is
+        # the path every request takes, and each await costs.
+        if self._in_process:
+            entry = drive_sync(self.store, step)
+        else:
+            entry = await drive_async(self.store, step, self.settings.store_timeout)
+        if entry.events:
+            await self._emit(entry.events)
         if entry.reply is not None:
             await _send_reply(send, entry.reply)
             return
@@ -149,25 +158,29 @@ class IdleGuard:
                 if flow.activity_due(context, now):
                     await self._emit(await self._run(flow.keep_alive(context, now)))
 
-        async def guarded_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request" and message.get("more_body"):
-                # A long upload is activity while its bytes flow.
-                await touch_if_due()
-            return message
-
         async def guarded_send(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.start":
+            if message["type"] == "http.response.start":
                 if context.pending or context.clear_cookie:
                     added, events = await self._run(flow.leave(context))
                     if added:
                         message = dict(message)
                         message["headers"] = merge_headers(message.get("headers", []), added)
                     await self._emit(events)
-            elif kind == "http.response.body" and message.get("more_body"):
+            elif message.get("more_body") and context.key is not None:
+                # A long download is activity while its bytes flow.
                 await touch_if_due()
             await send(message)
+
+        if scope["method"] in _BODYLESS or context.key is None:
+            await self.app(scope, receive, guarded_send)
+            return
+
+        async def guarded_receive() -> Message:
+            message = await receive()
+            if message.get("more_body") and message["type"] == "http.request":
+                # A long upload is activity while its bytes flow.
+                await touch_if_due()
+            return message
 
         await self.app(scope, guarded_receive, guarded_send)
 

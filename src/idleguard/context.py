@@ -50,40 +50,30 @@ class PendingAction:
 
 
 class SessionContext:
-    """One request's view of its session. Adapters put it in the scope or environ."""
+    """One request's view of its session. Adapters put it in the scope or environ.
 
-    __slots__ = (
-        "_info",
-        "activity",
-        "activity_mark",
-        "clear_cookie",
-        "credential_key",
-        "decision",
-        "exempt",
-        "facts",
-        "key",
-        "pending",
-        "policy",
-        "record",
-        "settings",
-        "unguarded",
-    )
+    Built on every request, so it stays cheap: defaults live on the class and
+    an instance only stores what differs; the app's view (:meth:`info`) is
+    computed when the app asks for it.
+    """
+
+    exempt = False
+    unguarded = False
+    clear_cookie = False
+    activity = False
+    activity_mark = 0.0
+    credential_key: str | None = None
+    key: str | None = None
+    record: SessionRecord | None = None
+    decision: Decision | None = None
+    _info: SessionInfo | None = None
+    _fresh = False
 
     def __init__(self, settings: Settings, facts: RequestFacts) -> None:
         self.settings = settings
         self.facts = facts
         self.policy: Policy = settings.policy
-        self.exempt = False
-        self.unguarded = False
-        self.clear_cookie = False
-        self.activity = False
-        self.activity_mark = 0.0
-        self.credential_key: str | None = None
-        self.key: str | None = None
-        self.record: SessionRecord | None = None
-        self.decision: Decision | None = None
         self.pending: list[PendingAction] = []
-        self._info: SessionInfo | None = None
 
     @property
     def alive(self) -> bool:
@@ -96,23 +86,13 @@ class SessionContext:
         self.decision = decision
         self.record = record
         self.activity_mark = now
-        if decision.verdict is Verdict.ALLOW and record is not None:
-            self.key = key
-            self._info = SessionInfo(
-                record.subject,
-                record.tenant,
-                record.created_at,
-                record.authenticated_at,
-                decision.idle_remaining,
-                decision.absolute_remaining,
-                self.policy.warn_before,
-            )
-        else:
-            self.key = None
-            self._info = None
+        self._info = None
+        self._fresh = False
+        self.key = key if decision.verdict is Verdict.ALLOW and record is not None else None
 
     def refresh(self, now: float) -> None:
         """Recompute the app's view after the session changed within this request."""
+        self._fresh = True
         record = self.record
         if self.key is None or record is None:
             self._info = None
@@ -175,4 +155,17 @@ class SessionContext:
         self.refresh(now)
 
     def info(self) -> SessionInfo | None:
+        if self._info is None and not self._fresh:
+            record, decision = self.record, self.decision
+            if self.key is None or record is None or decision is None:
+                return None
+            self._info = SessionInfo(
+                record.subject,
+                record.tenant,
+                record.created_at,
+                record.authenticated_at,
+                decision.idle_remaining,
+                decision.absolute_remaining,
+                self.policy.warn_before,
+            )
         return self._info

@@ -74,6 +74,8 @@ def normalize_path(raw: str) -> str:
     slashes folded. ``//billing``, ``/public/%2e%2e/billing`` and
     ``/health%3F/../billing`` all come out as ``/billing``.
     """
+    if "%" not in raw and "\\" not in raw and "/." not in raw and "//" not in raw and raw:
+        return raw if raw[0] == "/" else "/" + raw
     path = raw
     for _ in range(2):
         if "%" not in path:

@@ -53,6 +53,8 @@ class Entry:
 
 NO_STORE = ("cache-control", "no-store")
 _CLEAR = "\x00clear"
+_COOKIE_CACHE_SIZE = 4096
+_COOKIE_CACHE_HEADER_LIMIT = 4096
 
 
 def json_reply(status: int, payload: dict[str, Any], headers: list[tuple[str, str]]) -> Reply:
@@ -86,6 +88,9 @@ class Flow:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Cookie header -> our cookie's value. A browser sends the same header
+        # on every request until a cookie changes, so parsing it once pays.
+        self._cookie_values: dict[str, str | None] = {}
 
     # -- before the app -------------------------------------------------------
     def enter(self, facts: RequestFacts) -> Generator[Op, Any, Entry]:
@@ -145,7 +150,16 @@ class Flow:
         cookie_header = facts.headers.get("cookie")
         if cookie_header is None:
             return None
-        return read_cookie(cookie_header, self.settings.cookie_name)
+        cache = self._cookie_values
+        try:
+            return cache[cookie_header]
+        except KeyError:
+            value = read_cookie(cookie_header, self.settings.cookie_name)
+            if len(cache) >= _COOKIE_CACHE_SIZE:
+                cache.clear()
+            if len(cookie_header) <= _COOKIE_CACHE_HEADER_LIMIT:
+                cache[cookie_header] = value
+            return value
 
     def _adopt(self, context: SessionContext, key: str, now: float) -> Step:
         record = SessionRecord(None, None, now, now, now)

@@ -9,11 +9,13 @@ from typing import Any
 
 from cachetools import TLRUCache
 
-from ..core import NO_SESSION, EndReason, SessionRecord, decide, tombstone, touched
+from ..core import NO_SESSION, EndReason, SessionRecord, Verdict, decide, tombstone, touched
 from ..policy import Limits
 from .base import Check, Store
 
 __all__ = ["MemoryStore"]
+
+_ALLOW = Verdict.ALLOW
 
 
 def _deadline(record: SessionRecord, limits: Limits) -> float:
@@ -67,11 +69,15 @@ class MemoryStore(Store):
 
     def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
         with self._lock:
-            entry = self._cache.get(key)
-            if entry is None:
+            try:
+                # Item access, not .get(): cachetools' get() checks expiry twice.
+                entry = self._cache[key]
+            except KeyError:
                 return NO_SESSION, None
             record = entry[0]
             decision = decide(record, limits, activity, now)
+            if decision.verdict is _ALLOW and not decision.touch:
+                return decision, record
             if decision.touch:
                 self._put(key, touched(record, now), limits)
                 self._limits[key] = limits

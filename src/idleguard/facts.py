@@ -8,13 +8,16 @@ lives here, once.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import unquote
 
 __all__ = [
     "HEADER_NAMES",
     "RequestFacts",
+    "api_keys",
     "default_api_key_exempt",
     "normalize_path",
     "path_matches",
@@ -135,3 +138,33 @@ def default_api_key_exempt(headers: Mapping[str, str]) -> bool:
 
 #: The exemption predicate's type: it sees the headers idleguard reads.
 ApiKeyPredicate = Callable[[Mapping[str, str]], bool]
+
+
+def api_keys(keys: Iterable[str]) -> ApiKeyPredicate:
+    """An ``api_key_exempt`` predicate that exempts only requests with one of ``keys``.
+
+    The default predicate exempts any request that *carries* an API key and
+    leaves checking it to the app. This one checks it: the presented key's
+    SHA-256 digest is compared with each known digest in constant time, so
+    the comparison's timing tells nothing about how close a guess came.
+    """
+    known_keys = list(keys)
+    digests = [hashlib.sha256(key.encode()).digest() for key in known_keys]
+    if not digests or any(not key for key in known_keys):
+        raise ValueError("api_keys needs at least one non-empty key")
+
+    def exempt(headers: Mapping[str, str]) -> bool:
+        presented = headers.get("x-api-key")
+        if presented is None:
+            authorization = headers.get("authorization", "")
+            if authorization[:7].lower() != "apikey ":
+                return False
+            presented = authorization[7:].strip()
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        matched = False
+        for known in digests:
+            # No early exit: every key is compared, whichever matches.
+            matched |= hmac.compare_digest(digest, known)
+        return matched
+
+    return exempt

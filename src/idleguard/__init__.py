@@ -2,39 +2,50 @@
 
 from __future__ import annotations
 
-from .api import begin, current, end, reauthenticated
+from .api import begin, current, end, explain, policies, reauthenticated
 from .asgi import IdleGuard
 from .context import SessionInfo
 from .core import Decision, EndReason, SessionRecord, Verdict, decide
+from .engine import PolicyEngine
 from .events import Event, EventType
 from .flow import Reply
 from .identity import AppCookie, BearerToken, SignedCookie
 from .policy import Limits, Policy, PolicyError
+from .rules import NEVER, DeviceRule, PathRule, Resolution, TenantPolicy, UserChoice
 from .wsgi import IdleGuardWSGI
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "NEVER",
     "AppCookie",
     "BearerToken",
     "Decision",
+    "DeviceRule",
     "EndReason",
     "Event",
     "EventType",
     "IdleGuard",
     "IdleGuardWSGI",
     "Limits",
+    "PathRule",
     "Policy",
+    "PolicyEngine",
     "PolicyError",
     "Reply",
+    "Resolution",
     "SessionInfo",
     "SessionRecord",
     "SignedCookie",
+    "TenantPolicy",
+    "UserChoice",
     "Verdict",
     "__version__",
     "begin",
     "current",
     "decide",
     "end",
+    "explain",
+    "policies",
     "reauthenticated",
 ]

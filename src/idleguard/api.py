@@ -7,11 +7,22 @@ a Django request, an ASGI scope or a WSGI environ: whatever the view has.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .context import SessionContext, SessionInfo
 
-__all__ = ["begin", "context_of", "current", "end", "reauthenticated"]
+if TYPE_CHECKING:
+    from .engine import PolicyEngine
+
+__all__ = [
+    "begin",
+    "context_of",
+    "current",
+    "end",
+    "explain",
+    "policies",
+    "reauthenticated",
+]
 
 
 def context_of(request: Any) -> SessionContext:
@@ -56,8 +67,34 @@ def end(request: Any) -> None:
 
 
 def reauthenticated(request: Any) -> None:
-    """Record that the user has just proved who they are again (for step-up checks)."""
+    """Record that the user has just proved who they are again (for step-up checks).
+
+    Call it after checking the password (or second factor) again. The
+    session's ``authenticated_at`` becomes now, which satisfies step-up rules
+    until it is older than they allow, and a ``reauthenticated`` event is
+    recorded.
+    """
     context_of(request).reauthenticated()
+
+
+def explain(request: Any) -> dict[str, Any]:
+    """Which rules set this request's limits, and how much time is left.
+
+    Keys: ``idle_timeout`` and ``absolute_timeout`` (seconds, ``None`` when
+    off), ``idle_rule`` and ``absolute_rule`` (the rule, bound or choice that
+    set each: ``"default"``, ``"preset:pci-dss"``, ``"tenant:acme"``,
+    ``"user"``, ``"role:admin"``, ``"path:/billing"``, ``"device:mobile"``,
+    ``"tenant maximum"``), ``idle_remaining`` and ``absolute_remaining``
+    (seconds), ``step_up_rule`` and ``step_up_required``, ``notes`` (each
+    clamp applied), ``session`` and ``exempt``.
+    """
+    context = context_of(request)
+    return context.settings.policies.explain(context)
+
+
+def policies(request: Any) -> PolicyEngine:
+    """The policy engine guarding this request, for runtime changes from a view."""
+    return context_of(request).settings.policies
 
 
 def current(request: Any) -> SessionInfo | None:

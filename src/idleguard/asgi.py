@@ -102,8 +102,13 @@ class IdleGuard:
         self.flow = Flow(self.settings)
         self.store = self.settings.store
         self.websocket_recheck = websocket_recheck
-        # An in-process store never blocks: skip the awaits and timeouts.
-        self._in_process = not getattr(self.store, "remote", False)
+        #: The policy engine: runtime changes with ``guard.policies.aupdate(...)``.
+        self.policies = self.settings.policies
+        # An in-process store never blocks: skip the awaits and timeouts (unless a
+        # policy resolver may need awaiting).
+        self._in_process = not getattr(self.store, "remote", False) and not (
+            self.policies.may_await
+        )
 
     async def _run(self, step: Any) -> Any:
         if self._in_process:

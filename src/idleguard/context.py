@@ -17,6 +17,7 @@ from .identity import digest
 if TYPE_CHECKING:
     from .facts import RequestFacts
     from .policy import Policy
+    from .rules import Resolution, StepUp
     from .settings import Settings
 
 __all__ = ["PendingAction", "SessionContext", "SessionInfo"]
@@ -68,6 +69,10 @@ class SessionContext:
     decision: Decision | None = None
     _info: SessionInfo | None = None
     _fresh = False
+    #: Which rules set this request's limits (``None`` until resolved).
+    resolution: Resolution | None = None
+    #: Set when the request was refused for step-up.
+    step_up: StepUp | None = None
 
     def __init__(self, settings: Settings, facts: RequestFacts) -> None:
         self.settings = settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import json
 import logging
 from collections.abc import Generator
@@ -18,18 +19,21 @@ from typing import Any
 from urllib.parse import quote
 
 from .context import SessionContext
-from .core import Decision, EndReason, SessionRecord, Verdict
+from .core import Decision, EndReason, SessionRecord, Verdict, decide
 from .events import Event, EventType
 from .facts import RequestFacts, path_matches, read_cookie
+from .policy import Limits
+from .rules import StepUp, step_up_due
 from .settings import Settings
-from .stores.base import Store, StoreUnavailable
+from .stores.base import Check, Store, StoreUnavailable
 
 __all__ = ["Entry", "Op", "Reply", "drive_async", "drive_sync"]
 
 logger = logging.getLogger("idleguard")
 
-#: One store call: the sync method's name and its arguments.
-Op = tuple[str, tuple[Any, ...]]
+#: One store call: the sync method's name and its arguments; or a callable (a
+#: policy resolver, sync or async) and its arguments.
+Op = tuple[Any, tuple[Any, ...]]
 Step = Generator[Op, Any, Any]
 
 
@@ -52,6 +56,8 @@ class Entry:
 
 
 NO_STORE = ("cache-control", "no-store")
+#: Limits under which a check only reads: nothing can expire, nothing is touched.
+PEEK = Limits(None, None, float("inf"))
 _CLEAR = "\x00clear"
 _COOKIE_CACHE_SIZE = 4096
 _COOKIE_CACHE_HEADER_LIMIT = 4096
@@ -112,18 +118,26 @@ class Flow:
             context.clear_cookie = settings.identity.issues
             return Entry(context)
         context.credential_key = key
-        policy = settings.policy_for(facts)
-        context.policy = policy
         now = settings.clock()
         activity = not (facts.preflight or settings.is_passive(facts))
         context.activity = activity
         try:
-            decision, record = yield ("check", (key, policy.limits, activity, now))
+            decision, record = yield from self._check(context, key, activity, now)
         except StoreUnavailable as error:
             return self._store_down(context, now, error)
         context.settle(key, decision, record, now)
         verdict = decision.verdict
+        if settings.policies.explain_log:
+            logger.info(
+                "idleguard explain %s %s: %s", facts.method, facts.path, self._explain(context)
+            )
         if verdict is Verdict.ALLOW:
+            if record is not None and context.resolution is not None:
+                step_up = step_up_due(
+                    context.resolution, record.authenticated_at, record.last_activity, now
+                )
+                if step_up is not None:
+                    return self._refuse_step_up(context, step_up, now)
             return Entry(context)
         if verdict is Verdict.NO_SESSION:
             if not settings.identity.issues and settings.identity_adopts:
@@ -138,6 +152,78 @@ class Flow:
             events.append(self._expiry_event(context, decision, record, now))
         reply = settings.expired_response(settings, facts, reason)
         return Entry(context, reply, events)
+
+    def _check(
+        self, context: SessionContext, key: str, activity: bool, now: float
+    ) -> Generator[Op, Any, Check]:
+        """Decide the request under the limits of its session's tenant, user and path.
+
+        In steady state this is one store call: the session's tenant and user
+        are remembered from earlier requests, their policies come from the
+        cache. Two cases read the record first ("peek": a check that can
+        neither touch nor expire) and decide here: a session this process has
+        not seen (its tenant is in the record), and a path whose rule asks for
+        step-up when idle (the refused request must not count as activity, or
+        simply retrying it would pass).
+        """
+        policies = self.settings.policies
+        hint = policies.hint(key)
+        peeked: SessionRecord | None = None
+        if hint is None and policies.needs_record:
+            decision, peeked = yield ("check", (key, PEEK, False, now))
+            if peeked is None or decision.verdict is not Verdict.ALLOW:
+                return decision, peeked
+            hint = (peeked.subject, peeked.tenant)
+            policies.remember(key, *hint)
+        resolution = yield from policies.resolve(context.facts, hint, now)
+        context.resolution = resolution
+        context.policy = resolution.policy
+        limits = resolution.policy.limits
+        if peeked is None and resolution.step_up_idle is None:
+            checked: tuple[Decision, SessionRecord | None] = yield (
+                "check",
+                (key, limits, activity, now),
+            )
+            return checked
+        if peeked is None:
+            decision, peeked = yield ("check", (key, PEEK, False, now))
+            if peeked is None or decision.verdict is not Verdict.ALLOW:
+                return decision, peeked
+        decision = decide(peeked, limits, activity, now)
+        if decision.expired_now:
+            ended = yield ("end", (key, decision.reason or EndReason.IDLE, now))
+            if ended is None:  # another request ended it first and reported it
+                return Decision(Verdict.ENDED, reason=decision.reason), peeked
+            return decision, peeked
+        if decision.touch and not step_up_due(
+            resolution, peeked.authenticated_at, peeked.last_activity, now
+        ):
+            checked = yield ("check", (key, limits, activity, now))
+            return checked
+        return dataclasses.replace(decision, touch=False), peeked
+
+    def _refuse_step_up(self, context: SessionContext, step_up: StepUp, now: float) -> Entry:
+        """The session stays; this request is refused until the user reauthenticates."""
+        context.step_up = step_up
+        facts = context.facts
+        event = self.event(
+            EventType.STEP_UP_REQUIRED,
+            context,
+            now,
+            reason=step_up.kind,
+            metadata={"rule": step_up.rule, "limit": step_up.limit},
+        )
+        url = self.settings.policies.step_up_url
+        if facts.wants_html and url is not None:
+            location = url
+            if facts.method == "GET" and _safe_next(facts.path):
+                location += ("&" if "?" in url else "?") + "next=" + quote(facts.path, safe="/")
+            return Entry(context, Reply(303, [("location", location), NO_STORE]), [event])
+        payload = {"error": "step_up_required", "rule": step_up.rule, "max_age": step_up.limit}
+        return Entry(context, json_reply(401, payload, []), [event])
+
+    def _explain(self, context: SessionContext) -> str:
+        return json.dumps(self.settings.policies.explain(context), separators=(",", ":"))
 
     def _credential(self, facts: RequestFacts) -> str | None:
         """The raw credential the request presents; ``""`` for an unusable cookie."""
@@ -168,6 +254,7 @@ class Flow:
         except StoreUnavailable as error:
             self._store_down(context, now, error)
             return []
+        self.settings.policies.remember(key, None, None)
         context.settle(key, Decision(Verdict.ALLOW), record, now)
         context.refresh(now)
         return [self.event(EventType.SESSION_STARTED, context, now)]
@@ -226,6 +313,9 @@ class Flow:
                 if action.kind == "begin":
                     assert action.record is not None
                     yield ("create", (action.key, action.record, context.policy.limits))
+                    settings.policies.remember(
+                        action.key, action.record.subject, action.record.tenant
+                    )
                     events.append(
                         self.event(EventType.SESSION_STARTED, context, now, action=action)
                     )
@@ -245,7 +335,10 @@ class Flow:
                         )
                     cookie = _CLEAR
                 else:  # reauthenticate
-                    yield ("reauthenticate", (action.key, now))
+                    if (yield ("reauthenticate", (action.key, now))):
+                        events.append(
+                            self.event(EventType.REAUTHENTICATED, context, now, action=action)
+                        )
             except StoreUnavailable as error:
                 events.append(
                     self.event(
@@ -337,13 +430,22 @@ def drive_sync(store: Store, step: Generator[Op, Any, Any]) -> Any:
             return stop.value
         name, args = op
         try:
-            send_value = getattr(store, name)(*args)
+            send_value = (getattr(store, name) if isinstance(name, str) else name)(*args)
+            if inspect.isawaitable(send_value):
+                send_value = _run_awaitable(send_value)
             error = None
         except StoreUnavailable as failure:
             error, send_value = failure, None
         except Exception as failure:  # a driver's own error: the store did not answer
             logger.debug("idleguard store call %s failed", name, exc_info=True)
             error, send_value = StoreUnavailable(f"{name}: {type(failure).__name__}"), None
+
+
+def _run_awaitable(awaitable: Any) -> Any:
+    async def wait() -> Any:
+        return await awaitable
+
+    return asyncio.run(wait())
 
 
 async def drive_async(store: Store, step: Generator[Op, Any, Any], timeout: float | None) -> Any:
@@ -357,8 +459,11 @@ async def drive_async(store: Store, step: Generator[Op, Any, Any], timeout: floa
             return stop.value
         name, args = op
         try:
-            call = getattr(store, "a" + name)(*args)
-            send_value = await asyncio.wait_for(call, timeout)
+            call = getattr(store, "a" + name)(*args) if isinstance(name, str) else name(*args)
+            if inspect.isawaitable(call):
+                send_value = await asyncio.wait_for(call, timeout)
+            else:
+                send_value = call
             error = None
         except StoreUnavailable as failure:
             error, send_value = failure, None

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Union
 
-__all__ = ["Duration", "Limits", "Policy", "PolicyError", "to_seconds"]
+__all__ = ["Duration", "Limits", "Policy", "PolicyError", "check_keys", "to_seconds"]
 
 #: A length of time: seconds as an ``int``/``float``, or a :class:`datetime.timedelta`.
 Duration = Union[float, int, timedelta]  # noqa: UP007 - a runtime alias on Python 3.10
@@ -30,6 +30,17 @@ DEFAULT_TOUCH_SHARE = 0.02
 
 class PolicyError(ValueError):
     """A policy that cannot be enforced as written; the message says what to change."""
+
+
+def check_keys(data: Mapping[str, Any], valid: tuple[str, ...], what: str) -> None:
+    """Refuse keys outside ``valid``, naming the closest valid key for each typo."""
+    import difflib
+
+    for key in data:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise PolicyError(f"unknown {what} key {key!r}{hint}; valid keys: {', '.join(valid)}")
 
 
 def to_seconds(value: Duration | None, name: str) -> float | None:
@@ -142,9 +153,7 @@ class Policy:
             "warn_before": self.warn_before,
             "touch_interval": self.touch_interval,
         }
-        unknown = set(changes) - set(fields)
-        if unknown:
-            raise PolicyError(f"unknown policy field(s): {', '.join(sorted(unknown))}")
+        check_keys(changes, tuple(fields), "policy")
         if "idle_timeout" in changes and "touch_interval" not in changes:
             # The touch interval follows the idle limit unless set on purpose.
             fields["touch_interval"] = None
@@ -159,6 +168,32 @@ class Policy:
             "warn_before": self.warn_before,
             "touch_interval": self.touch_interval,
         }
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> Policy:
+        """A named policy: the ladder (``"disabled"``, ``"15m"`` ... ``"8h"``) or a compliance
+        preset (``"pci-dss"``, ``"nist-800-63b-aal2"`` ...); see ``docs/policies.md``.
+
+        ``overrides`` change fields of the preset (seconds or timedeltas). An
+        unknown name raises :class:`PolicyError` naming the closest valid one.
+        """
+        from .presets import preset_policy
+
+        return preset_policy(name, **overrides)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Policy:
+        """Build a policy from configuration: the field names, or ``preset`` plus overrides.
+
+        An unknown key is an error that names the closest valid one, so a typo
+        in a configuration file stops start-up instead of being ignored.
+        """
+        fields = ("idle_timeout", "absolute_timeout", "warn_before", "touch_interval")
+        check_keys(data, (*fields, "preset"), "policy")
+        values = {key: value for key, value in data.items() if key != "preset"}
+        if "preset" in data:
+            return cls.preset(data["preset"], **values)
+        return cls(**values)
 
     @classmethod
     def from_env(

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .engine import PolicyEngine, TenantResolver, UserResolver
 from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, RequestFacts, default_api_key_exempt, path_matches
 from .identity import Identity, SignedCookie
 from .policy import Policy
+from .rules import Rule, TenantPolicy
 from .stores import Store, from_url
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ class Settings:
     def __init__(
         self,
         *,
-        policy: Policy | None = None,
+        policy: Policy | str | TenantPolicy | None = None,
         store: Store | str = "memory://",
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         clock: Clock = time.time,
@@ -48,12 +50,37 @@ class Settings:
         expired_response: ExpiredResponse | None = None,
         clear_site_data: bool = True,
         store_timeout: float = 2.0,
+        rules: Iterable[Rule] = (),
+        tenants: Mapping[str, Any] | TenantResolver | None = None,
+        users: Mapping[str, Any] | UserResolver | None = None,
+        policy_cache_ttl: float = 30.0,
+        step_up_url: str | None = None,
+        explain_log: bool = False,
+        policies: PolicyEngine | None = None,
     ) -> None:
         from .flow import expired_reply
 
-        self.policy = policy if policy is not None else Policy()
-        if not isinstance(self.policy, Policy):
-            raise TypeError(f"policy must be an idleguard.Policy, not {type(policy).__name__}")
+        if policies is None:
+            if policy is not None and not isinstance(policy, (Policy, str, TenantPolicy)):
+                raise TypeError(
+                    "policy must be an idleguard.Policy, a preset name or a TenantPolicy, "
+                    f"not {type(policy).__name__}"
+                )
+            policies = PolicyEngine(
+                policy,
+                rules=rules,
+                tenants=tenants,
+                users=users,
+                cache_ttl=policy_cache_ttl,
+                step_up_url=step_up_url,
+                explain_log=explain_log,
+            )
+        elif policy is not None or rules or tenants is not None or users is not None:
+            raise ValueError(
+                "pass either policies= (a PolicyEngine) or policy=/rules=/tenants=/users=, not both"
+            )
+        #: The policy engine: per-path, per-tenant, per-user limits and runtime changes.
+        self.policies = policies
         self.clock = clock
         if isinstance(store, str):
             store = from_url(store, clock=clock) if store.startswith("memory:") else from_url(store)
@@ -103,6 +130,7 @@ class Settings:
             self.hooks = (on_event,)
         else:
             self.hooks = tuple(on_event)
+        self.policies.bind(clock, self.hooks, self.exempt_paths)
         attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
         self._cookie_attributes = attributes
         self._clear_cookie = (
@@ -110,10 +138,19 @@ class Settings:
             f"{self.cookie_name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{attributes}",
         )
 
+    @property
+    def policy(self) -> Policy:
+        """The default policy (sessions without a tenant), as changed at runtime."""
+        return self.policies.default.policy
+
     # -- per request ----------------------------------------------------------
     def policy_for(self, facts: RequestFacts) -> Policy:
-        """The policy that applies to this request."""
-        return self.policy
+        """The policy for this request before its session is known (path and device rules).
+
+        The flow refines it with the session's tenant and user through
+        :meth:`resolve`; this is the answer when there is no session.
+        """
+        return self.policies.for_facts(facts).policy
 
     def is_exempt(self, facts: RequestFacts) -> bool:
         """Neither checked nor touched: exempt paths and API-key requests."""
@@ -142,7 +179,7 @@ class Settings:
     def describe(self) -> dict[str, Any]:
         """The settings an operator may want to see, without secrets."""
         return {
-            "policy": self.policy.as_dict(),
+            "policy": self.policies.default.as_dict(),
             "store": type(self.store).__name__,
             "cookie": self.cookie_name,
             "login_url": self.login_url,

@@ -43,6 +43,8 @@ class IdleGuardWSGI:
         self.settings = Settings(**options)
         self.flow = Flow(self.settings)
         self.store = self.settings.store
+        #: The policy engine: runtime changes with ``guard.policies.update(...)``.
+        self.policies = self.settings.policies
 
     def _emit(self, events: list[Event]) -> None:
         if events and self.settings.hooks:

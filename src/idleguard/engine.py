@@ -1,0 +1,419 @@
+"""The policy engine: tenant and user lookups behind a short cache, runtime changes, explain.
+
+The pure part (which limits win) is :mod:`idleguard.rules`. This module holds
+what has state: the tenant and user resolvers the app supplies and their
+caches, the session -> (subject, tenant) memory that lets a request be decided
+with ONE store call, and :meth:`PolicyEngine.update`, the one way to change a
+policy at runtime.
+
+A resolver may be sync or async. Its call is yielded as an op ``(callable,
+args)`` from the same generators the request flow is written in, so the
+WSGI driver calls it and the ASGI driver awaits it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union, cast
+
+from .events import Event, EventHook, EventType, emit_async, emit_sync
+from .facts import RequestFacts
+from .policy import Policy, PolicyError
+from .rules import (
+    Resolution,
+    Rule,
+    TenantPolicy,
+    UserChoice,
+    check_choice,
+    check_rules,
+    resolve,
+    to_tenant_policy,
+    to_user_choice,
+)
+from .stores.base import StoreUnavailable
+
+if TYPE_CHECKING:
+    from .context import SessionContext
+    from .stores.base import Store
+
+__all__ = ["PolicyEngine", "TenantResolver", "UserResolver"]
+
+logger = logging.getLogger("idleguard")
+
+#: ``tenant -> TenantPolicy | Policy | preset name | mapping | None`` (``None``: the default).
+TenantResolver = Callable[[str], Union[Any, Awaitable[Any]]]  # noqa: UP007
+#: ``(subject, tenant) -> UserChoice | duration | "never" | mapping | None``.
+UserResolver = Callable[[str, Union[str, None]], Union[Any, Awaitable[Any]]]  # noqa: UP007
+Step = Generator[tuple[Any, tuple[Any, ...]], Any, Any]
+Hint = tuple[Union[str, None], Union[str, None]]  # noqa: UP007
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: How many sessions' (subject, tenant) this process remembers.
+SESSION_MEMORY = 100_000
+
+
+class TTLCache(Generic[K, V]):
+    """A small thread-safe cache whose entries go stale after ``ttl`` seconds.
+
+    A stale entry is kept (up to ``maxsize`` entries) so that a resolver that
+    fails can be answered with the last value it gave.
+    """
+
+    def __init__(self, ttl: float, maxsize: int) -> None:
+        self.ttl = ttl
+        self.maxsize = maxsize
+        self._data: collections.OrderedDict[K, tuple[V, float]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, now: float) -> tuple[bool, V | None, bool]:
+        """(found, value, still fresh)."""
+        with self._lock:
+            entry = self._data.get(key)
+        if entry is None:
+            return False, None, False
+        return True, entry[0], now < entry[1]
+
+    def put(self, key: K, value: V, now: float, ttl: float | None = None) -> None:
+        with self._lock:
+            self._data[key] = (value, now + (self.ttl if ttl is None else ttl))
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def drop(self, key: K) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+
+class PolicyEngine:
+    """Resolves the policy of each request and applies runtime changes.
+
+    The middleware builds one from its keyword arguments (``policy``,
+    ``rules``, ``tenants``, ``users``, ``policy_cache_ttl``, ``step_up_url``,
+    ``explain_log``); reach it as ``guard.policies`` or
+    ``idleguard.policies(request)``.
+
+    ``policy``
+        The default for sessions without a tenant: a :class:`~idleguard.Policy`,
+        a preset name or a :class:`~idleguard.TenantPolicy`.
+    ``rules``
+        :class:`~idleguard.PathRule` and :class:`~idleguard.DeviceRule` objects.
+    ``tenants``
+        A mapping ``tenant -> policy`` or a resolver (sync or async callable
+        ``tenant -> policy``), for sessions begun with ``tenant=``.
+    ``users``
+        A mapping ``subject -> choice`` or a resolver (sync or async
+        ``(subject, tenant) -> choice``): a user's own idle limit and roles.
+    ``cache_ttl``
+        Seconds a resolver's answer is reused. An :meth:`update` replaces it at
+        once in this process; other processes see it within this time.
+    ``step_up_url``
+        Where a browser navigation that needs step-up is sent (``303`` with
+        ``?next=``); ``None`` answers ``401`` JSON to everyone.
+    ``explain_log``
+        Log, at INFO on the ``idleguard`` logger, which rule decided each request.
+    """
+
+    def __init__(
+        self,
+        policy: Policy | str | TenantPolicy | Mapping[str, Any] | None = None,
+        *,
+        rules: Iterable[Rule] = (),
+        tenants: Mapping[str, Any] | TenantResolver | None = None,
+        users: Mapping[str, Any] | UserResolver | None = None,
+        cache_ttl: float = 30.0,
+        cache_size: int = 10_000,
+        step_up_url: str | None = None,
+        explain_log: bool = False,
+    ) -> None:
+        self.default = to_tenant_policy(policy) if policy is not None else TenantPolicy()
+        self.default_label = (
+            f"preset:{policy.strip().lower()}" if isinstance(policy, str) else ("default")
+        )
+        self.rules: tuple[Rule, ...] = check_rules(list(rules), ())
+        if isinstance(cache_ttl, bool) or not isinstance(cache_ttl, (int, float)) or cache_ttl < 0:
+            raise PolicyError("policy_cache_ttl must be a number of seconds, 0 or more")
+        self._tenant_table: dict[str, TenantPolicy] = {}
+        self._tenant_resolver: TenantResolver | None = None
+        if isinstance(tenants, Mapping):
+            self._tenant_table = {str(k): to_tenant_policy(v) for k, v in tenants.items()}
+        elif tenants is not None:
+            if not callable(tenants):
+                raise PolicyError("tenants must be a mapping or a callable tenant -> policy")
+            self._tenant_resolver = tenants
+        self._user_table: dict[str, UserChoice | None] = {}
+        self._user_resolver: UserResolver | None = None
+        if isinstance(users, Mapping):
+            for subject, value in users.items():
+                choice = to_user_choice(value)
+                if choice is not None:
+                    check_choice(self.default, choice)
+                self._user_table[str(subject)] = choice
+        elif users is not None:
+            if not callable(users):
+                raise PolicyError(
+                    "users must be a mapping or a callable (subject, tenant) -> choice"
+                )
+            self._user_resolver = users
+        self._tenant_cache: TTLCache[str, TenantPolicy | None] = TTLCache(cache_ttl, cache_size)
+        self._user_cache: TTLCache[str, UserChoice | None] = TTLCache(cache_ttl, cache_size)
+        self._sessions: collections.OrderedDict[str, Hint] = collections.OrderedDict()
+        self._sessions_lock = threading.Lock()
+        if step_up_url is not None and not (
+            step_up_url.startswith(("https://", "http://"))
+            or (step_up_url.startswith("/") and not step_up_url.startswith("//"))
+        ):
+            raise PolicyError(
+                f"step_up_url must be a local path or an http(s) URL: {step_up_url!r}"
+            )
+        self.step_up_url = step_up_url
+        self.explain_log = explain_log
+        self.clock: Callable[[], float] = time.time
+        self.hooks: tuple[EventHook, ...] = ()
+
+    def bind(
+        self, clock: Callable[[], float], hooks: tuple[EventHook, ...], exempt: tuple[str, ...]
+    ) -> None:
+        """Attach the middleware's clock and event hooks; check rules against exempt paths."""
+        self.clock = clock
+        self.hooks = hooks
+        check_rules(list(self.rules), exempt)
+
+    # -- what the flow asks -------------------------------------------------
+    @property
+    def needs_record(self) -> bool:
+        """The policy depends on the session's tenant or user, which only its record names."""
+        return bool(
+            self._tenant_table or self._tenant_resolver or self._user_table or self._user_resolver
+        )
+
+    @property
+    def may_await(self) -> bool:
+        """A resolver is configured: the ASGI adapter must drive the flow asynchronously."""
+        return self._tenant_resolver is not None or self._user_resolver is not None
+
+    @property
+    def has_step_up_idle(self) -> bool:
+        return any(getattr(rule, "on_exceed", None) == "step_up" for rule in self.rules)
+
+    def remember(self, key: str, subject: str | None, tenant: str | None) -> None:
+        """Note a session's subject and tenant (they never change for a key)."""
+        with self._sessions_lock:
+            self._sessions[key] = (subject, tenant)
+            self._sessions.move_to_end(key)
+            if len(self._sessions) > SESSION_MEMORY:
+                self._sessions.popitem(last=False)
+
+    def hint(self, key: str) -> Hint | None:
+        """The (subject, tenant) of a session this process has seen, else ``None``."""
+        with self._sessions_lock:
+            return self._sessions.get(key)
+
+    def for_facts(self, facts: RequestFacts) -> Resolution:
+        """The resolution for a request whose session (tenant, user) is not known."""
+        return resolve(self.default, self.default_label, facts, self.rules)
+
+    def resolve(self, facts: RequestFacts, hint: Hint | None, now: float) -> Step:
+        """Generator: the :class:`~idleguard.rules.Resolution` for a request of session ``hint``.
+
+        It yields a resolver call only when the cache has no fresh answer.
+        """
+        if hint is None:
+            return self.for_facts(facts)
+        subject, tenant = hint
+        bounds, label = yield from self._bounds(tenant, now)
+        choice = None
+        if subject is not None:
+            choice = yield from self._choice(subject, tenant, now)
+        return resolve(bounds, label, facts, self.rules, choice)
+
+    def _bounds(self, tenant: str | None, now: float) -> Step:
+        if tenant is None:
+            return self.default, self.default_label
+        label = f"tenant:{tenant}"
+        table = self._tenant_table.get(tenant)
+        if table is not None:
+            return table, label
+        if self._tenant_resolver is None:
+            return self.default, self.default_label
+        value = yield from self._cached(
+            self._tenant_cache, tenant, self._tenant_resolver, (tenant,), to_tenant_policy, now
+        )
+        if value is None:
+            return self.default, self.default_label
+        return value, label
+
+    def _choice(self, subject: str, tenant: str | None, now: float) -> Step:
+        if subject in self._user_table or self._user_resolver is None:
+            return self._user_table.get(subject)
+        return (
+            yield from self._cached(
+                self._user_cache,
+                subject,
+                self._user_resolver,
+                (subject, tenant),
+                to_user_choice,
+                now,
+            )
+        )
+
+    def _cached(
+        self,
+        cache: TTLCache[str, Any],
+        key: str,
+        resolver: Callable[..., Any],
+        args: tuple[Any, ...],
+        coerce: Callable[[Any], Any],
+        now: float,
+    ) -> Step:
+        found, value, fresh = cache.get(key, now)
+        if found and fresh:
+            return value
+        try:
+            raw = yield (resolver, args)
+            value = coerce(raw) if raw is not None else None
+        except (StoreUnavailable, PolicyError) as error:
+            if found:
+                # Stale beats nothing: the last answer stays until the resolver recovers,
+                # retried after a short pause instead of on every request.
+                logger.warning(
+                    "idleguard policy resolver failed for %r; using the last answer", key
+                )
+                cache.put(key, value, now, ttl=min(cache.ttl, 5.0))
+                return value
+            logger.error("idleguard policy resolver failed for %r: %s", key, error)
+            raise StoreUnavailable(f"policy resolver: {type(error).__name__}") from error
+        cache.put(key, value, now)
+        return value
+
+    # -- runtime changes ------------------------------------------------------
+    def update(
+        self,
+        new: Any,
+        *,
+        actor: str,
+        tenant: str | None = None,
+        subject: str | None = None,
+    ) -> Event:
+        """Change a policy at runtime; it applies from the next request of every session.
+
+        ``new`` is the new default (``tenant`` and ``subject`` both ``None``),
+        the policy of ``tenant``, or the choice of user ``subject`` (a
+        :class:`~idleguard.UserChoice`, a duration, ``"never"`` or ``None`` to
+        clear it). ``actor`` names who made the change. A value the bounds do
+        not allow raises :class:`~idleguard.PolicyError` and changes nothing.
+
+        With a ``tenants`` or ``users`` resolver, save the change where the
+        resolver reads it first: this process uses the new value at once,
+        others once their cached answer is ``cache_ttl`` seconds old.
+
+        Records and returns an ``inactivity_timeout_updated`` event (actor, old
+        and new values, tenant). From async code use :meth:`aupdate`.
+        """
+        from .flow import drive_sync
+
+        event: Event = drive_sync(_NO_STORE, self._update(new, actor, tenant, subject))
+        if self.hooks:
+            emit_sync(self.hooks, [event])
+        return event
+
+    async def aupdate(
+        self,
+        new: Any,
+        *,
+        actor: str,
+        tenant: str | None = None,
+        subject: str | None = None,
+    ) -> Event:
+        """:meth:`update` for async code (async resolvers are awaited, async hooks too)."""
+        from .flow import drive_async
+
+        event: Event = await drive_async(_NO_STORE, self._update(new, actor, tenant, subject), None)
+        if self.hooks:
+            await emit_async(self.hooks, [event])
+        return event
+
+    def _update(self, new: Any, actor: str, tenant: str | None, subject: str | None) -> Step:
+        if not isinstance(actor, str) or not actor:
+            raise PolicyError("update() needs actor=: who made the change, for the audit log")
+        now = self.clock()
+        bounds, _ = yield from self._bounds(tenant, now)
+        old_value: Any
+        new_value: Any
+        if subject is not None:
+            choice = to_user_choice(new)
+            if choice is not None:
+                check_choice(bounds, choice)
+            old_value = yield from self._choice(subject, tenant, now)
+            if self._user_resolver is not None and subject not in self._user_table:
+                self._user_cache.put(subject, choice, now)
+            else:
+                self._user_table[subject] = choice
+            scope, new_value, policy = "user", choice, None
+        elif tenant is not None:
+            value = to_tenant_policy(new)
+            old_value = None if bounds is self.default else bounds
+            if self._tenant_resolver is not None and tenant not in self._tenant_table:
+                self._tenant_cache.put(tenant, value, now)
+            else:
+                self._tenant_table[tenant] = value
+            scope, new_value, policy = "tenant", value, value.policy.as_dict()
+        else:
+            value = to_tenant_policy(new)
+            old_value = self.default
+            self.default = value
+            self.default_label = (
+                f"preset:{new.strip().lower()}" if isinstance(new, str) else ("default")
+            )
+            scope, new_value, policy = "default", value, value.policy.as_dict()
+        return Event(
+            type=EventType.INACTIVITY_TIMEOUT_UPDATED,
+            at=now,
+            subject=subject,
+            tenant=tenant,
+            policy=policy,
+            metadata={
+                "actor": actor,
+                "scope": scope,
+                "old": _plain(old_value),
+                "new": _plain(new_value),
+            },
+        )
+
+    # -- seeing what applies --------------------------------------------------
+    def explain(self, context: SessionContext) -> dict[str, Any]:
+        """What applied to a request and why; see :func:`idleguard.explain`."""
+        if context.exempt:
+            return {"exempt": True, "rule": "exempt path or API key"}
+        resolution = context.resolution or self.for_facts(context.facts)
+        info = context.info()
+        result: dict[str, Any] = {"exempt": False, "session": info is not None}
+        result.update(resolution.as_dict())
+        result["idle_remaining"] = info.idle_remaining if info is not None else None
+        result["absolute_remaining"] = info.absolute_remaining if info is not None else None
+        step_up = context.step_up
+        result["step_up_required"] = step_up is not None
+        if step_up is not None:
+            result["step_up_rule"] = step_up.rule
+        return result
+
+
+#: The update step yields resolver calls only; it never names a store method.
+_NO_STORE = cast("Store", object())
+
+
+def _choice(value: Any) -> UserChoice | None:
+    return to_user_choice(value)
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    as_dict = getattr(value, "as_dict", None)
+    return as_dict() if callable(as_dict) else value

@@ -108,8 +108,9 @@ class PolicyEngine:
         A mapping ``tenant -> policy`` or a resolver (sync or async callable
         ``tenant -> policy``), for sessions begun with ``tenant=``.
     ``users``
-        A mapping ``subject -> choice`` or a resolver (sync or async
-        ``(subject, tenant) -> choice``): a user's own idle limit and roles.
+        A mapping ``(tenant, subject) -> choice`` (plain ``subject`` keys when
+        there are no tenants) or a resolver (sync or async ``(subject, tenant)
+        -> choice``): a user's own idle limit and roles.
     ``cache_ttl``
         Seconds a resolver's answer is reused. An :meth:`update` replaces it at
         once in this process; other processes see it within this time.
@@ -126,7 +127,7 @@ class PolicyEngine:
         *,
         rules: Iterable[Rule] = (),
         tenants: Mapping[str, Any] | TenantResolver | None = None,
-        users: Mapping[str, Any] | UserResolver | None = None,
+        users: Mapping[Any, Any] | UserResolver | None = None,
         cache_ttl: float = 30.0,
         cache_size: int = 10_000,
         step_up_url: str | None = None,
@@ -147,14 +148,24 @@ class PolicyEngine:
             if not callable(tenants):
                 raise PolicyError("tenants must be a mapping or a callable tenant -> policy")
             self._tenant_resolver = tenants
-        self._user_table: dict[str, UserChoice | None] = {}
+        # Keyed (tenant, subject): the same user id may exist in two tenants.
+        self._user_table: dict[Hint, UserChoice | None] = {}
         self._user_resolver: UserResolver | None = None
         if isinstance(users, Mapping):
-            for subject, value in users.items():
+            for where, value in users.items():
+                tenant, subject = where if isinstance(where, tuple) else (None, where)
+                if tenant is None and tenants is not None:
+                    raise PolicyError(
+                        f"users: with tenants= configured, key each user as (tenant, subject), "
+                        f"not {where!r}: the tenant's bounds decide what the user may choose"
+                    )
                 choice = to_user_choice(value)
                 if choice is not None:
-                    check_choice(self.default, choice)
-                self._user_table[str(subject)] = choice
+                    bounds = self._tenant_table.get(tenant, self.default) if tenant else None
+                    # A resolver's tenants are unknown until runtime; there the choice is clamped.
+                    if bounds is not None or tenant is None:
+                        check_choice(bounds or self.default, choice)
+                self._user_table[(tenant, str(subject))] = choice
         elif users is not None:
             if not callable(users):
                 raise PolicyError(
@@ -162,7 +173,7 @@ class PolicyEngine:
                 )
             self._user_resolver = users
         self._tenant_cache: TTLCache[str, TenantPolicy | None] = TTLCache(cache_ttl, cache_size)
-        self._user_cache: TTLCache[str, UserChoice | None] = TTLCache(cache_ttl, cache_size)
+        self._user_cache: TTLCache[Hint, UserChoice | None] = TTLCache(cache_ttl, cache_size)
         self._sessions: collections.OrderedDict[str, Hint] = collections.OrderedDict()
         self._sessions_lock = threading.Lock()
         if step_up_url is not None and not (
@@ -250,12 +261,13 @@ class PolicyEngine:
         return value, label
 
     def _choice(self, subject: str, tenant: str | None, now: float) -> Step:
-        if subject in self._user_table or self._user_resolver is None:
-            return self._user_table.get(subject)
+        where = (tenant, subject)
+        if where in self._user_table or self._user_resolver is None:
+            return self._user_table.get(where)
         return (
             yield from self._cached(
                 self._user_cache,
-                subject,
+                where,
                 self._user_resolver,
                 (subject, tenant),
                 to_user_choice,
@@ -265,8 +277,8 @@ class PolicyEngine:
 
     def _cached(
         self,
-        cache: TTLCache[str, Any],
-        key: str,
+        cache: TTLCache[Any, Any],
+        key: Any,
         resolver: Callable[..., Any],
         args: tuple[Any, ...],
         coerce: Callable[[Any], Any],
@@ -351,10 +363,11 @@ class PolicyEngine:
             if choice is not None:
                 check_choice(bounds, choice)
             old_value = yield from self._choice(subject, tenant, now)
-            if self._user_resolver is not None and subject not in self._user_table:
-                self._user_cache.put(subject, choice, now)
+            where = (tenant, subject)
+            if self._user_resolver is not None and where not in self._user_table:
+                self._user_cache.put(where, choice, now)
             else:
-                self._user_table[subject] = choice
+                self._user_table[where] = choice
             scope, new_value, policy = "user", choice, None
         elif tenant is not None:
             value = to_tenant_policy(new)

@@ -311,11 +311,16 @@ class Flow:
             now = action.at
             try:
                 if action.kind == "begin":
-                    assert action.record is not None
-                    yield ("create", (action.key, action.record, context.policy.limits))
-                    settings.policies.remember(
-                        action.key, action.record.subject, action.record.tenant
-                    )
+                    new = action.record
+                    assert new is not None
+                    # The new session's tenant and user may set other limits than
+                    # the request arrived under; the store needs the right ones.
+                    hint = (new.subject, new.tenant)
+                    resolution = yield from settings.policies.resolve(context.facts, hint, now)
+                    context.resolution = resolution
+                    context.policy = resolution.policy
+                    yield ("create", (action.key, new, resolution.policy.limits))
+                    settings.policies.remember(action.key, *hint)
                     events.append(
                         self.event(EventType.SESSION_STARTED, context, now, action=action)
                     )

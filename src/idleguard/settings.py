@@ -52,7 +52,7 @@ class Settings:
         store_timeout: float = 2.0,
         rules: Iterable[Rule] = (),
         tenants: Mapping[str, Any] | TenantResolver | None = None,
-        users: Mapping[str, Any] | UserResolver | None = None,
+        users: Mapping[Any, Any] | UserResolver | None = None,
         policy_cache_ttl: float = 30.0,
         step_up_url: str | None = None,
         explain_log: bool = False,

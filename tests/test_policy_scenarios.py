@@ -6,8 +6,8 @@ import logging
 from typing import Any
 
 import pytest
-from guarded import ADAPTERS, Browser
 
+from guarded import ADAPTERS, Browser
 from idleguard import DeviceRule, PathRule, PolicyError, TenantPolicy, UserChoice
 
 pytestmark = pytest.mark.parametrize("adapter", ADAPTERS)

@@ -200,7 +200,7 @@ class Flow:
         ):
             checked = yield ("check", (key, limits, activity, now))
             return checked
-        return dataclasses.replace(decision, touch=False), peeked
+        return decision._replace(touch=False), peeked
 
     def _refuse_step_up(self, context: SessionContext, step_up: StepUp, now: float) -> Entry:
         """The session stays; this request is refused until the user reauthenticates."""

@@ -40,7 +40,9 @@ def check_keys(data: Mapping[str, Any], valid: tuple[str, ...], what: str) -> No
         if key not in valid:
             close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise PolicyError(f"unknown {what} key {key!r}{hint}; valid keys: {', '.join(valid)}")
+            raise PolicyError(
+                f"unknown {what} field {key!r}{hint}; valid fields: {', '.join(valid)}"
+            )
 
 
 def to_seconds(value: Duration | None, name: str) -> float | None:

@@ -1,16 +1,139 @@
-"""Per-path, per-tenant, per-user, per-device and step-up scenarios, over ASGI and WSGI alike."""
+"""Per-path, per-tenant, per-user, per-device and step-up scenarios, over ASGI and WSGI alike.
+
+The app is a bare ASGI or WSGI callable (no framework) behind the real
+middleware, driven by the suite's harness.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
-from guarded import ADAPTERS, Browser
-from idleguard import DeviceRule, PathRule, PolicyError, TenantPolicy, UserChoice
+import idleguard
+from idleguard import (
+    DeviceRule,
+    IdleGuard,
+    IdleGuardWSGI,
+    PathRule,
+    PolicyEngine,
+    PolicyError,
+    TenantPolicy,
+    UserChoice,
+)
+from idleguard.stores.memory import MemoryStore
+from idleguard.testing import EventCollector, SettableClock
+from tests.harness import AsgiHarness, Harness, Response, WsgiHarness
 
-pytestmark = pytest.mark.parametrize("adapter", ADAPTERS)
+pytestmark = pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
+
+SECRET = "a-test-secret-that-is-long-enough-0123456789"
+
+
+class CountingStore(MemoryStore):
+    """The real memory store, counting the calls each request makes."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(clock=clock)
+        self.calls: list[str] = []
+
+    def check(self, *args: Any) -> Any:
+        self.calls.append("check")
+        return super().check(*args)
+
+    def create(self, *args: Any) -> None:
+        self.calls.append("create")
+        super().create(*args)
+
+    def end(self, *args: Any) -> Any:
+        self.calls.append("end")
+        return super().end(*args)
+
+    def reauthenticate(self, *args: Any) -> bool:
+        self.calls.append("reauthenticate")
+        return super().reauthenticate(*args)
+
+
+def _view(path: str, query: str, request: Any) -> tuple[int, dict[str, Any]]:
+    """The app's routes, shared by the ASGI and WSGI versions."""
+    params = {key: values[0] for key, values in parse_qs(query).items()}
+    if path == "/login":
+        idleguard.begin(request, subject=params.get("user", "alice"), tenant=params.get("tenant"))
+        return 200, {"signed_in": True}
+    if path == "/reauth":
+        idleguard.reauthenticated(request)
+        return 200, {"reauthenticated": True}
+    if path == "/logout":
+        idleguard.end(request)
+        return 200, {"signed_out": True}
+    session = idleguard.current(request)
+    return 200, {
+        "path": path,
+        "session": session is not None,
+        "explain": idleguard.explain(request),
+    }
+
+
+async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    status, payload = _view(scope["path"], scope.get("query_string", b"").decode(), scope)
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    status, payload = _view(environ["PATH_INFO"], environ.get("QUERY_STRING", ""), environ)
+    start_response(f"{status} OK", [("content-type", "application/json")])
+    return [json.dumps(payload).encode()]
+
+
+class Browser:
+    """The suite's harness in front of one guarded app, with its clock, events and store."""
+
+    def __init__(self, adapter: str, **options: Any) -> None:
+        self.clock: SettableClock = options.pop("clock", None) or SettableClock()
+        self.events = EventCollector()
+        self.store: CountingStore = options.pop("store", None) or CountingStore(self.clock)
+        settings: dict[str, Any] = {
+            "secret_key": SECRET,
+            "clock": self.clock,
+            "on_event": self.events,
+            "https_only": False,
+            "store": self.store,
+            **options,
+        }
+        self.guard: IdleGuard | IdleGuardWSGI
+        self.harness: Harness
+        if adapter == "asgi":
+            self.guard = IdleGuard(asgi_app, **settings)
+            self.harness = AsgiHarness(self.guard)
+        else:
+            self.guard = IdleGuardWSGI(wsgi_app, **settings)
+            self.harness = WsgiHarness(self.guard)
+
+    @property
+    def policies(self) -> PolicyEngine:
+        return self.guard.policies
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        return self.harness.cookies
+
+    @cookies.setter
+    def cookies(self, value: dict[str, str]) -> None:
+        self.harness.cookies = value
+
+    def get(self, target: str, headers: dict[str, str] | None = None) -> Response:
+        return self.harness.get(target, headers=headers)
+
+    def post(self, target: str, headers: dict[str, str] | None = None) -> Response:
+        return self.harness.post(target, headers=headers)
+
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
 DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"

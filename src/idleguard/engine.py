@@ -185,6 +185,7 @@ class PolicyEngine:
             )
         self.step_up_url = step_up_url
         self.explain_log = explain_log
+        self._plain: tuple[TenantPolicy, Resolution] | None = None
         self.clock: Callable[[], float] = time.time
         self.hooks: tuple[EventHook, ...] = ()
 
@@ -228,6 +229,13 @@ class PolicyEngine:
 
     def for_facts(self, facts: RequestFacts) -> Resolution:
         """The resolution for a request whose session (tenant, user) is not known."""
+        if not self.rules:
+            # No rule looks at the request: the answer depends on the default only.
+            cached = self._plain
+            if cached is None or cached[0] is not self.default:
+                cached = (self.default, resolve(self.default, self.default_label, facts, ()))
+                self._plain = cached
+            return cached[1]
         return resolve(self.default, self.default_label, facts, self.rules)
 
     def resolve(self, facts: RequestFacts, hint: Hint | None, now: float) -> Step:
@@ -381,6 +389,7 @@ class PolicyEngine:
             value = to_tenant_policy(new)
             old_value = self.default
             self.default = value
+            self._plain = None
             self.default_label = (
                 f"preset:{new.strip().lower()}" if isinstance(new, str) else ("default")
             )

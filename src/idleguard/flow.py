@@ -121,21 +121,31 @@ class Flow:
         now = settings.clock()
         activity = not (facts.preflight or settings.is_passive(facts))
         context.activity = activity
+        policies = settings.policies
         try:
-            decision, record = yield from self._check(context, key, activity, now)
+            if policies.needs_record:
+                decision, record = yield from self._check(context, key, activity, now)
+            else:
+                # The common case, kept free of a nested generator: every request takes it.
+                resolution = context.resolution = policies.for_facts(facts)
+                context.policy = resolution.policy
+                if resolution.step_up_idle is None:
+                    checked = ("check", (key, resolution.policy.limits, activity, now))
+                    decision, record = yield checked
+                else:
+                    decision, record = yield from self._check(context, key, activity, now)
         except StoreUnavailable as error:
             return self._store_down(context, now, error)
         context.settle(key, decision, record, now)
         verdict = decision.verdict
-        if settings.policies.explain_log:
+        if policies.explain_log:
             logger.info(
                 "idleguard explain %s %s: %s", facts.method, facts.path, self._explain(context)
             )
         if verdict is Verdict.ALLOW:
-            if record is not None and context.resolution is not None:
-                step_up = step_up_due(
-                    context.resolution, record.authenticated_at, record.last_activity, now
-                )
+            resolved = context.resolution
+            if record is not None and resolved is not None and resolved.asks_step_up:
+                step_up = step_up_due(resolved, record.authenticated_at, record.last_activity, now)
                 if step_up is not None:
                     return self._refuse_step_up(context, step_up, now)
             return Entry(context)
@@ -167,15 +177,18 @@ class Flow:
         simply retrying it would pass).
         """
         policies = self.settings.policies
-        hint = policies.hint(key)
         peeked: SessionRecord | None = None
-        if hint is None and policies.needs_record:
-            decision, peeked = yield ("check", (key, PEEK, False, now))
-            if peeked is None or decision.verdict is not Verdict.ALLOW:
-                return decision, peeked
-            hint = (peeked.subject, peeked.tenant)
-            policies.remember(key, *hint)
-        resolution = yield from policies.resolve(context.facts, hint, now)
+        if policies.needs_record:
+            hint = policies.hint(key)
+            if hint is None:
+                decision, peeked = yield ("check", (key, PEEK, False, now))
+                if peeked is None or decision.verdict is not Verdict.ALLOW:
+                    return decision, peeked
+                hint = (peeked.subject, peeked.tenant)
+                policies.remember(key, *hint)
+            resolution = yield from policies.resolve(context.facts, hint, now)
+        else:
+            resolution = policies.for_facts(context.facts)
         context.resolution = resolution
         context.policy = resolution.policy
         limits = resolution.policy.limits
@@ -435,9 +448,12 @@ def drive_sync(store: Store, step: Generator[Op, Any, Any]) -> Any:
             return stop.value
         name, args = op
         try:
-            send_value = (getattr(store, name) if isinstance(name, str) else name)(*args)
-            if inspect.isawaitable(send_value):
-                send_value = _run_awaitable(send_value)
+            if name.__class__ is str:
+                send_value = getattr(store, name)(*args)
+            else:  # a policy resolver, which may be async
+                send_value = name(*args)
+                if inspect.isawaitable(send_value):
+                    send_value = _run_awaitable(send_value)
             error = None
         except StoreUnavailable as failure:
             error, send_value = failure, None

@@ -415,6 +415,11 @@ class Resolution:
     authenticated_within: tuple[float, str] | None = None
     notes: tuple[str, ...] = ()
 
+    @property
+    def asks_step_up(self) -> bool:
+        """A step-up condition applies to this request."""
+        return self.step_up_idle is not None or self.authenticated_within is not None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "idle_timeout": self.policy.idle_timeout,

@@ -92,6 +92,12 @@ class IdleGuard:
         Send ``Clear-Site-Data: "cookies"`` on sign-out. Default ``True``.
     ``store_timeout``
         Seconds an async store call may take before it counts as unavailable.
+    ``rules``, ``tenants``, ``users``, ``policy_cache_ttl``, ``step_up_url``, ``explain_log``
+        Per-path and per-device rules, per-tenant and per-user policies, step-up
+        and explain; see :class:`~idleguard.PolicyEngine` and ``docs/policies.md``.
+        ``policy`` also takes a preset name (``"pci-dss"``) or a ``TenantPolicy``.
+    ``policies``
+        A :class:`~idleguard.PolicyEngine` built by the app, instead of the above.
     ``websocket_recheck``
         Seconds between checks of an open WebSocket's session. Default 5.
     """

@@ -147,8 +147,9 @@ class Settings:
     def policy_for(self, facts: RequestFacts) -> Policy:
         """The policy for this request before its session is known (path and device rules).
 
-        The flow refines it with the session's tenant and user through
-        :meth:`resolve`; this is the answer when there is no session.
+        The flow refines it with the session's tenant and user
+        (:meth:`idleguard.PolicyEngine.resolve`); this is the answer when there
+        is no session.
         """
         return self.policies.for_facts(facts).policy
 

@@ -1,0 +1,131 @@
+"""The demo in Flask, with Flask-Login and the idleguard extension.
+
+Run it (http://127.0.0.1:5000)::
+
+    IDLEGUARD_DEV=1 flask --app examples.flask_app run
+
+Sign in with any user name and the password ``demo``. ``IDLEGUARD_IDLE_TIMEOUT``,
+``IDLEGUARD_ABSOLUTE_TIMEOUT``, ``IDLEGUARD_WARN_BEFORE`` (seconds) and
+``IDLEGUARD_STORE`` (a store URL) change the policy and the store;
+``IDLEGUARD_DEV=1`` allows plain HTTP (without it cookies are ``Secure``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+import flask_login
+from flask import Flask, Response, jsonify, redirect, render_template_string, request, url_for
+from flask.typing import ResponseReturnValue
+
+import idleguard
+from idleguard import Policy
+from idleguard.integrations.flask import IdleGuard, fresh_auth_required
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+{{ idleguard_script() }}</head>
+<body><main>{% block body %}{% endblock %}{{ body }}</main></body></html>"""
+
+LOGIN_FORM = """<h1>Sign in</h1>
+{% if reason %}<p role="status">Signed out: {{ reason }}.</p>{% endif %}
+<form method="post" action="/login">
+<label>User <input name="username" autocomplete="username"></label>
+<label>Password <input name="password" type="password"></label>
+<button type="submit">Sign in</button></form><p>The password is <code>demo</code>.</p>"""
+
+HOME = """<h1>Hello, {{ user }}</h1>
+<p>This page is protected. Leave it alone and the server signs you out.</p>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>"""
+
+
+class User(flask_login.UserMixin):
+    """A demo user: anyone who knows the password ``demo``."""
+
+    def __init__(self, name: str) -> None:
+        self.id = name
+
+
+def create_app(**options: Any) -> Flask:
+    """Build the app; keyword ``options`` override the middleware's settings (tests)."""
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = os.environ.get("IDLEGUARD_SECRET_KEY") or secrets.token_urlsafe(32)
+    app.config["IDLEGUARD_POLICY"] = Policy.from_env()
+    app.config["IDLEGUARD_STORE"] = os.environ.get("IDLEGUARD_STORE", "memory://")
+    app.config["IDLEGUARD_HTTPS_ONLY"] = os.environ.get("IDLEGUARD_DEV") != "1"
+    app.config["IDLEGUARD_PASSIVE_PATHS"] = ["/api/notifications"]
+    app.config["SESSION_COOKIE_SECURE"] = app.config["IDLEGUARD_HTTPS_ONLY"]
+
+    login_manager = flask_login.LoginManager(app)
+    login_manager.login_view = "login_form"
+    IdleGuard(app, **options)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User:
+        return User(user_id)
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> ResponseReturnValue:
+        if request.path.startswith("/api/"):
+            response = jsonify(error="not_signed_in")
+            response.status_code = 401
+            return response
+        return redirect(url_for("login_form"))
+
+    def page(title: str, template: str, **context: Any) -> str:
+        body = render_template_string(template, **context)
+        return render_template_string(PAGE, title=title, body=body)
+
+    @app.get("/login")
+    def login_form() -> str:
+        return page("Sign in", LOGIN_FORM, reason=request.args.get("reason"))
+
+    @app.post("/login")
+    def login() -> ResponseReturnValue:
+        username = request.form.get("username", "").strip()
+        if not username or request.form.get("password") != "demo":
+            return page("Sign in", "<p>Wrong user or password.</p>"), 401
+        # The extension begins the idleguard session on Flask-Login's signal.
+        flask_login.login_user(User(username))
+        return redirect("/", code=303)
+
+    @app.get("/")
+    @flask_login.login_required
+    def home() -> str:
+        return page("Home", HOME, user=flask_login.current_user.id)
+
+    @app.get("/api/me")
+    @flask_login.login_required
+    def me() -> Response:
+        session = idleguard.current(request)
+        assert session is not None  # login_required ran, and Flask-Login follows idleguard
+        return jsonify(
+            user=session.subject,
+            idle_remaining=session.idle_remaining,
+            absolute_remaining=session.absolute_remaining,
+        )
+
+    @app.get("/api/notifications")
+    @flask_login.login_required
+    def notifications() -> Response:
+        # A background poll: configured passive, so it never keeps a session alive.
+        return jsonify(notifications=[])
+
+    @app.post("/api/export")
+    @flask_login.login_required
+    @fresh_auth_required(minutes=5)
+    def export() -> Response:
+        return jsonify(export="ready")
+
+    @app.post("/logout")
+    def logout() -> ResponseReturnValue:
+        # The extension ends the idleguard session on Flask-Login's signal.
+        flask_login.logout_user()
+        return redirect(url_for("login_form"), code=303)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,119 @@
+"""FastAPI: dependencies over :class:`~idleguard.IdleGuard`, and the answers in the OpenAPI schema.
+
+``Depends(current_session)`` gives a view the live :class:`~idleguard.SessionInfo`
+or answers ``401``; ``Depends(require_fresh_auth(minutes=5))`` also answers
+``401`` when the sign-in is older than that. The dependencies raise
+:class:`SessionError`, an ``HTTPException``; with :func:`install` (or
+``exception_handlers=EXCEPTION_HANDLERS``) its body is ``{"error": ...}``
+like the middleware's own answers, otherwise FastAPI's ``{"detail": {...}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from .. import api
+from ..asgi import IdleGuard
+from ..context import SessionInfo
+from . import NOT_SIGNED_IN, check_fresh
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "SessionError",
+    "SessionErrorBody",
+    "current_session",
+    "install",
+    "openapi_responses",
+    "require_fresh_auth",
+]
+
+
+class SessionError(HTTPException):
+    """A ``401`` raised by the dependencies; ``error`` is the machine-readable reason."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(401, detail={"error": error}, headers={"cache-control": "no-store"})
+        self.error = error
+
+
+class SessionErrorBody(BaseModel):
+    """The JSON body of a ``401`` from idleguard (middleware or dependency)."""
+
+    error: Literal["session_expired", "not_signed_in", "step_up_required"]
+    reason: str | None = None
+    """Why a session ended (``idle``, ``absolute``, ``signed_out``, ``revoked``, ``invalid``)."""
+
+
+class StoreUnavailableBody(BaseModel):
+    """The JSON body of a ``503`` while the session store cannot be reached."""
+
+    error: Literal["store_unavailable"]
+
+
+def current_session(request: Request) -> SessionInfo:
+    """Dependency: the request's live session, or ``401 {"error": "not_signed_in"}``."""
+    session = api.current(request)
+    if session is None:
+        raise SessionError(NOT_SIGNED_IN)
+    return session
+
+
+def require_fresh_auth(minutes: float) -> Callable[[Request], SessionInfo]:
+    """Dependency factory: the live session, if its sign-in is at most ``minutes`` old.
+
+    Otherwise ``401 {"error": "step_up_required"}`` (``"not_signed_in"``
+    without a session). After the user proves who they are again, call
+    :func:`idleguard.reauthenticated`.
+    """
+    max_age = minutes * 60.0
+
+    def fresh_session(request: Request) -> SessionInfo:
+        check = check_fresh(request, max_age)
+        if check.error is not None:
+            raise SessionError(check.error)
+        assert check.session is not None
+        return check.session
+
+    return fresh_session
+
+
+def openapi_responses(*, store: bool = True) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route or router guarded by idleguard.
+
+    Declares the ``401`` (session expired, not signed in, step-up required)
+    and, with ``store``, the ``503`` a fail-closed guard answers while its
+    store is down.
+    """
+    responses: dict[int | str, dict[str, Any]] = {
+        401: {
+            "model": SessionErrorBody,
+            "description": "The session expired, there is none, or a fresh sign-in is needed.",
+        }
+    }
+    if store:
+        responses[503] = {
+            "model": StoreUnavailableBody,
+            "description": "The session store cannot be reached; retry later.",
+        }
+    return responses
+
+
+async def _session_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, SessionError)
+    return JSONResponse({"error": error.error}, status_code=401, headers=error.headers)
+
+
+#: ``FastAPI(exception_handlers=EXCEPTION_HANDLERS)``: :class:`SessionError` as ``{"error": ...}``.
+EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[..., Any]] = {SessionError: _session_error}
+
+
+def install(app: FastAPI, **options: Any) -> None:
+    """Guard ``app``: add :class:`~idleguard.IdleGuard` with ``options`` and the error handler."""
+    # mypy cannot infer Starlette's middleware factory from a class taking **options.
+    app.add_middleware(IdleGuard, **options)  # type: ignore[arg-type]
+    app.add_exception_handler(SessionError, _session_error)

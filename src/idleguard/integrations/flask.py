@@ -1,0 +1,155 @@
+"""Flask: the ``IdleGuard(app)`` / ``init_app(app)`` extension over :class:`~idleguard.IdleGuardWSGI`.
+
+Configuration comes from ``app.config`` keys ``IDLEGUARD_<OPTION>`` (for
+example ``IDLEGUARD_IDLE_TIMEOUT = 900``, ``IDLEGUARD_STORE = "redis://..."``,
+``IDLEGUARD_LOGIN_URL``), then from keyword arguments, which win. Without
+``IDLEGUARD_SECRET_KEY`` the cookie is signed with Flask's ``SECRET_KEY``.
+
+With Flask-Login installed, signing in with ``login_user()`` begins an
+idleguard session and ``logout_user()`` ends it; and a Flask-Login user whose
+idleguard session is over is logged out before the view runs, so the two
+never disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Response, jsonify, request
+from markupsafe import Markup
+
+from .. import api
+from ..wsgi import IdleGuardWSGI
+from . import CLIENT_SCRIPT_PATH, check_fresh, middleware_options, script_tag, session_was_checked
+
+__all__ = ["IdleGuard", "fresh_auth_required"]
+
+View = TypeVar("View", bound=Callable[..., Any])
+CONFIG_PREFIX = "IDLEGUARD_"
+
+
+def _default_subject(user: Any) -> str:
+    return str(user.get_id())
+
+
+class IdleGuard:
+    """The Flask extension.
+
+    ``app``
+        The Flask app, or ``None`` to call :meth:`init_app` later (app factories).
+    ``flask_login``
+        Wire Flask-Login's ``user_logged_in`` / ``user_logged_out`` signals and
+        log out a user whose idleguard session is over. Default: when
+        Flask-Login is installed.
+    ``subject``
+        ``user -> str``: the subject recorded for a Flask-Login user. Default:
+        ``user.get_id()``.
+    ``tenant``
+        ``user -> str | None``: the tenant recorded for a Flask-Login user.
+    ``options``
+        Any keyword argument of :class:`idleguard.IdleGuard` (``policy``,
+        ``store``, ``clock``, ``on_event``, ...); they override ``app.config``.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        flask_login: bool | None = None,
+        subject: Callable[[Any], str] = _default_subject,
+        tenant: Callable[[Any], str | None] | None = None,
+        **options: Any,
+    ) -> None:
+        self.flask_login = flask_login
+        self.subject = subject
+        self.tenant = tenant
+        self.options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, **options: Any) -> IdleGuardWSGI:
+        """Guard ``app``: wrap its ``wsgi_app`` and register the helpers. Returns the middleware."""
+        config = {
+            key[len(CONFIG_PREFIX) :].lower(): value
+            for key, value in app.config.items()
+            if key.startswith(CONFIG_PREFIX)
+        }
+        config.update(self.options)
+        config.update(options)
+        settings = middleware_options(
+            config, source="app.config", fallback_secret=app.config.get("SECRET_KEY")
+        )
+        guard = IdleGuardWSGI(app.wsgi_app, **settings)
+        app.wsgi_app = guard  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
+        app.extensions["idleguard"] = guard
+        app.add_template_global(_client_script, "idleguard_script")
+        app.jinja_env.globals["idleguard_script_path"] = CLIENT_SCRIPT_PATH
+        if self._use_flask_login():
+            self._wire_flask_login(app)
+        return guard
+
+    def _use_flask_login(self) -> bool:
+        if self.flask_login is not None:
+            return self.flask_login
+        try:
+            import flask_login  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def _wire_flask_login(self, app: Flask) -> None:
+        import flask_login
+
+        def logged_in(sender: Flask, user: Any, **extra: Any) -> None:
+            tenant = self.tenant(user) if self.tenant is not None else None
+            api.begin(request, subject=self.subject(user), tenant=tenant)
+
+        def logged_out(sender: Flask, user: Any, **extra: Any) -> None:
+            api.end(request)
+
+        flask_login.user_logged_in.connect(logged_in, app, weak=False)
+        flask_login.user_logged_out.connect(logged_out, app, weak=False)
+
+        def follow_idleguard() -> None:
+            # Flask-Login's own cookie outlives idleguard's: once idleguard has
+            # found no live session, the Flask-Login user is logged out too.
+            if (
+                flask_login.current_user.is_authenticated
+                and api.current(request) is None
+                and session_was_checked(request)
+            ):
+                flask_login.logout_user()
+
+        app.before_request(follow_idleguard)
+
+
+def _client_script(nonce: str | None = None) -> Markup:
+    """Template global ``idleguard_script()``: the client's ``<script>`` tag."""
+    return Markup(script_tag(nonce=nonce))  # noqa: S704 - script_tag escapes what it inserts
+
+
+def fresh_auth_required(minutes: float) -> Callable[[View], View]:
+    """Decorate a view that needs a sign-in no older than ``minutes`` minutes.
+
+    Otherwise the view is not called: ``401 {"error": "step_up_required"}``
+    (or ``"not_signed_in"`` without a session). After the user proves who they
+    are again, call :func:`idleguard.reauthenticated`.
+    """
+    max_age = minutes * 60.0
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            check = check_fresh(request, max_age)
+            if check.error is not None:
+                response: Response = jsonify(error=check.error)
+                response.status_code = 401
+                response.headers["cache-control"] = "no-store"
+                return response
+            return view(*args, **kwargs)
+
+        return cast(View, guarded)
+
+    return decorate

@@ -1,0 +1,184 @@
+"""Django: a middleware for ``MIDDLEWARE``, sync and async, driving idleguard's request flow.
+
+Settings come from ``settings.IDLEGUARD``, a dict of the middleware's keyword
+arguments (``{"idle_timeout": 900, "store": "redis://..."}``; see
+:class:`idleguard.IdleGuard`). Without ``secret_key`` the cookie is signed
+with Django's ``SECRET_KEY``. Place the middleware after
+``AuthenticationMiddleware``::
+
+    MIDDLEWARE = [
+        ...,
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "idleguard.integrations.django.IdleGuardMiddleware",
+        ...,
+    ]
+
+Add ``"idleguard.integrations.django"`` to ``INSTALLED_APPS`` for the
+``{% idleguard_script %}`` template tag (``{% load idleguard %}``) and for
+``login()`` / ``logout()`` to begin and end idleguard's session. A Django
+login whose idleguard session is over is logged out before the view runs,
+so the two never disagree.
+
+The middleware runs inside Django's handler, after the request body has
+been parsed, so a long upload or streamed download does not count as
+activity while it flows. For that, wrap the WSGI or ASGI application object
+with :class:`~idleguard.IdleGuardWSGI` / :class:`~idleguard.IdleGuard` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings as django_settings
+from django.contrib.auth import alogout, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from ... import api
+from ...context import SessionContext
+from ...events import Event, emit_async, emit_sync
+from ...facts import RequestFacts, normalize_path
+from ...flow import Flow, Reply, drive_async, drive_sync
+from ...settings import Settings
+from ...wsgi import read_headers
+from .. import middleware_options, session_was_checked
+
+__all__ = ["IdleGuardMiddleware", "settings_from_django"]
+
+logger = logging.getLogger("idleguard")
+
+SyncGetResponse = Callable[[HttpRequest], HttpResponseBase]
+AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+
+def settings_from_django() -> Settings:
+    """The middleware's settings from ``settings.IDLEGUARD``."""
+    config = getattr(django_settings, "IDLEGUARD", {})
+    options = middleware_options(
+        config, source="settings.IDLEGUARD", fallback_secret=django_settings.SECRET_KEY
+    )
+    options.pop("websocket_recheck", None)  # Django's middleware sees no WebSockets
+    return Settings(**options)
+
+
+class IdleGuardMiddleware:
+    """Enforce idle and absolute session timeouts on every request Django handles.
+
+    It only translates: the ``HttpRequest`` into request facts, the flow's
+    store calls into sync or awaited ones, the flow's answer into an
+    ``HttpResponse`` or headers on the view's response.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: SyncGetResponse | AsyncGetResponse) -> None:
+        self.get_response = get_response
+        self.settings = settings_from_django()
+        self.flow = Flow(self.settings)
+        self.store = self.settings.store
+        # An in-process store never blocks: drive it without awaits, as the ASGI adapter does.
+        self._in_process = not getattr(self.store, "remote", False)
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._async:
+            return self._acall(request)
+        entry = drive_sync(self.store, self.flow.enter(_facts(request)))
+        self._emit(entry.events)
+        if entry.reply is not None:
+            return _response(entry.reply)
+        context: SessionContext = entry.context
+        request.META["idleguard"] = context
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and _outlived(request):
+            logout(request)
+        response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
+        if context.pending or context.clear_cookie:
+            added, events = drive_sync(self.store, self.flow.leave(context))
+            _add_headers(response, added)
+            self._emit(events)
+        return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        entry = await self._run(self.flow.enter(_facts(request)))
+        await self._aemit(entry.events)
+        if entry.reply is not None:
+            return _response(entry.reply)
+        context: SessionContext = entry.context
+        request.META["idleguard"] = context
+        if hasattr(request, "auser"):
+            user = await request.auser()
+            if user.is_authenticated and _outlived(request):
+                await alogout(request)
+        response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
+        if context.pending or context.clear_cookie:
+            added, events = await self._run(self.flow.leave(context))
+            _add_headers(response, added)
+            await self._aemit(events)
+        return response
+
+    async def _run(self, step: Any) -> Any:
+        if self._in_process:
+            return drive_sync(self.store, step)
+        return await drive_async(self.store, step, self.settings.store_timeout)
+
+    def _emit(self, events: list[Event]) -> None:
+        if events and self.settings.hooks:
+            emit_sync(self.settings.hooks, events)
+
+    async def _aemit(self, events: list[Event]) -> None:
+        if events and self.settings.hooks:
+            await emit_async(self.settings.hooks, events)
+
+
+def _facts(request: HttpRequest) -> RequestFacts:
+    meta = request.META
+    return RequestFacts(
+        request.method or "GET",
+        normalize_path(request.path_info or "/"),
+        read_headers(meta),
+        False,
+        meta.get("QUERY_STRING", ""),
+        meta.get("REMOTE_ADDR"),
+    )
+
+
+def _outlived(request: HttpRequest) -> bool:
+    # Django's login outlives idleguard's session when the request was checked
+    # and found none: the session cookie expired, was cleared, or never existed.
+    return api.current(request) is None and session_was_checked(request)
+
+
+def _response(reply: Reply) -> HttpResponse:
+    response = HttpResponse(reply.body, status=reply.status)
+    _add_headers(response, reply.headers)
+    return response
+
+
+def _add_headers(response: HttpResponseBase, added: list[tuple[str, str]]) -> None:
+    # Django keeps one value per header name; the flow sends at most one
+    # Set-Cookie, and the app's own cookies travel in response.cookies.
+    for name, value in added:
+        response.headers[name] = value
+
+
+def begin_on_login(sender: Any, request: HttpRequest | None, user: Any, **extra: Any) -> None:
+    """``user_logged_in`` receiver: begin an idleguard session for ``user`` (subject: its pk)."""
+    if request is None or "idleguard" not in request.META:
+        # A login outside the middleware (the test client's force_login): no
+        # idleguard session starts, and the first checked request logs it out.
+        logger.debug("idleguard: login without the middleware; no session started")
+        return
+    api.begin(request, subject=str(user.pk))
+
+
+def end_on_logout(sender: Any, request: HttpRequest | None, user: Any, **extra: Any) -> None:
+    """``user_logged_out`` receiver: end the request's idleguard session."""
+    if request is not None and "idleguard" in request.META:
+        api.end(request)

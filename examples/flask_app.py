@@ -52,6 +52,7 @@ def create_app(**options: Any) -> Flask:
     """Build the app; keyword ``options`` override the middleware's settings (tests)."""
     app = Flask(__name__)
     app.config["SECRET_KEY"] = os.environ.get("IDLEGUARD_SECRET_KEY") or secrets.token_urlsafe(32)
+    # --8<-- [start:setup]
     app.config["IDLEGUARD_POLICY"] = Policy.from_env()
     app.config["IDLEGUARD_STORE"] = os.environ.get("IDLEGUARD_STORE", "memory://")
     app.config["IDLEGUARD_HTTPS_ONLY"] = os.environ.get("IDLEGUARD_DEV") != "1"
@@ -61,6 +62,7 @@ def create_app(**options: Any) -> Flask:
     login_manager = flask_login.LoginManager(app)
     login_manager.login_view = "login_form"
     IdleGuard(app, **options)
+    # --8<-- [end:setup]
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User:
@@ -82,6 +84,7 @@ def create_app(**options: Any) -> Flask:
     def login_form() -> str:
         return page("Sign in", LOGIN_FORM, reason=request.args.get("reason"))
 
+    # --8<-- [start:sign-in]
     @app.post("/login")
     def login() -> ResponseReturnValue:
         username = request.form.get("username", "").strip()
@@ -90,6 +93,8 @@ def create_app(**options: Any) -> Flask:
         # The extension begins the idleguard session on Flask-Login's signal.
         flask_login.login_user(User(username))
         return redirect("/", code=303)
+
+    # --8<-- [end:sign-in]
 
     @app.get("/")
     @flask_login.login_required
@@ -113,17 +118,23 @@ def create_app(**options: Any) -> Flask:
         # A background poll: configured passive, so it never keeps a session alive.
         return jsonify(notifications=[])
 
+    # --8<-- [start:fresh]
     @app.post("/api/export")
     @flask_login.login_required
     @fresh_auth_required(minutes=5)
     def export() -> Response:
         return jsonify(export="ready")
 
+    # --8<-- [end:fresh]
+
+    # --8<-- [start:sign-out]
     @app.post("/logout")
     def logout() -> ResponseReturnValue:
         # The extension ends the idleguard session on Flask-Login's signal.
         flask_login.logout_user()
         return redirect(url_for("login_form"), code=303)
+
+    # --8<-- [end:sign-out]
 
     return app
 

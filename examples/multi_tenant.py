@@ -42,6 +42,7 @@ PAGE = """<!doctype html>
 <body><main>{body}</main></body></html>"""
 
 
+# --8<-- [start:policies]
 class TenantPolicies:
     """The policy of each tenant, replaceable while the app runs (thread-safe).
 
@@ -69,6 +70,9 @@ class TenantPolicies:
         tenant = tenant_of(facts.path)
         with self._lock:
             return self._policies.get(tenant or "", self.default)
+
+
+# --8<-- [end:policies]
 
 
 def tenant_of(path: str) -> str | None:
@@ -272,10 +276,12 @@ def create_app(**options: Any) -> IdleGuard:
         "on_event": hooks,
     }
     settings.update(options)
+    # --8<-- [start:wiring]
     guard = IdleGuard(starlette_app, **settings)
     # The per-request policy comes from the tenant registry.
     guard.settings.policy_for = policies.policy_for  # type: ignore[method-assign]  # the resolver seam of Settings
     return guard
+    # --8<-- [end:wiring]
 
 
 def _seconds(value: float | None) -> str:

@@ -48,6 +48,7 @@ def create_app(**options: Any) -> Starlette:
     async def login_form(request: Request) -> Response:
         return HTMLResponse(LOGIN_FORM)
 
+    # --8<-- [start:sign-in]
     async def login(request: Request) -> Response:
         form = await request.form()
         username = str(form.get("username", "")).strip()
@@ -58,10 +59,13 @@ def create_app(**options: Any) -> Starlette:
         idleguard.begin(request, subject=username, credential=token)
         return JSONResponse({"token": token, "token_type": "bearer"})
 
+    # --8<-- [end:sign-in]
+
     @requires("authenticated", status_code=401)
     async def home(request: Request) -> Response:
         return JSONResponse({"message": f"Hello, {request.user.display_name}"})
 
+    # --8<-- [start:me]
     @requires("authenticated", status_code=401)
     async def me(request: Request) -> Response:
         session = request.user.session
@@ -72,6 +76,8 @@ def create_app(**options: Any) -> Starlette:
                 "absolute_remaining": session.absolute_remaining,
             }
         )
+
+    # --8<-- [end:me]
 
     @requires("authenticated", status_code=401)
     async def notifications(request: Request) -> Response:
@@ -84,6 +90,7 @@ def create_app(**options: Any) -> Starlette:
         idleguard.end(request)
         return JSONResponse({"signed_out": True})
 
+    # --8<-- [start:middleware]
     settings: dict[str, Any] = {
         "identity": BearerToken(),
         "policy": Policy.from_env(),
@@ -109,6 +116,7 @@ def create_app(**options: Any) -> Starlette:
             Middleware(AuthenticationMiddleware, backend=SessionBackend()),
         ],
     )
+    # --8<-- [end:middleware]
 
 
 app = create_app()

@@ -17,6 +17,7 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "examples.django_project.urls"
 USE_TZ = True
 
+# --8<-- [start:middleware]
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -40,6 +41,7 @@ IDLEGUARD = {
     "passive_paths": ["/api/notifications"],
     "login_url": "/login",
 }
+# --8<-- [end:middleware]
 
 AUTHENTICATION_BACKENDS = ["examples.django_project.demo.backends.DemoBackend"]
 LOGIN_URL = "/login"

@@ -50,6 +50,7 @@ def test_walk_through(client: httpx.Client, clock: SettableClock, events: EventC
     assert signed_in.status_code == 303
     assert "Hello, ann" in client.get("/").text
     assert client.get("/api/me").json()["user"] == "ann"
+    # --8<-- [start:passive]
     for _ in range(2):  # the passive poll never extends
         clock.advance(400)
         assert client.get("/api/notifications").status_code == 200
@@ -57,6 +58,7 @@ def test_walk_through(client: httpx.Client, clock: SettableClock, events: EventC
     expired = client.get("/api/me")
     assert expired.status_code == 401
     assert expired.json() == {"error": "session_expired", "reason": "idle"}
+    # --8<-- [end:passive]
     # Flask-Login's cookie is still there; the extension logs that user out too.
     assert "session" in client.cookies
     page = client.get("/", headers=HTML)

@@ -115,6 +115,8 @@ class IdleGuard:
         def follow_idleguard() -> None:
             # Flask-Login's own cookie outlives idleguard's: once idleguard has
             # found no live session, the Flask-Login user is logged out too.
+            if getattr(app, "login_manager", None) is None:
+                return  # Flask-Login is installed, but this app does not use it
             if (
                 flask_login.current_user.is_authenticated
                 and api.current(request) is None

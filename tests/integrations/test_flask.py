@@ -1,0 +1,86 @@
+"""The Flask extension: configuration from app.config, app factories, apps without Flask-Login."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask, render_template_string, request
+
+import idleguard
+from idleguard import IdleGuardWSGI, Policy
+from idleguard.integrations.flask import IdleGuard
+from idleguard.testing import SettableClock
+
+SECRET = "test-secret-key-0123456789abcdefghijklmnop"
+
+
+def make_app(**config: object) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=SECRET, IDLEGUARD_HTTPS_ONLY=False, **config)
+
+    @app.post("/login")
+    def login() -> str:
+        idleguard.begin(request, subject="ann")
+        return "signed in"
+
+    @app.get("/me")
+    def me() -> dict[str, object]:
+        session = idleguard.current(request)
+        return {"user": session.subject if session else None}
+
+    @app.get("/page")
+    def page() -> str:
+        return render_template_string("{{ idleguard_script() }} {{ idleguard_script_path }}")
+
+    return app
+
+
+def guard_of(app: Flask) -> IdleGuardWSGI:
+    guard = app.extensions["idleguard"]
+    assert isinstance(guard, IdleGuardWSGI)
+    return guard
+
+
+def test_configured_from_app_config_and_arguments() -> None:
+    app = make_app(IDLEGUARD_IDLE_TIMEOUT=600, IDLEGUARD_LOGIN_URL="/sign-in")
+    IdleGuard(app, login_url="/elsewhere")
+    settings = guard_of(app).settings
+    assert settings.policy == Policy(idle_timeout=600)
+    assert settings.login_url == "/elsewhere"
+    assert app.wsgi_app is guard_of(app)
+
+
+def test_an_unknown_key_fails_at_start_up() -> None:
+    with pytest.raises(ValueError, match=r"app\.config: unknown idleguard setting 'idle'"):
+        IdleGuard(make_app(IDLEGUARD_IDLE=600))
+
+
+def test_a_short_flask_secret_is_refused() -> None:
+    app = make_app()
+    app.config["SECRET_KEY"] = "short"
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        IdleGuard(app)
+
+
+def test_app_factory_and_idle_expiry_without_flask_login() -> None:
+    # Flask-Login is installed here but this app does not use it: nothing breaks.
+    clock = SettableClock()
+    extension = IdleGuard(clock=clock)
+    app = make_app(IDLEGUARD_IDLE_TIMEOUT=600)
+    extension.init_app(app)
+    client = app.test_client()
+    client.post("/login")
+    assert client.get("/me").json == {"user": "ann"}
+    clock.advance(600)
+    expired = client.get("/me")
+    assert expired.status_code == 401
+    assert expired.json == {"error": "session_expired", "reason": "idle"}
+    assert client.get("/me").json == {"user": None}
+
+
+def test_template_globals() -> None:
+    app = make_app()
+    IdleGuard(app)
+    page = app.test_client().get("/page").text
+    assert page == (
+        '<script src="/_idleguard/idleguard.js" defer></script> /_idleguard/idleguard.js'
+    )

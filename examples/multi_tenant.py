@@ -8,8 +8,8 @@ Tenants ``acme`` and ``globex`` live under ``/t/<tenant>/``. Sign in with any
 user name and the password ``demo``. At ``/admin/login`` the user ``admin``
 (password ``demo``) signs in to the admin page, where each tenant's idle,
 absolute and warning limits can be changed while sessions are running, with
-the audit log on screen; the admin page lives under the starting policy. A changed policy applies
-to every session of that tenant from its next request.
+the audit log on screen; the admin page lives under the starting policy. A
+changed policy applies to every session of that tenant from its next request.
 ``IDLEGUARD_IDLE_TIMEOUT``, ``IDLEGUARD_ABSOLUTE_TIMEOUT``,
 ``IDLEGUARD_WARN_BEFORE`` (seconds) and ``IDLEGUARD_STORE`` (a store URL) set
 the policy every tenant starts with, and the store.
@@ -30,7 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 import idleguard
-from idleguard import Event, EventType, IdleGuard, Policy, PolicyError, Reply
+from idleguard import Event, IdleGuard, Policy, PolicyError, Reply
 from idleguard.facts import RequestFacts
 from idleguard.flow import expired_reply
 from idleguard.settings import Settings
@@ -44,10 +44,10 @@ PAGE = """<!doctype html>
 
 # --8<-- [start:policies]
 class TenantPolicies:
-    """The policy of each tenant, replaceable while the app runs (thread-safe).
+    """Where the tenants' policies are kept (a database in a real app); thread-safe.
 
-    :meth:`policy_for` is the resolver the middleware asks on every request:
-    the tenant is the first path segment after ``/t/``.
+    The middleware reads it through :meth:`resolve`, its ``tenants=`` resolver,
+    and caches the answers; the admin page writes it, then tells the middleware.
     """
 
     def __init__(self, tenants: tuple[str, ...], default: Policy) -> None:
@@ -66,10 +66,10 @@ class TenantPolicies:
         with self._lock:
             self._policies[tenant] = policy
 
-    def policy_for(self, facts: RequestFacts) -> Policy:
-        tenant = tenant_of(facts.path)
+    def resolve(self, tenant: str) -> Policy | None:
+        """The ``tenants=`` resolver: the tenant's policy, ``None`` for an unknown tenant."""
         with self._lock:
-            return self._policies.get(tenant or "", self.default)
+            return self._policies.get(tenant)
 
 
 # --8<-- [end:policies]
@@ -225,17 +225,11 @@ def create_app(**options: Any) -> IdleGuard:
             )
         except PolicyError as error:
             return admin_page(str(error), 400)
+        # --8<-- [start:update]
         policies.set(tenant, policy)
-        session = idleguard.current(request)
-        audit(
-            Event(
-                EventType.INACTIVITY_TIMEOUT_UPDATED,
-                at=guard.settings.clock(),
-                subject=session.subject if session else None,
-                tenant=tenant,
-                policy=policy.as_dict(),
-            )
-        )
+        # From the next request of every session of this tenant; recorded in the audit log.
+        await idleguard.policies(request).aupdate(policy, actor=ADMIN, tenant=tenant)
+        # --8<-- [end:update]
         return RedirectResponse("/admin", status_code=303)
 
     tenant_routes = [
@@ -265,8 +259,10 @@ def create_app(**options: Any) -> IdleGuard:
             return Reply(303, [*headers, *settings.clear_cookie_headers()])
         return expired_reply(settings, facts, reason)
 
+    # --8<-- [start:wiring]
     settings: dict[str, Any] = {
-        "policy": policies.default,
+        "policy": policies.default,  # the admin page's own sessions, without a tenant
+        "tenants": policies.resolve,  # a session's tenant, from begin(), picks its policy
         "store": os.environ.get("IDLEGUARD_STORE", "memory://"),
         "secret_key": os.environ.get("IDLEGUARD_SECRET_KEY") or secrets.token_urlsafe(32),
         "https_only": os.environ.get("IDLEGUARD_DEV") != "1",
@@ -275,13 +271,9 @@ def create_app(**options: Any) -> IdleGuard:
         "expired_response": expired,
         "on_event": hooks,
     }
-    settings.update(options)
-    # --8<-- [start:wiring]
-    guard = IdleGuard(starlette_app, **settings)
-    # The per-request policy comes from the tenant registry.
-    guard.settings.policy_for = policies.policy_for  # type: ignore[method-assign]  # the resolver seam of Settings
-    return guard
     # --8<-- [end:wiring]
+    settings.update(options)
+    return IdleGuard(starlette_app, **settings)
 
 
 def _seconds(value: float | None) -> str:

@@ -1,12 +1,14 @@
 """The documentation: the site builds in strict mode, and every code block in it runs or compiles.
 
-A block is either included from a tested file (``--8<-- "path:section"``), or
-Python that this test compiles, and runs when the line before it is
-``<!-- runnable -->``.
+A block is either included from a tested file (``--8<-- "path:section"``),
+Python that this test compiles (top-level ``await`` allowed, as in a REPL) and
+runs when the line before it is ``<!-- runnable -->``, or ``text``: output
+shown to the reader, with nothing to run.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -44,7 +46,10 @@ def blocks() -> list[Any]:
 
 @pytest.mark.parametrize(("language", "code", "runnable"), blocks())
 def test_code_block(language: str, code: str, runnable: bool) -> None:
-    assert language == "python", "only Python blocks, which this test can check"
+    assert language in ("python", "text"), "only Python (checked here) or text (output)"
+    if language == "text":
+        assert not runnable
+        return
     snippet = SNIPPET.match(code.strip())
     if snippet is not None:
         # Included from a file whose own tests run it: the file and section must exist.
@@ -54,7 +59,7 @@ def test_code_block(language: str, code: str, runnable: bool) -> None:
             assert f"--8<-- [end:{snippet['section']}]" in source
         assert not runnable
         return
-    compiled = compile(code, "<docs>", "exec")
+    compiled = compile(code, "<docs>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     if runnable:
         exec(compiled, {"__name__": "docs_example"})  # noqa: S102 - the docs' own examples
 

@@ -81,7 +81,12 @@ def test_sign_out(client: httpx.Client, events: EventCollector) -> None:
     ("minutes_since_sign_in", "status", "body"),
     [
         pytest.param(4, 200, {"export": "ready"}, id="fresh"),
-        pytest.param(6, 401, {"error": "step_up_required"}, id="stale"),
+        pytest.param(
+            6,
+            401,
+            {"error": "step_up_required", "rule": "view:/api/export", "max_age": 300},
+            id="stale",
+        ),
     ],
 )
 def test_fresh_auth_required(
@@ -89,7 +94,8 @@ def test_fresh_auth_required(
     clock: SettableClock,
     minutes_since_sign_in: int,
     status: int,
-    body: dict[str, str],
+    body: dict[str, object],
+    events: EventCollector,
 ) -> None:
     sign_in(client)
     for _ in range(minutes_since_sign_in):  # active all along: only the sign-in ages
@@ -98,6 +104,7 @@ def test_fresh_auth_required(
     response = client.post("/api/export")
     assert response.status_code == status
     assert response.json() == body
+    assert len(events.of_type("step_up_required")) == (status == 401)
 
 
 def test_a_second_sign_in_replaces_the_session(client: httpx.Client) -> None:

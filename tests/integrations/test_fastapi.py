@@ -20,6 +20,7 @@ from idleguard.integrations.fastapi import (
 from idleguard.testing import SettableClock
 
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
+STEP_UP = {"error": "step_up_required", "rule": "view:/transfer", "max_age": 300}
 
 
 def build(clock: SettableClock, *, flat_errors: bool = True) -> FastAPI:
@@ -77,14 +78,14 @@ async def test_current_session(clock: SettableClock) -> None:
 @pytest.mark.parametrize(
     ("seconds", "reauthenticate", "status", "body"),
     [
-        pytest.param(240, False, 200, {"user": "ann"}, id="fresh"),
-        pytest.param(300, False, 200, {"user": "ann"}, id="at-the-limit"),
-        pytest.param(301, False, 401, {"error": "step_up_required"}, id="stale"),
+        pytest.param(299, False, 200, {"user": "ann"}, id="fresh"),
+        pytest.param(300, False, 401, STEP_UP, id="at-the-limit"),
+        pytest.param(600, False, 401, STEP_UP, id="stale"),
         pytest.param(600, True, 200, {"user": "ann"}, id="reauthenticated"),
     ],
 )
 async def test_require_fresh_auth(
-    clock: SettableClock, seconds: int, reauthenticate: bool, status: int, body: dict[str, str]
+    clock: SettableClock, seconds: int, reauthenticate: bool, status: int, body: dict[str, object]
 ) -> None:
     async with client_for(build(clock)) as client:
         await client.post("/login")

@@ -16,7 +16,10 @@ from typing import Any
 
 from ..api import context_of
 from ..context import SessionInfo
+from ..events import Event, EventType
+from ..flow import Flow
 from ..policy import Policy
+from ..rules import Resolution, step_up_due
 from ..settings import Settings
 
 __all__ = [
@@ -103,29 +106,59 @@ def session_was_checked(request: Any) -> bool:
 
 
 class FreshnessCheck:
-    """The outcome of :func:`check_fresh`: the session, or the ``error`` to answer ``401`` with."""
+    """The outcome of :func:`check_fresh`.
 
-    __slots__ = ("error", "session")
+    ``session`` is the live session (``None`` without one); ``error`` is
+    ``None`` when the view may run, else the ``401`` to answer: ``body`` is
+    its JSON, and ``events`` the audit events to emit (``step_up_required``).
+    """
 
-    def __init__(self, session: SessionInfo | None, error: str | None) -> None:
+    __slots__ = ("body", "error", "events", "session")
+
+    def __init__(
+        self,
+        session: SessionInfo | None,
+        error: str | None = None,
+        body: dict[str, Any] | None = None,
+        events: list[Event] | None = None,
+    ) -> None:
         self.session = session
         self.error = error
+        self.body: dict[str, Any] = body if body is not None else {"error": error}
+        self.events: list[Event] = events or []
 
 
 def check_fresh(request: Any, max_age: float) -> FreshnessCheck:
-    """Whether the request's user signed in (or re-authenticated) within ``max_age`` seconds.
+    """Whether the request's user signed in (or re-authenticated) less than ``max_age`` seconds ago.
 
-    Measured on the middleware's own clock. ``error`` is :data:`NOT_SIGNED_IN`
-    without a live session, :data:`STEP_UP_REQUIRED` when the last
-    authentication is older than ``max_age``, ``None`` when the view may run.
+    Decided by the policy engine's own step-up test
+    (:func:`idleguard.rules.step_up_due`, on the middleware's clock), so a
+    view-level requirement and a ``PathRule(authenticated_within=...)`` agree
+    to the second. ``error`` is :data:`NOT_SIGNED_IN` without a live session,
+    :data:`STEP_UP_REQUIRED` when the last authentication is too old (the body
+    then names the rule and ``max_age`` as the middleware's own step-up answer
+    does), ``None`` when the view may run.
     """
     context = context_of(request)
     session = context.info()
     if session is None:
         return FreshnessCheck(None, NOT_SIGNED_IN)
-    if context.settings.clock() - session.authenticated_at > max_age:
-        return FreshnessCheck(session, STEP_UP_REQUIRED)
-    return FreshnessCheck(session, None)
+    rule = f"view:{context.facts.path}"
+    resolution = Resolution(context.policy, rule, rule, authenticated_within=(max_age, rule))
+    now = context.settings.clock()
+    # A view's requirement is about authentication age alone; idle time is the middleware's.
+    step_up = step_up_due(resolution, session.authenticated_at, now, now)
+    if step_up is None:
+        return FreshnessCheck(session)
+    event = Flow(context.settings).event(
+        EventType.STEP_UP_REQUIRED,
+        context,
+        now,
+        reason=step_up.kind,
+        metadata={"rule": step_up.rule, "limit": step_up.limit},
+    )
+    body = {"error": STEP_UP_REQUIRED, "rule": step_up.rule, "max_age": step_up.limit}
+    return FreshnessCheck(session, STEP_UP_REQUIRED, body, [event])
 
 
 def script_tag(src: str = CLIENT_SCRIPT_PATH, *, nonce: str | None = None) -> str:

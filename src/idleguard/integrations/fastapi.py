@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from .. import api
 from ..asgi import IdleGuard
 from ..context import SessionInfo
+from ..events import emit_sync
 from . import NOT_SIGNED_IN, check_fresh
 
 __all__ = [
@@ -34,10 +35,15 @@ __all__ = [
 
 
 class SessionError(HTTPException):
-    """A ``401`` raised by the dependencies; ``error`` is the machine-readable reason."""
+    """A ``401`` raised by the dependencies; ``error`` is the machine-readable reason.
 
-    def __init__(self, error: str) -> None:
-        super().__init__(401, detail={"error": error}, headers={"cache-control": "no-store"})
+    ``body`` is the JSON answered (``{"error": ...}``, with ``rule`` and
+    ``max_age`` in seconds for a step-up).
+    """
+
+    def __init__(self, error: str, body: dict[str, Any] | None = None) -> None:
+        self.body = body if body is not None else {"error": error}
+        super().__init__(401, detail=self.body, headers={"cache-control": "no-store"})
         self.error = error
 
 
@@ -47,6 +53,10 @@ class SessionErrorBody(BaseModel):
     error: Literal["session_expired", "not_signed_in", "step_up_required"]
     reason: str | None = None
     """Why a session ended (``idle``, ``absolute``, ``signed_out``, ``revoked``, ``invalid``)."""
+    rule: str | None = None
+    """For a step-up: the rule that asked for it."""
+    max_age: float | None = None
+    """For a step-up: the oldest sign-in the rule accepts, in seconds."""
 
 
 class StoreUnavailableBody(BaseModel):
@@ -66,8 +76,9 @@ def current_session(request: Request) -> SessionInfo:
 def require_fresh_auth(minutes: float) -> Callable[[Request], SessionInfo]:
     """Dependency factory: the live session, if its sign-in is at most ``minutes`` old.
 
-    Otherwise ``401 {"error": "step_up_required"}`` (``"not_signed_in"``
-    without a session). After the user proves who they are again, call
+    Otherwise ``401 {"error": "step_up_required", "rule": ..., "max_age": SECONDS}``
+    and a ``step_up_required`` event (``{"error": "not_signed_in"}`` without a
+    session). After the user proves who they are again, call
     :func:`idleguard.reauthenticated`.
     """
     max_age = minutes * 60.0
@@ -75,7 +86,11 @@ def require_fresh_auth(minutes: float) -> Callable[[Request], SessionInfo]:
     def fresh_session(request: Request) -> SessionInfo:
         check = check_fresh(request, max_age)
         if check.error is not None:
-            raise SessionError(check.error)
+            hooks = api.context_of(request).settings.hooks
+            if check.events and hooks:
+                # A sync dependency runs in a worker thread: sync delivery is safe here.
+                emit_sync(hooks, check.events)
+            raise SessionError(check.error, check.body)
         assert check.session is not None
         return check.session
 
@@ -105,7 +120,7 @@ def openapi_responses(*, store: bool = True) -> dict[int | str, dict[str, Any]]:
 
 async def _session_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, SessionError)
-    return JSONResponse({"error": error.error}, status_code=401, headers=error.headers)
+    return JSONResponse(error.body, status_code=401, headers=error.headers)
 
 
 #: ``FastAPI(exception_handlers=EXCEPTION_HANDLERS)``: :class:`SessionError` as ``{"error": ...}``.

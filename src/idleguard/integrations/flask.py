@@ -17,10 +17,11 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from markupsafe import Markup
 
 from .. import api
+from ..events import emit_sync
 from ..wsgi import IdleGuardWSGI
 from . import CLIENT_SCRIPT_PATH, check_fresh, middleware_options, script_tag, session_was_checked
 
@@ -135,8 +136,9 @@ def _client_script(nonce: str | None = None) -> Markup:
 def fresh_auth_required(minutes: float) -> Callable[[View], View]:
     """Decorate a view that needs a sign-in no older than ``minutes`` minutes.
 
-    Otherwise the view is not called: ``401 {"error": "step_up_required"}``
-    (or ``"not_signed_in"`` without a session). After the user proves who they
+    Otherwise the view is not called: ``401 {"error": "step_up_required",
+    "rule": ..., "max_age": SECONDS}`` and a ``step_up_required`` event (or
+    ``401 {"error": "not_signed_in"}`` without a session). After the user proves who they
     are again, call :func:`idleguard.reauthenticated`.
     """
     max_age = minutes * 60.0
@@ -146,7 +148,10 @@ def fresh_auth_required(minutes: float) -> Callable[[View], View]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             check = check_fresh(request, max_age)
             if check.error is not None:
-                response: Response = jsonify(error=check.error)
+                guard = current_app.extensions["idleguard"]
+                if check.events and guard.settings.hooks:
+                    emit_sync(guard.settings.hooks, check.events)
+                response: Response = jsonify(check.body)
                 response.status_code = 401
                 response.headers["cache-control"] = "no-store"
                 return response

@@ -26,7 +26,8 @@ STARTUP_LIMIT = 10.0  # seconds a server may take to start listening
 def serve_wsgi(app: Callable[..., Any]) -> Iterator[str]:
     """Serve a WSGI app with werkzeug's threaded server; yield its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one interval.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -131,8 +131,18 @@ class IdleGuard:
             await self._http(scope, receive, send)
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self.app(scope, receive, self._flush_on_shutdown(send))
         else:
             await self.app(scope, receive, send)
+
+    def _flush_on_shutdown(self, send: Send) -> Send:
+        async def guarded_send(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.settings.audit.aclose()  # deliver queued audit events before exit
+            await send(message)
+
+        return guarded_send
 
     def _facts(self, scope: Scope, websocket: bool = False) -> RequestFacts:
         client = scope.get("client")

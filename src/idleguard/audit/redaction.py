@@ -79,6 +79,14 @@ def _long_token(match: re.Match[str]) -> str:
     return REDACTED
 
 
+def _jwt(match: re.Match[str]) -> str:
+    run = match.group(0)
+    head, dot, rest = run.partition(".")
+    if not dot or len(head) < 5 or not rest.strip("."):
+        return run
+    return REDACTED
+
+
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 #: The built-in value rules, applied in this order.
@@ -117,7 +125,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         re.compile(r"(?i)\b(token)(\s+)(?=[A-Za-z0-9._~+/-]{0,512}\d)[A-Za-z0-9._~+/-]{16,}=*"),
         r"\1\2" + REDACTED,
     ),
-    Rule("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*)?")),
+    # The whole run is taken, then judged: a pattern that looked for the dot
+    # would rescan the run from every "eyJ" in it (quadratic on hostile input).
+    Rule("jwt", re.compile(r"eyJ[A-Za-z0-9_.-]+"), _jwt),
     # password=..., "api_key": "...", client_secret=..., Pwd=...; (query strings,
     # connection strings, JSON and log lines alike).
     Rule(

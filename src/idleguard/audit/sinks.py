@@ -60,7 +60,7 @@ class CallableSink(Sink):
 
     def __init__(self, function: Callable[[Event], Any], name: str | None = None) -> None:
         self.function = function
-        self.name = name or getattr(function, "__qualname__", None) or type(function).__name__
+        self.name = name or getattr(function, "__name__", None) or type(function).__name__
 
     def write(self, events: Sequence[Event]) -> None:
         for event in events:

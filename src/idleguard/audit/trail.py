@@ -108,7 +108,7 @@ class AuditTrail:
             else:
                 self._direct.append((entry.name, _writer(entry)))
         elif callable(entry):
-            name = getattr(entry, "__qualname__", None) or type(entry).__name__
+            name = getattr(entry, "__name__", None) or type(entry).__name__
             if _is_async(entry):
                 fallback = QueuedSink(
                     CallableSink(entry, name), maxsize=queue_size, reporter=self.reporter

@@ -9,7 +9,7 @@ same scenario drives both adapters byte for byte.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -103,12 +103,12 @@ class AsgiClient:
             "headers": raw,
             "client": (self.peer, 50000),
         }
-        sent: list[dict[str, Any]] = []
+        sent: list[MutableMapping[str, Any]] = []
 
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             sent.append(message)
 
         await self.app(scope, receive, send)

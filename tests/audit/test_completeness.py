@@ -75,8 +75,15 @@ class LedgerStore(MemoryStore):
 
 USERS = ("ada", "bob", "cy")
 STEPS = st.one_of(
-    st.tuples(st.sampled_from(("login", "logout", "page", "passive", "reauth", "forget", "replay", "outage")), st.sampled_from(USERS)),
-    st.tuples(st.just("advance"), st.sampled_from((1.0, 15.0, 200.0, 599.0, 601.0, 1800.0, 3601.0))),
+    st.tuples(
+        st.sampled_from(
+            ("login", "logout", "page", "passive", "reauth", "forget", "replay", "outage")
+        ),
+        st.sampled_from(USERS),
+    ),
+    st.tuples(
+        st.just("advance"), st.sampled_from((1.0, 15.0, 200.0, 599.0, 601.0, 1800.0, 3601.0))
+    ),
 )
 
 
@@ -129,9 +136,7 @@ def test_events_match_store_transitions_one_for_one(
     adapter: str, steps: list[tuple[str, Any]]
 ) -> None:
     ledger, events = run_workload(adapter, steps)
-    emitted = Counter(
-        kind for kind in events.types() if kind != EventType.STORE_UNAVAILABLE.value
-    )
+    emitted = Counter(kind for kind in events.types() if kind != EventType.STORE_UNAVAILABLE.value)
     assert emitted == ledger
     # Each session starts once and ends at most once.
     per_session: dict[str | None, list[str]] = {}
@@ -141,7 +146,9 @@ def test_events_match_store_transitions_one_for_one(
     for session, kinds in per_session.items():
         assert session is not None
         assert kinds.count(EventType.SESSION_STARTED.value) == 1, kinds
-        endings = [kind for kind in kinds if kind.startswith("session_") and kind != "session_started"]
+        endings = [
+            kind for kind in kinds if kind.startswith("session_") and kind != "session_started"
+        ]
         assert len(endings) <= 1, kinds
 
 
@@ -204,11 +211,14 @@ def test_every_outage_is_reported_once(adapter: str) -> None:
 def test_each_path_emits_its_event(
     adapter: str, steps: list[tuple[str, Any]], expected: list[str]
 ) -> None:
-    ledger, events = run_workload(adapter, steps)
+    _ledger, events = run_workload(adapter, steps)
     assert events.types() == expected
     ended = [e for e in events.events if e.type is EventType.SESSION_EXPIRED_INACTIVITY]
     for event in ended:
         assert event.reason == "idle"
-        assert event.idle_seconds is not None and event.idle_seconds >= 600
-        assert event.subject == "ada" and event.tenant == "t-ada"
-        assert event.policy is not None and event.policy["idle_timeout"] == 600
+        assert event.idle_seconds is not None
+        assert event.idle_seconds >= 600
+        assert event.subject == "ada"
+        assert event.tenant == "t-ada"
+        assert event.policy is not None
+        assert event.policy["idle_timeout"] == 600

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,9 @@ def test_a_stuck_sink_neither_slows_requests_nor_loses_silently(
     assert lost >= 20 - 3 - 1
     assert len(sink.written) + lost == 20
     assert counters.value(EVENTS_LOST, sink="gated", cause="queue_full") == lost
-    assert any("events lost" in r.getMessage() and "queue_full" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "events lost" in r.getMessage() and "queue_full" in r.getMessage() for r in caplog.records
+    )
     queued.close()
 
 
@@ -149,8 +150,9 @@ def test_a_slow_sink_gets_everything_on_close() -> None:
 
 async def test_lifespan_shutdown_flushes_the_queue(tmp_path: Path) -> None:
     slow = SlowSink(0.01)
-    guard = IdleGuard(asgi_app, secret_key="k" * 40, https_only=False,
-                      on_event=[QueuedSink(slow, batch_size=1)])
+    guard = IdleGuard(
+        asgi_app, secret_key="k" * 40, https_only=False, on_event=[QueuedSink(slow, batch_size=1)]
+    )
     client = AsgiClient(guard)
     for number in range(15):
         client.cookie = None
@@ -161,7 +163,7 @@ async def test_lifespan_shutdown_flushes_the_queue(tmp_path: Path) -> None:
     async def receive() -> dict[str, Any]:
         return messages.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "lifespan.shutdown.complete":
             delivered_at_completion.append(len(slow.written))
 

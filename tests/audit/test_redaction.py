@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import string
 import time
@@ -45,9 +44,13 @@ def event_with(**fields: Any) -> Event:
         pytest.param("/reset?token=abcdef123&x=1", "abcdef123", id="query-token"),
         pytest.param('{"client_secret": "cs-123456"}', "cs-123456", id="json-secret"),
         pytest.param("Cookie: sid=abc123; theme=dark", "abc123", id="cookie-header"),
-        pytest.param("key sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc", id="stripe"),
+        pytest.param(
+            "key sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc", id="stripe"
+        ),
         pytest.param("AKIAIOSFODNN7EXAMPLE in config", "IOSFODNN7EXAMPLE", id="aws"),
-        pytest.param("/files/Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2Rl", "Zm9vYmFyYmF6", id="long-token"),
+        pytest.param(
+            "/files/Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2Rl", "Zm9vYmFyYmF6", id="long-token"
+        ),
         pytest.param(
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
             "MIIEow",
@@ -77,8 +80,20 @@ def test_ordinary_values_pass_unchanged(text: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["password", "db_password", "clientSecret", "api_key", "X-Api-Key", "accessToken", "cookie",
-     "Authorization", "session_id", "key", "private-key", "dsn"],
+    [
+        "password",
+        "db_password",
+        "clientSecret",
+        "api_key",
+        "X-Api-Key",
+        "accessToken",
+        "cookie",
+        "Authorization",
+        "session_id",
+        "key",
+        "private-key",
+        "dsn",
+    ],
 )
 def test_values_under_secret_names_are_replaced_whole(key: str) -> None:
     event = Redactor().event(event_with(metadata={"nested": [{key: "plain words"}]}))
@@ -91,8 +106,11 @@ def test_ordinary_names_keep_their_values(key: str) -> None:
 
 
 def test_session_tag_type_and_numbers_pass_unchanged() -> None:
-    event = event_with(session="0123456789abcdef0123", idle_seconds=12.5,
-                       policy={"idle_timeout": 900.0, "absolute_timeout": None})
+    event = event_with(
+        session="0123456789abcdef0123",
+        idle_seconds=12.5,
+        policy={"idle_timeout": 900.0, "absolute_timeout": None},
+    )
     assert Redactor().event(event) == event
 
 
@@ -112,12 +130,19 @@ def test_user_rules_and_keys_extend_the_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("size", "cut"),
-    [pytest.param(10 * 1024, False, id="at-limit"), pytest.param(10 * 1024 + 1, True, id="over"),
-     pytest.param(1_000_000, True, id="megabyte")],
+    [
+        pytest.param(10 * 1024, False, id="at-limit"),
+        pytest.param(10 * 1024 + 1, True, id="over"),
+        pytest.param(1_000_000, True, id="megabyte"),
+    ],
 )
 def test_every_field_is_cut_to_10_kb_with_a_marker(size: int, cut: bool) -> None:
     event = Redactor().event(
-        event_with(user_agent="u" * size, path="/" * (size % 2 + 2) + "é" * ((size - 2) // 2), subject="s" * size)
+        event_with(
+            user_agent="u" * size,
+            path="/" * (size % 2 + 2) + "é" * ((size - 2) // 2),
+            subject="s" * size,
+        )
     )
     for value in (event.user_agent, event.path, event.subject):
         assert isinstance(value, str)
@@ -170,16 +195,27 @@ def _mixed(token: str) -> bool:
 @st.composite
 def secrets_in_text(draw: st.DrawFn) -> tuple[str, list[str]]:
     """A piece of text holding a secret, and the secret's parts that must not survive."""
-    shape = draw(st.sampled_from(
-        ["vendor", "generic", "bearer", "jwt", "kv", "uri", "redis", "cookie", "authorization"]
-    ))
+    shape = draw(
+        st.sampled_from(
+            ["vendor", "generic", "bearer", "jwt", "kv", "uri", "redis", "cookie", "authorization"]
+        )
+    )
     if shape == "vendor":
-        prefix, alphabet, size = draw(st.sampled_from([
-            ("sk_live_", ALNUM, 24), ("pk_test_", ALNUM, 24), ("ghp_", ALNUM, 36),
-            ("github_pat_", ALNUM + "_", 60), ("xoxb-", ALNUM + "-", 40),
-            ("AKIA", string.ascii_uppercase + string.digits, 16), ("glpat-", B64URL, 20),
-            ("AIza", B64URL, 35), ("sk-", B64URL, 48),
-        ]))
+        prefix, alphabet, size = draw(
+            st.sampled_from(
+                [
+                    ("sk_live_", ALNUM, 24),
+                    ("pk_test_", ALNUM, 24),
+                    ("ghp_", ALNUM, 36),
+                    ("github_pat_", ALNUM + "_", 60),
+                    ("xoxb-", ALNUM + "-", 40),
+                    ("AKIA", string.ascii_uppercase + string.digits, 16),
+                    ("glpat-", B64URL, 20),
+                    ("AIza", B64URL, 35),
+                    ("sk-", B64URL, 48),
+                ]
+            )
+        )
         body = draw(st.text(alphabet=alphabet, min_size=size, max_size=size))
         return prefix + body, [body]
     if shape == "generic":
@@ -193,15 +229,36 @@ def secrets_in_text(draw: st.DrawFn) -> tuple[str, list[str]]:
         parts = [draw(st.text(alphabet=B64URL, min_size=10, max_size=60)) for _ in range(3)]
         return "eyJ" + ".".join(parts), parts[1:]
     if shape == "kv":
-        key = draw(st.sampled_from([
-            "password", "Password", "PWD", "passwd", "api_key", "apikey", "access_token",
-            "client_secret", "secret", "token", "auth_token", "X-Api-Key", "sessionid",
-        ]))
+        key = draw(
+            st.sampled_from(
+                [
+                    "password",
+                    "Password",
+                    "PWD",
+                    "passwd",
+                    "api_key",
+                    "apikey",
+                    "access_token",
+                    "client_secret",
+                    "secret",
+                    "token",
+                    "auth_token",
+                    "X-Api-Key",
+                    "sessionid",
+                ]
+            )
+        )
         value = draw(st.text(alphabet=PASSWORD_CHARS, min_size=8, max_size=40))
-        form = draw(st.sampled_from(["{k}={v}", "{k}: {v}", '"{k}": "{v}"', "{k}='{v}'", "?{k}={v}&x=1"]))
+        form = draw(
+            st.sampled_from(["{k}={v}", "{k}: {v}", '"{k}": "{v}"', "{k}='{v}'", "?{k}={v}&x=1"])
+        )
         return form.format(k=key, v=value), [value]
     if shape == "uri":
-        scheme = draw(st.sampled_from(["postgresql", "postgresql+psycopg", "mysql", "amqp", "https", "mongodb+srv"]))
+        scheme = draw(
+            st.sampled_from(
+                ["postgresql", "postgresql+psycopg", "mysql", "amqp", "https", "mongodb+srv"]
+            )
+        )
         user = draw(st.text(alphabet=ALNUM, min_size=1, max_size=12))
         password = draw(st.text(alphabet=URI_PASSWORD_CHARS, min_size=8, max_size=40))
         return f"{scheme}://{user}:{password}@db.internal:5432/app", [password]

@@ -64,8 +64,18 @@ class IdleGuard:
         A zero-argument callable returning seconds since the epoch. Default
         :func:`time.time`; tests pass a settable clock.
     ``on_event``
-        A callable, or several, receiving each :class:`~idleguard.events.Event`;
-        sync or async. A failing hook is logged and never breaks a request.
+        Where each :class:`~idleguard.events.Event` goes, redacted: a callable
+        (sync: called at once; async: a task), an :mod:`idleguard.audit` sink
+        (queued off the request path), or a list of them. A failing or slow sink
+        never breaks or slows a request; lost events are counted and logged.
+    ``redactor``
+        The :class:`~idleguard.audit.Redactor` applied to every event first.
+    ``counters``
+        An object with ``increment(name, labels, amount)`` (e.g.
+        :class:`~idleguard.audit.CounterSet`) for a metrics exporter.
+    ``trusted_proxy_depth``
+        How many reverse proxies stand in front of the app (default 0): events
+        then take the client address from ``X-Forwarded-For``, trusting only them.
     ``login_url``
         Where a browser whose session ended is sent (``303``, with
         ``?reason=idle|absolute``). ``None`` answers ``401`` JSON to everyone.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 import time
@@ -310,3 +311,35 @@ def test_a_secret_at_the_10_kb_edge_is_redacted_before_the_cut(secret: str, pad:
     outputs = outputs_of_every_sink([event_with(user_agent=value)])
     for output in outputs.values():
         assert secret not in output
+
+
+WITHOUT_HINTS = Redactor(rules=[dataclasses.replace(rule, hints=()) for rule in DEFAULT_RULES])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.text(max_size=20),
+            st.sampled_from(
+                [
+                    "Password=",
+                    "\u017fecret: ",  # a long s: folds to "s" like re.IGNORECASE does
+                    "Bearer ",
+                    "eyJ",
+                    "://",
+                    "@",
+                    "Cookie:",
+                    "TOKEN ",
+                    "Authorization=",
+                    "-----BEGIN PRIVATE KEY-----",
+                    " ",
+                    "1",
+                ]
+            ),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_the_hint_fast_path_never_changes_a_result(text: str) -> None:
+    assert Redactor().text(text) == WITHOUT_HINTS.text(text)

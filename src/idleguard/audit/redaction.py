@@ -13,6 +13,7 @@ input (a megabyte of ``a`` costs the same as a megabyte of text).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +36,9 @@ REDACTED = "[REDACTED]"
 #: Each field is cut to this many bytes of UTF-8 (10 KB), marker included.
 DEFAULT_MAX_FIELD_BYTES = 10 * 1024
 
+#: Strings up to this length have their redaction remembered (an LRU of 4096).
+_CACHED_LENGTH = 512
+
 Replacement = str | Callable[["re.Match[str]"], str]
 
 
@@ -44,14 +48,21 @@ class Rule:
 
     ``replacement`` is a :func:`re.sub` template (``r"\\1[REDACTED]"``) or a
     function of the match. ``name`` identifies the rule in docs and tests.
+    ``hints`` are lower-case substrings one of which every match contains: text
+    (case-folded) holding none of them skips the rule. A fast path only.
     """
 
     name: str
     pattern: re.Pattern[str]
     replacement: Replacement = REDACTED
+    hints: tuple[str, ...] = ()
 
-    def apply(self, text: str) -> str:
-        """``text`` with every match replaced."""
+    def apply(self, text: str, folded: str | None = None) -> str:
+        """``text`` with every match replaced; ``folded`` is ``text.casefold()`` if known."""
+        if self.hints:
+            folded = text.casefold() if folded is None else folded
+            if not any(hint in folded for hint in self.hints):
+                return text
         return self.pattern.sub(self.replacement, text)
 
 
@@ -67,6 +78,22 @@ SENSITIVE_KEY = re.compile(
 _KEYWORDS = (
     r"password|passwd|passphrase|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
     r"|auth|session[-_]?id|sid|cookie|credentials?|signature|jwt"
+)
+
+
+_KEYWORD_HINTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "sid",
+    "session",
+    "cookie",
+    "credential",
+    "signature",
+    "jwt",
 )
 
 
@@ -96,22 +123,26 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         re.compile(
             r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]{0,40}-----|$)"
         ),
+        hints=("private key",),
     ),
     # scheme://user:password@host and scheme://token@host: the whole userinfo goes.
     Rule(
         "uri_credentials",
         re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/?#]{0,2048}@"),
         r"\1" + REDACTED + "@",
+        ("://",),
     ),
     Rule(
         "cookie_header",
         re.compile(r"(?im)\b((?:set-)?cookie)([ \t]*:)[^\r\n]*"),
         r"\1\2 " + REDACTED,
+        ("cookie",),
     ),
     Rule(
         "authorization_header",
         re.compile(r"(?im)\b((?:proxy-)?authorization)([ \t]*[:=])[^\r\n]*"),
         r"\1\2 " + REDACTED,
+        ("authorization",),
     ),
     Rule(
         "authorization_scheme",
@@ -119,15 +150,17 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             r"(?i)\b(bearer|basic|digest|apikey|api-key|negotiate)(\s+)[A-Za-z0-9._~+/-]+=*"
         ),
         r"\1\2" + REDACTED,
+        ("bearer", "basic", "digest", "apikey", "api-key", "negotiate"),
     ),
     Rule(
         "token_scheme",
         re.compile(r"(?i)\b(token)(\s+)(?=[A-Za-z0-9._~+/-]{0,512}\d)[A-Za-z0-9._~+/-]{16,}=*"),
         r"\1\2" + REDACTED,
+        ("token",),
     ),
     # The whole run is taken, then judged: a pattern that looked for the dot
     # would rescan the run from every "eyJ" in it (quadratic on hostile input).
-    Rule("jwt", re.compile(r"eyJ[A-Za-z0-9_.-]+"), _jwt),
+    Rule("jwt", re.compile(r"eyJ[A-Za-z0-9_.-]+"), _jwt, ("eyj",)),
     # password=..., "api_key": "...", client_secret=..., Pwd=...; (query strings,
     # connection strings, JSON and log lines alike).
     Rule(
@@ -138,6 +171,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             r"([\"']?[ \t]*[:=][ \t]*)(\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s;&,\"'}]+)"
         ),
         r"\1\2" + REDACTED,
+        _KEYWORD_HINTS,
     ),
     Rule(
         "vendor_api_key",
@@ -198,11 +232,18 @@ class Redactor:
         self.sensitive_key = sensitive_key
         self.extra_sensitive_keys = frozenset(key.lower() for key in extra_sensitive_keys)
         self.max_field_bytes = max_field_bytes
+        # Short values repeat (methods, tenants, user agents, policy keys): remember them.
+        self._cached_text = functools.lru_cache(maxsize=4096)(self._text)
 
     def text(self, value: str) -> str:
         """One string with every rule applied (not truncated)."""
+        if len(value) <= _CACHED_LENGTH:
+            return self._cached_text(value)
+        return self._text(value)
+
+    def _text(self, value: str) -> str:
         for rule in self.rules:
-            value = rule.apply(value)
+            value = rule.apply(value, value.casefold())
         return value
 
     def key_is_sensitive(self, key: str) -> bool:

@@ -4,8 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
-# Only the folders that exist: benchmarks/ may not be there yet.
-LINTED := $(wildcard src tests examples benchmarks)
 
 .PHONY: demo test lint typecheck pytest bench clean
 
@@ -25,8 +23,8 @@ demo: $(STAMP_DEMO)
 	IDLEGUARD_DEV=1 $(BIN)/python -m uvicorn examples.fastapi_app:app --host 127.0.0.1 --port 8000
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check $(LINTED)
-	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy

@@ -30,6 +30,8 @@ _ENDINGS = {
 CSV_COLUMNS = (
     "section",
     "tenant",
+    "subject",
+    "scope",
     "reason",
     "count",
     "at",
@@ -47,7 +49,8 @@ class Report:
 
     ``ended`` maps ``(tenant, reason)`` to the number of sessions that ended
     that way in the period; ``changes`` lists every ``inactivity_timeout_updated``
-    in the period (``at``, ``tenant``, ``actor``, ``old``, ``new``); ``policies``
+    in the period (``at``, ``tenant``, ``scope``, ``subject``, ``actor``, ``old``,
+    ``new``); ``policies``
     maps each tenant to the policy in force at the end of the period and when
     it was last seen (events before the period count here). ``skipped`` counts
     records that were not readable events.
@@ -115,6 +118,8 @@ def build_report(
                 {
                     "at": event.at,
                     "tenant": name,
+                    "scope": event.metadata.get("scope"),
+                    "subject": event.subject,
                     "actor": event.metadata.get("actor"),
                     "old": event.metadata.get("old"),
                     "new": event.metadata.get("new"),
@@ -123,14 +128,22 @@ def build_report(
     return report
 
 
+def idle_of(value: Any) -> Any:
+    """The idle limit in a change's ``old`` or ``new``: a number, or a policy's ``idle_timeout``."""
+    if isinstance(value, dict):
+        return value.get("idle_timeout")
+    return value
+
+
 def _track_policy(report: Report, tenant: str, event: Event) -> None:
-    if event.type is EventType.INACTIVITY_TIMEOUT_UPDATED and "new" in event.metadata:
+    if event.type is EventType.INACTIVITY_TIMEOUT_UPDATED:
+        if event.metadata.get("scope") == "user" or event.subject is not None:
+            return  # one user's own choice, within the tenant's policy
         current = dict(report.policies.get(tenant, {}))
-        new = event.metadata["new"]
-        if isinstance(new, dict):
-            current.update(new)
-        else:
-            current["idle_timeout"] = new
+        if event.policy:
+            current.update(event.policy)
+        elif "new" in event.metadata:
+            current["idle_timeout"] = idle_of(event.metadata["new"])
         current["since"] = event.at
         current["set_by"] = event.metadata.get("actor")
         report.policies[tenant] = current
@@ -166,9 +179,11 @@ def as_rows(report: Report) -> list[dict[str, str]]:
                 "section": "timeout_change",
                 "tenant": change["tenant"],
                 "at": _iso(change["at"]),
+                "subject": _cell(change["subject"]),
+                "scope": _cell(change["scope"]),
                 "actor": _cell(change["actor"]),
-                "old": _cell(change["old"]),
-                "new": _cell(change["new"]),
+                "old": _cell(idle_of(change["old"])),
+                "new": _cell(idle_of(change["new"])),
             }
         )
     for tenant, policy in sorted(report.policies.items()):
@@ -246,8 +261,10 @@ def _text(report: Report) -> str:
         buffer.write("  none\n")
     for change in report.changes:
         buffer.write(
-            f"  {_iso(change['at'])}  tenant {change['tenant']}  by {_cell(change['actor']) or '?'}"
-            f"  {_cell(change['old']) or '?'} -> {_cell(change['new']) or '?'}\n"
+            f"  {_iso(change['at'])}  tenant {change['tenant']}"
+            + (f"  user {change['subject']}" if change["subject"] else "")
+            + f"  by {_cell(change['actor']) or '?'}"
+            f"  idle {_cell(idle_of(change['old'])) or '-'} -> {_cell(idle_of(change['new'])) or '-'}\n"
         )
     buffer.write("\nPolicy in force, by tenant (seconds)\n")
     if not report.policies:

@@ -64,8 +64,18 @@ class IdleGuard:
         A zero-argument callable returning seconds since the epoch. Default
         :func:`time.time`; tests pass a settable clock.
     ``on_event``
-        A callable, or several, receiving each :class:`~idleguard.events.Event`;
-        sync or async. A failing hook is logged and never breaks a request.
+        Where each :class:`~idleguard.events.Event` goes, redacted: a callable
+        (sync: called at once; async: a task), an :mod:`idleguard.audit` sink
+        (queued off the request path), or a list of them. A failing or slow sink
+        never breaks or slows a request; lost events are counted and logged.
+    ``redactor``
+        The :class:`~idleguard.audit.Redactor` applied to every event first.
+    ``counters``
+        An object with ``increment(name, labels, amount)`` (e.g.
+        :class:`~idleguard.audit.CounterSet`) for a metrics exporter.
+    ``trusted_proxy_depth``
+        How many reverse proxies stand in front of the app (default 0): events
+        then take the client address from ``X-Forwarded-For``, trusting only them.
     ``login_url``
         Where a browser whose session ended is sent (``303``, with
         ``?reason=idle|absolute``). ``None`` answers ``401`` JSON to everyone.
@@ -131,8 +141,18 @@ class IdleGuard:
             await self._http(scope, receive, send)
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self.app(scope, receive, self._flush_on_shutdown(send))
         else:
             await self.app(scope, receive, send)
+
+    def _flush_on_shutdown(self, send: Send) -> Send:
+        async def guarded_send(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.settings.audit.aclose()  # deliver queued audit events before exit
+            await send(message)
+
+        return guarded_send
 
     def _facts(self, scope: Scope, websocket: bool = False) -> RequestFacts:
         client = scope.get("client")

@@ -12,8 +12,9 @@ import enum
 import hashlib
 import hmac
 import inspect
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +22,8 @@ __all__ = ["SCHEMA_VERSION", "Event", "EventHook", "EventType", "session_tag"]
 
 logger = logging.getLogger("idleguard")
 
-#: Bumped when a field changes meaning or goes away; new fields do not bump it.
+#: The ``version`` written with every event. Bumped when a field changes meaning or
+#: goes away; a new field does not bump it (readers ignore keys they do not know).
 SCHEMA_VERSION = 1
 
 
@@ -45,11 +47,34 @@ class EventType(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Event:
-    """One audit record.
+    """One audit record (schema version :data:`SCHEMA_VERSION`).
 
-    ``at`` is seconds since the epoch from the guard's clock; ``session`` the
-    keyed hash of the session (``None`` when there is none); ``reason`` why a
-    session ended; ``policy`` the limits in force (seconds).
+    ``type``
+        What happened, an :class:`EventType`.
+    ``at``
+        When, in seconds since the epoch from the guard's clock; ISO 8601 in UTC in
+        the JSON form.
+    ``session``
+        A keyed hash of the session (``None`` when there is none); never the id
+        or the credential.
+    ``subject`` / ``tenant``
+        Whom the session belongs to, as the app passed them to ``begin()``.
+    ``reason``
+        Why a session ended (``idle``, ``absolute``, ``signed_out``, ``revoked``, ...).
+    ``path`` / ``method``
+        The request that saw it happen (normalized path).
+    ``idle_seconds``
+        Seconds since the last recorded activity, for an expiry.
+    ``client_ip``
+        The client's address: the peer, or the ``X-Forwarded-For`` entry picked by
+        ``trusted_proxy_depth`` (never a value a client could simply claim).
+    ``user_agent``
+        The request's ``User-Agent`` header.
+    ``policy``
+        The limits in force, in seconds (``idle_timeout``, ``absolute_timeout``, ...).
+    ``metadata``
+        Anything else: ``actor``, ``old`` and ``new`` for a timeout change, the
+        error class for a store failure.
     """
 
     type: EventType
@@ -73,6 +98,37 @@ class Event:
         data["at"] = datetime.fromtimestamp(self.at, timezone.utc).isoformat()
         data["version"] = SCHEMA_VERSION
         return data
+
+    def to_json(self) -> str:
+        """One line of JSON (no newline inside), keys in schema order."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        """Read the JSON form back (what a log or table holds).
+
+        Raises :class:`ValueError` for a record that is not an event of a known
+        type; unknown keys, written by a newer version, are ignored.
+        """
+        try:
+            kind = EventType(data["type"])
+            at = _parse_time(data["at"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not an idleguard event: {error}") from None
+        known = {field.name for field in dataclasses.fields(cls)} - {"type", "at"}
+        values = {name: data[name] for name in known if data.get(name) is not None}
+        if not isinstance(values.get("metadata", {}), dict):
+            raise ValueError("not an idleguard event: metadata is not an object")
+        return cls(type=kind, at=at, **values)
+
+
+def _parse_time(value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 #: A hook receives each event; it may be sync or async.

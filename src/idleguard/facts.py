@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import ipaddress
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import unquote
@@ -18,6 +19,7 @@ __all__ = [
     "HEADER_NAMES",
     "RequestFacts",
     "api_keys",
+    "client_address",
     "default_api_key_exempt",
     "normalize_path",
     "path_matches",
@@ -37,6 +39,7 @@ HEADER_NAMES = frozenset(
         "origin",
         "sec-fetch-site",
         "x-idleguard",
+        "x-forwarded-for",
     }
 )
 
@@ -126,6 +129,33 @@ def read_cookie(header: str, name: str) -> str | None:
         if found is not None and found != value:
             return ""
         found = value
+
+
+def client_address(facts: RequestFacts, trusted_proxy_depth: int = 0) -> str | None:
+    """The client's IP address, trusting exactly ``trusted_proxy_depth`` proxies.
+
+    With ``0`` it is the peer the server saw and ``X-Forwarded-For`` is
+    ignored: anyone can send that header. With ``N`` proxies in front of the
+    app, each appending the address it saw, the client is the ``N``-th entry
+    from the right; entries further left were written by the client and are
+    never believed. Too few entries (a request that bypassed a proxy) or an
+    entry that is not an IP address gives ``None`` rather than a guess.
+    """
+    if trusted_proxy_depth <= 0:
+        return facts.client
+    forwarded = [part.strip() for part in facts.headers.get("x-forwarded-for", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < trusted_proxy_depth:
+        return None
+    candidate = forwarded[-trusted_proxy_depth]
+    if candidate.startswith("[") and "]" in candidate:
+        candidate = candidate[1 : candidate.index("]")]  # "[2001:db8::1]:443"
+    elif candidate.count(":") == 1:
+        candidate = candidate.split(":", 1)[0]  # "203.0.113.7:51234"
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
 
 
 def default_api_key_exempt(headers: Mapping[str, str]) -> bool:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from .context import SessionContext
 from .core import Decision, EndReason, SessionRecord, Verdict, decide
 from .events import Event, EventType
-from .facts import RequestFacts, path_matches, read_cookie
+from .facts import RequestFacts, client_address, path_matches, read_cookie
 from .policy import Limits
 from .rules import StepUp, step_up_due
 from .settings import Settings
@@ -431,6 +431,8 @@ class Flow:
             path=facts.path,
             method=facts.method,
             idle_seconds=idle_seconds,
+            client_ip=client_address(facts, self.settings.trusted_proxy_depth),
+            user_agent=facts.headers.get("user-agent"),
             policy=context.policy.as_dict() if context.policy is not None else None,
             metadata=metadata or {},
         )

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .audit import AuditTrail, CounterHook, Redactor, Sink
 from .engine import PolicyEngine, TenantResolver, UserResolver
 from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, RequestFacts, default_api_key_exempt, path_matches
@@ -39,7 +40,7 @@ class Settings:
         store: Store | str = "memory://",
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         clock: Clock = time.time,
-        on_event: EventHook | Iterable[EventHook] | None = None,
+        on_event: EventHook | Sink | Iterable[EventHook | Sink] | None = None,
         login_url: str | None = "/login",
         identity: Identity | None = None,
         https_only: bool = True,
@@ -57,6 +58,9 @@ class Settings:
         step_up_url: str | None = None,
         explain_log: bool = False,
         policies: PolicyEngine | None = None,
+        redactor: Redactor | None = None,
+        counters: CounterHook | None = None,
+        trusted_proxy_depth: int = 0,
     ) -> None:
         from .flow import expired_reply
 
@@ -124,12 +128,14 @@ class Settings:
         if store_timeout <= 0:
             raise ValueError("store_timeout must be a positive number of seconds")
         self.store_timeout = store_timeout
-        if on_event is None:
-            self.hooks: tuple[EventHook, ...] = ()
-        elif callable(on_event):
-            self.hooks = (on_event,)
-        else:
-            self.hooks = tuple(on_event)
+        if isinstance(trusted_proxy_depth, bool) or not isinstance(trusted_proxy_depth, int):
+            raise TypeError("trusted_proxy_depth must be the number of proxies in front of the app")
+        if trusted_proxy_depth < 0:
+            raise ValueError("trusted_proxy_depth must be 0 (no proxy) or more")
+        self.trusted_proxy_depth = trusted_proxy_depth
+        # Every event goes through the trail: redacted, counted, then delivered.
+        self.audit = AuditTrail(on_event, redactor=redactor, counters=counters, clock=clock)
+        self.hooks: tuple[EventHook, ...] = (self.audit,) if self.audit.active else ()
         self.policies.bind(clock, self.hooks, self.exempt_paths)
         attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
         self._cookie_attributes = attributes

@@ -1,0 +1,104 @@
+"""``idleguard audit``: the report an assessor asks for, from the kept events.
+
+idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3
+idleguard audit postgresql+psycopg://auditor@db/app --since 2026-07-01 --format csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from .report import build_report, load, render
+
+__all__ = ["main"]
+
+
+def _moment(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date or time (e.g. 2026-07-01 or 2026-07-01T09:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _quarter(text: str) -> tuple[float, float]:
+    cleaned = text.strip().upper().replace("-", "")
+    try:
+        year_text, quarter_text = cleaned.split("Q")
+        year, quarter = int(year_text), int(quarter_text)
+        if not 1 <= quarter <= 4:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a quarter like 2026Q3") from None
+    start = datetime(year, 3 * quarter - 2, 1, tzinfo=timezone.utc)
+    end = (
+        datetime(year + 1, 1, 1, tzinfo=timezone.utc)
+        if quarter == 4
+        else datetime(year, 3 * quarter + 1, 1, tzinfo=timezone.utc)
+    )
+    return start.timestamp(), end.timestamp()
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``idleguard`` command line (one subcommand, ``audit``)."""
+    root = argparse.ArgumentParser(prog="idleguard", description="idleguard tools")
+    commands = root.add_subparsers(dest="command", required=True)
+    audit = commands.add_parser(
+        "audit",
+        help="report on kept session events",
+        description="Sessions ended by reason, inactivity timeout changes with actor, and the "
+        "policy in force per tenant, from a JSON Lines file or a SQL table of events.",
+    )
+    audit.add_argument(
+        "source", help="a JSON Lines file ('-' for stdin) or a database URL (sqlite:///..., ...)"
+    )
+    audit.add_argument("--table", help="the SQL table (default idleguard_audit_events)")
+    audit.add_argument("--since", type=_moment, help="start of the period (ISO 8601, inclusive)")
+    audit.add_argument("--until", type=_moment, help="end of the period (ISO 8601, exclusive)")
+    audit.add_argument("--quarter", type=_quarter, help="the period as a quarter, e.g. 2026Q3")
+    audit.add_argument("--tenant", help="one tenant only ('(none)' for sessions without one)")
+    audit.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    audit.add_argument("--output", "-o", help="write to this file instead of standard output")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 done, 1 source unreadable, 2 usage)."""
+    arguments = parser().parse_args(argv)
+    since, until = arguments.since, arguments.until
+    if arguments.quarter is not None:
+        if since is not None or until is not None:
+            print("idleguard audit: use --quarter or --since/--until, not both", file=sys.stderr)
+            return 2
+        since, until = arguments.quarter
+    if since is not None and until is not None and since >= until:
+        print("idleguard audit: --since must be before --until", file=sys.stderr)
+        return 2
+    try:
+        events, skipped = load(arguments.source, table=arguments.table, until=until)
+    except (OSError, ImportError) as error:
+        print(f"idleguard audit: cannot read {arguments.source}: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a database driver's own errors, with no traceback for the user
+        print(
+            f"idleguard audit: cannot read {arguments.source}: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        return 1
+    report = build_report(events, since, until, arguments.tenant)
+    report.skipped = skipped
+    if skipped:
+        print(f"idleguard audit: skipped {skipped} unreadable record(s)", file=sys.stderr)
+    if arguments.output:
+        with open(arguments.output, "w", encoding="utf-8", newline="") as out:
+            render(report, arguments.format, out)
+    else:
+        render(report, arguments.format, sys.stdout)
+    return 0

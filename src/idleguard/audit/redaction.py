@@ -1,0 +1,295 @@
+"""Redaction: what looks like a secret is replaced before an event leaves the library.
+
+Every string in an event (path, user agent, subject, tenant, metadata keys and
+values, at any depth) goes through the value rules; a metadata value whose
+*key* names a secret (``password``, ``api_key``, ``cookie``, ...) is replaced
+whole. Then each field is cut to ``max_field_bytes`` with a marker. Redaction
+runs first, so a cut can never leave half a secret that no rule recognises.
+
+The rules are regular expressions written to run in linear time on hostile
+input (a megabyte of ``a`` costs the same as a megabyte of text).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..events import Event
+
+__all__ = [
+    "DEFAULT_MAX_FIELD_BYTES",
+    "DEFAULT_RULES",
+    "REDACTED",
+    "SENSITIVE_KEY",
+    "Redactor",
+    "Rule",
+    "truncate",
+]
+
+#: What a secret becomes.
+REDACTED = "[REDACTED]"
+#: Each field is cut to this many bytes of UTF-8 (10 KB), marker included.
+DEFAULT_MAX_FIELD_BYTES = 10 * 1024
+
+#: Strings up to this length have their redaction remembered (an LRU of 4096).
+_CACHED_LENGTH = 512
+
+Replacement = str | Callable[["re.Match[str]"], str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rule:
+    """One value rule: every match of ``pattern`` is replaced by ``replacement``.
+
+    ``replacement`` is a :func:`re.sub` template (``r"\\1[REDACTED]"``) or a
+    function of the match. ``name`` identifies the rule in docs and tests.
+    ``hints`` are lower-case substrings one of which every match contains: text
+    (case-folded) holding none of them skips the rule. A fast path only.
+    """
+
+    name: str
+    pattern: re.Pattern[str]
+    replacement: Replacement = REDACTED
+    hints: tuple[str, ...] = ()
+
+    def apply(self, text: str, folded: str | None = None) -> str:
+        """``text`` with every match replaced; ``folded`` is ``text.casefold()`` if known."""
+        if self.hints:
+            folded = text.casefold() if folded is None else folded
+            if not any(hint in folded for hint in self.hints):
+                return text
+        return self.pattern.sub(self.replacement, text)
+
+
+_SEP = r"[-_.\s]"
+#: Metadata keys whose whole value is a secret (matched on the lower-cased key).
+SENSITIVE_KEY = re.compile(
+    r"password|passwd|passphrase|secret|token|api" + _SEP + r"?key|access" + _SEP + r"?key"
+    r"|private" + _SEP + r"?key|cookie|authori[sz]ation|credential|signature"
+    r"|session" + _SEP + r"?id|connection" + _SEP + r"?string"
+    r"|(?:^|" + _SEP + r")(?:key|pwd|pass|pin|auth|dsn|sid|jwt|otp)(?:$|" + _SEP + r")"
+)
+
+_KEYWORDS = (
+    r"password|passwd|passphrase|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
+    r"|auth|session[-_]?id|sid|cookie|credentials?|signature|jwt"
+)
+
+
+_KEYWORD_HINTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "sid",
+    "session",
+    "cookie",
+    "credential",
+    "signature",
+    "jwt",
+)
+
+
+def _long_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    has_digit = any(char.isdigit() for char in token)
+    has_letter = any(char.isalpha() for char in token)
+    if not (has_digit and has_letter) or _UUID.fullmatch(token):
+        return token  # a word run or a UUID: an identifier, not a key
+    return REDACTED
+
+
+def _jwt(match: re.Match[str]) -> str:
+    run = match.group(0)
+    head, dot, rest = run.partition(".")
+    if not dot or len(head) < 5 or not rest.strip("."):
+        return run
+    return REDACTED
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+#: The built-in value rules, applied in this order.
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule(
+        "private_key_block",
+        re.compile(
+            r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]{0,40}-----|$)"
+        ),
+        hints=("private key",),
+    ),
+    # scheme://user:password@host and scheme://token@host: the whole userinfo goes.
+    Rule(
+        "uri_credentials",
+        re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/?#]{0,2048}@"),
+        r"\1" + REDACTED + "@",
+        ("://",),
+    ),
+    Rule(
+        "cookie_header",
+        re.compile(r"(?im)\b((?:set-)?cookie)([ \t]*:)[^\r\n]*"),
+        r"\1\2 " + REDACTED,
+        ("cookie",),
+    ),
+    Rule(
+        "authorization_header",
+        re.compile(r"(?im)\b((?:proxy-)?authorization)([ \t]*[:=])[^\r\n]*"),
+        r"\1\2 " + REDACTED,
+        ("authorization",),
+    ),
+    Rule(
+        "authorization_scheme",
+        re.compile(
+            r"(?i)\b(bearer|basic|digest|apikey|api-key|negotiate)(\s+)[A-Za-z0-9._~+/-]+=*"
+        ),
+        r"\1\2" + REDACTED,
+        ("bearer", "basic", "digest", "apikey", "api-key", "negotiate"),
+    ),
+    Rule(
+        "token_scheme",
+        re.compile(r"(?i)\b(token)(\s+)(?=[A-Za-z0-9._~+/-]{0,512}\d)[A-Za-z0-9._~+/-]{16,}=*"),
+        r"\1\2" + REDACTED,
+        ("token",),
+    ),
+    # The whole run is taken, then judged: a pattern that looked for the dot
+    # would rescan the run from every "eyJ" in it (quadratic on hostile input).
+    Rule("jwt", re.compile(r"eyJ[A-Za-z0-9_.-]+"), _jwt, ("eyj",)),
+    # password=..., "api_key": "...", client_secret=..., Pwd=...; (query strings,
+    # connection strings, JSON and log lines alike).
+    Rule(
+        "key_value",
+        re.compile(
+            r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9]{1,24}[-_.])?(?:" + _KEYWORDS + r")"
+            r"(?:[-_.]?[A-Za-z0-9]{1,24})?)"
+            r"([\"']?[ \t]*[:=][ \t]*)(\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s;&,\"'}]+)"
+        ),
+        r"\1\2" + REDACTED,
+        _KEYWORD_HINTS,
+    ),
+    Rule(
+        "vendor_api_key",
+        re.compile(
+            r"(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}|sk-[A-Za-z0-9_-]{16,}"
+            r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}"
+            r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}"
+        ),
+    ),
+    # Any other long run of key characters mixing letters and digits (random API
+    # keys, hex secrets, tokens in a path). UUIDs and plain words are left alone.
+    Rule("long_token", re.compile(r"[A-Za-z0-9_+-]{32,}={0,2}"), _long_token),
+)
+
+
+def truncate(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` bytes of UTF-8, ending with a marker if cut."""
+    # Lone surrogates cannot be written as UTF-8: they become "?" here, once.
+    encoded = text.encode("utf-8", "replace")
+    if len(encoded) <= max_bytes:
+        return encoded.decode("utf-8")
+    marker = f"...[truncated {len(encoded)} bytes]"
+    keep = max(0, max_bytes - len(marker.encode()))
+    return encoded[:keep].decode("utf-8", "ignore") + marker
+
+
+class Redactor:
+    """Replaces secrets in events; user-extendable.
+
+    ``rules``
+        The value rules, in order. Default :data:`DEFAULT_RULES`; to add your
+        own keep the defaults: ``Redactor(rules=[*DEFAULT_RULES, my_rule])``, or
+        pass ``extra_rules=``.
+    ``extra_rules``
+        Rules applied after ``rules``.
+    ``sensitive_key``
+        A pattern over lower-cased metadata keys: a match replaces the whole value.
+    ``extra_sensitive_keys``
+        More key names (exact, case-insensitive) to treat as secrets.
+    ``max_field_bytes``
+        Each field's limit in bytes of UTF-8 (default 10 KB). A longer string is
+        cut with ``...[truncated N bytes]``; a longer ``metadata`` or ``policy``
+        becomes ``{"_truncated": "<its JSON, cut>"}``.
+    """
+
+    def __init__(
+        self,
+        rules: Iterable[Rule] = DEFAULT_RULES,
+        *,
+        extra_rules: Iterable[Rule] = (),
+        sensitive_key: re.Pattern[str] = SENSITIVE_KEY,
+        extra_sensitive_keys: Iterable[str] = (),
+        max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+    ) -> None:
+        if max_field_bytes < 64:
+            raise ValueError("max_field_bytes must be at least 64 bytes")
+        self.rules = (*rules, *extra_rules)
+        self.sensitive_key = sensitive_key
+        self.extra_sensitive_keys = frozenset(key.lower() for key in extra_sensitive_keys)
+        self.max_field_bytes = max_field_bytes
+        # Short values repeat (methods, tenants, user agents, policy keys): remember them.
+        self._cached_text = functools.lru_cache(maxsize=4096)(self._text)
+
+    def text(self, value: str) -> str:
+        """One string with every rule applied (not truncated)."""
+        if len(value) <= _CACHED_LENGTH:
+            return self._cached_text(value)
+        return self._text(value)
+
+    def _text(self, value: str) -> str:
+        for rule in self.rules:
+            value = rule.apply(value, value.casefold())
+        return value
+
+    def key_is_sensitive(self, key: str) -> bool:
+        """True when a value stored under ``key`` is a secret whatever it looks like."""
+        lowered = key.lower()
+        return lowered in self.extra_sensitive_keys or bool(self.sensitive_key.search(lowered))
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        """A JSON-shaped value redacted at any depth; other objects become strings."""
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return truncate(self.text(value), self.max_field_bytes)
+        if depth > 20:
+            return "[too deep]"
+        if isinstance(value, Mapping):
+            result: dict[str, Any] = {}
+            for raw_key, item in value.items():
+                key = truncate(self.text(str(raw_key)), 256)
+                if self.key_is_sensitive(str(raw_key)) and item is not None:
+                    result[key] = REDACTED
+                else:
+                    result[key] = self.value(item, depth + 1)
+            return result
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [self.value(item, depth + 1) for item in value]
+        return self.value(str(value), depth)
+
+    def event(self, event: Event) -> Event:
+        """The event with secrets replaced and every field within ``max_field_bytes``.
+
+        ``type``, ``at``, ``session`` (already a keyed hash) and ``idle_seconds``
+        are the library's own and pass unchanged.
+        """
+        changes: dict[str, Any] = {}
+        for name in ("subject", "tenant", "reason", "path", "method", "client_ip", "user_agent"):
+            current = getattr(event, name)
+            if current is not None:
+                changes[name] = self.value(str(current))
+        changes["metadata"] = self._bounded(self.value(event.metadata))
+        if event.policy is not None:
+            changes["policy"] = self._bounded(self.value(event.policy))
+        return dataclasses.replace(event, **changes)
+
+    def _bounded(self, mapping: Any) -> Any:
+        encoded = json.dumps(mapping, ensure_ascii=False, default=str)
+        if len(encoded.encode()) <= self.max_field_bytes:
+            return mapping
+        return {"_truncated": truncate(encoded, self.max_field_bytes - 32)}

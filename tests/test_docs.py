@@ -3,7 +3,10 @@
 A block is either included from a tested file (``--8<-- "path:section"``),
 Python that this test compiles (top-level ``await`` allowed, as in a REPL) and
 runs when the line before it is ``<!-- runnable -->``, or ``text``: output
-shown to the reader, with nothing to run.
+shown to the reader, with nothing to run. Other languages are checked by what
+checks them cheaply: shell commands must name a tool the project documents,
+JavaScript must parse (``node --check``), JSON and TOML must load, SQL must be
+complete statements, HTML must parse.
 """
 
 from __future__ import annotations
@@ -46,7 +49,13 @@ def blocks() -> list[Any]:
 
 @pytest.mark.parametrize(("language", "code", "runnable"), blocks())
 def test_code_block(language: str, code: str, runnable: bool) -> None:
-    assert language in ("python", "text"), "only Python (checked here) or text (output)"
+    assert language in CHECKERS or language in ("python", "text"), (
+        f"unchecked language {language!r}"
+    )
+    if language in CHECKERS:
+        assert not runnable
+        CHECKERS[language](code)
+        return
     if language == "text":
         assert not runnable
         return
@@ -62,6 +71,89 @@ def test_code_block(language: str, code: str, runnable: bool) -> None:
     compiled = compile(code, "<docs>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     if runnable:
         exec(compiled, {"__name__": "docs_example"})  # noqa: S102 - the docs' own examples
+
+
+#: Commands a shell block may run: the project's own and the tools its docs tell users about.
+COMMANDS = {
+    "make",
+    "pip",
+    "python",
+    "python3",
+    "idleguard",
+    "uvicorn",
+    "gunicorn",
+    "flask",
+    "export",
+    "cd",
+    "curl",
+    "redis-cli",
+    "psql",
+    "npx",
+    "node",
+}
+
+
+def _check_shell(code: str, prompted: bool) -> None:
+    for line in code.splitlines():
+        stripped = line.strip()
+        if prompted:
+            if not stripped.startswith("$ "):
+                continue  # output
+            stripped = stripped[2:]
+        if not stripped or stripped.startswith("#"):
+            continue
+        words = [word for word in stripped.split() if "=" not in word.split("/")[0]]
+        assert words, line
+        assert words[0] in COMMANDS, f"unknown command in docs: {line!r}"
+
+
+def _check_javascript(code: str) -> None:
+    import shutil
+    import tempfile
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: JavaScript blocks are not checked")
+    with tempfile.NamedTemporaryFile("w", suffix=".mjs", delete=False) as handle:
+        handle.write(code)
+    try:
+        result = subprocess.run([node, "--check", handle.name], capture_output=True, text=True)
+    finally:
+        os.unlink(handle.name)
+    assert result.returncode == 0, result.stderr
+
+
+def _check_html(code: str) -> None:
+    from html.parser import HTMLParser
+
+    parser = HTMLParser()
+    parser.feed(code)
+    parser.close()
+    assert "<" in code
+
+
+def _check_sql(code: str) -> None:
+    import sqlite3
+
+    assert sqlite3.complete_statement(code), "SQL blocks must be complete statements"
+
+
+def _check_json(code: str) -> None:
+    import json
+
+    json.loads(code)
+
+
+CHECKERS = {
+    "console": lambda code: _check_shell(code, prompted=True),
+    "shell": lambda code: _check_shell(code, prompted=False),
+    "bash": lambda code: _check_shell(code, prompted=False),
+    "js": _check_javascript,
+    "javascript": _check_javascript,
+    "html": _check_html,
+    "sql": _check_sql,
+    "json": _check_json,
+}
 
 
 def test_every_page_is_in_the_nav() -> None:

@@ -67,7 +67,8 @@ def generate_log(path: Path, seed: int) -> list[Event]:
         else:
             browser.request("GET", "/page")
         clock.advance(rng.choice([30, 300, 1200, 20000, 86400]))
-    sink.close()
+    # The trail queues file writes off the request path: closing it delivers them all.
+    client.app.settings.audit.close()
     return collected.events
 
 

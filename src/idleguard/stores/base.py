@@ -79,6 +79,15 @@ class Store(abc.ABC):
                 ended.append((key, record))
         return ended
 
+    def purge_expired(self, now: float) -> list[tuple[str, SessionRecord, EndReason]]:
+        """End every session past its deadline that no request has discovered yet.
+
+        Returns (key, record as it was, reason) for each, so every expiry can be
+        reported as an event even when the user never comes back. The default,
+        for stores that keep no server state, has nothing to end.
+        """
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional for stores with nothing to release
         """Release connections; the default has nothing to release."""
 
@@ -100,6 +109,9 @@ class Store(abc.ABC):
 
     async def arevoke_subject(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
         return self.revoke_subject(subject, now)
+
+    async def apurge_expired(self, now: float) -> list[tuple[str, SessionRecord, EndReason]]:
+        return self.purge_expired(now)
 
     async def aclose(self) -> None:
         self.close()

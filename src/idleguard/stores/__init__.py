@@ -23,6 +23,14 @@ _SCHEMES: dict[str, tuple[str, str, str | None]] = {
         scheme: ("idleguard.stores.redis", "RedisStore", "redis")
         for scheme in ("redis", "rediss", "unix", "valkey", "valkeys")
     },
+    **{
+        scheme: ("idleguard.stores.sql", "SQLStore", "sql")
+        for scheme in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
+    },
+    **{
+        scheme: ("idleguard.stores.sql", "SQLStore", "postgresql")
+        for scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+asyncpg")
+    },
 }
 
 

@@ -20,11 +20,21 @@ from typing import ClassVar
 from ..core import Decision, EndReason, SessionRecord
 from ..policy import Limits
 
-__all__ = ["Check", "Store", "StoreUnavailable"]
+__all__ = ["Check", "Store", "StoreUnavailable", "deadline"]
 
 #: What a check returns: the decision, and the record as it was read (``None``
 #: when there was none). The record tells events who the session belonged to.
 Check = tuple[Decision, SessionRecord | None]
+
+
+def deadline(record: SessionRecord, limits: Limits) -> float:
+    """When a live record's session is over, whichever limit comes first (``inf``: never)."""
+    deadlines = []
+    if limits.idle_timeout is not None:
+        deadlines.append(record.last_activity + limits.idle_timeout)
+    if limits.absolute_timeout is not None:
+        deadlines.append(record.created_at + limits.absolute_timeout)
+    return min(deadlines) if deadlines else float("inf")
 
 
 class StoreUnavailable(Exception):

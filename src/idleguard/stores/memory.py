@@ -11,21 +11,11 @@ from cachetools import TLRUCache
 
 from ..core import NO_SESSION, EndReason, SessionRecord, Verdict, decide, tombstone, touched
 from ..policy import Limits
-from .base import Check, Store
+from .base import Check, Store, deadline
 
 __all__ = ["MemoryStore"]
 
 _ALLOW = Verdict.ALLOW
-
-
-def _deadline(record: SessionRecord, limits: Limits) -> float:
-    """When a live record's session is over, whichever limit comes first."""
-    deadlines = []
-    if limits.idle_timeout is not None:
-        deadlines.append(record.last_activity + limits.idle_timeout)
-    if limits.absolute_timeout is not None:
-        deadlines.append(record.created_at + limits.absolute_timeout)
-    return min(deadlines) if deadlines else float("inf")
 
 
 class MemoryStore(Store):
@@ -64,7 +54,7 @@ class MemoryStore(Store):
         if record.ended is not None or limits is None:
             leaves = self._cache.timer() + self.tombstone_ttl
         else:
-            leaves = _deadline(record, limits) + self.tombstone_ttl
+            leaves = deadline(record, limits) + self.tombstone_ttl
         self._cache[key] = (record, leaves)
 
     def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:

@@ -88,7 +88,10 @@ def _micros(seconds: float) -> str:
 
 
 def _seconds_or_blank(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
+    if value is None:
+        return ""
+    # Whole seconds as an integer: Redis keeps integer-looking fields compactly.
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _optional(value: str | None) -> str:

@@ -15,7 +15,9 @@ import pytest
 from .servers import PostgresServer, RedisServer, ServerUnavailable, unavailable
 
 
-def _serve(kind: type[RedisServer] | type[PostgresServer]) -> Iterator[RedisServer | PostgresServer]:
+def _serve(
+    kind: type[RedisServer] | type[PostgresServer],
+) -> Iterator[RedisServer | PostgresServer]:
     try:
         server = kind()
         server.start()

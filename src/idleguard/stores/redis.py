@@ -32,16 +32,15 @@ import asyncio
 import dataclasses
 import hashlib
 import re
-import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from importlib import resources
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
-from redis.exceptions import NoScriptError, RedisError
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from ..core import CLOCK_TOLERANCE, Decision, EndReason, SessionRecord, Verdict, record_from_mapping
@@ -66,7 +65,9 @@ class _Script:
         folder = resources.files("idleguard.stores").joinpath("lua")
         body = folder.joinpath(f"{name}.lua").read_text("utf-8")
         # The shared functions are prepended, so every script is self-contained.
-        source = folder.joinpath("decide.lua").read_text("utf-8") + "\n" + body if with_decide else body
+        source = (
+            folder.joinpath("decide.lua").read_text("utf-8") + "\n" + body if with_decide else body
+        )
         return cls(name, source, hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest())
 
 
@@ -77,8 +78,20 @@ _END = _Script.load("end")
 _REAUTHENTICATE = _Script.load("reauthenticate")
 _SWEEP = _Script.load("sweep")
 
-#: One call in a batch: a script with its keys and arguments, or a raw command.
-_Call = tuple[_Script, Sequence[str], Sequence[str]] | tuple[str, ...]
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Call:
+    """One call in a batch: a script with its keys and arguments, or (no script) a command."""
+
+    script: _Script | None
+    keys: Sequence[str]
+    args: Sequence[str]
+
+
+def _command(*words: str) -> _Call:
+    return _Call(None, (), words)
+
+
 #: An operation: yields batches of calls (sent in one round trip), gets their replies.
 _Step = Generator[list[_Call], list[Any], Any]
 
@@ -98,18 +111,17 @@ def _optional(value: str | None) -> str:
     return "" if value is None else "=" + value
 
 
-def _record(c: Any, l: Any, a: Any, s: Any, t: Any, e: Any = None) -> SessionRecord:
+def _record(
+    created: Any, last: Any, authenticated: Any, subject: Any, tenant: Any, ended: Any = None
+) -> SessionRecord:
     """A record from stored fields; anything malformed reads as an ``invalid`` tombstone."""
     data: dict[str, Any] = {}
-    for name, raw in (("c", c), ("l", l), ("a", a)):
+    for name, raw in (("c", created), ("l", last), ("a", authenticated)):
         if isinstance(raw, str) and _MICROS.match(raw):
             data[name] = int(raw) / 1e6
-    if s is not None:
-        data["s"] = s
-    if t is not None:
-        data["t"] = t
-    if e is not None:
-        data["e"] = e
+    for name, value in (("s", subject), ("t", tenant), ("e", ended)):
+        if value is not None:
+            data[name] = value
     return record_from_mapping(data)
 
 
@@ -137,9 +149,6 @@ class RedisStore(Store):
         Seconds an ended session's tombstone is kept (and a session past its
         deadline that no request has seen yet, so the expiry is still found
         and reported).
-    ``clock``
-        The app's clock (seconds since the epoch), used by :meth:`purge_expired`
-        when it is not given ``now``.
     ``max_connections``
         Size of each connection pool (sync and async).
     """
@@ -156,7 +165,6 @@ class RedisStore(Store):
         connect_timeout: float = 1.0,
         server_time: bool = False,
         tombstone_ttl: float = 24 * 3600.0,
-        clock: Callable[[], float] = time.time,
         max_connections: int = 64,
         **redis_options: Any,
     ) -> None:
@@ -166,7 +174,6 @@ class RedisStore(Store):
         self.key_prefix = key_prefix
         self.server_time = server_time
         self.tombstone_ttl = tombstone_ttl
-        self.clock = clock
         self._grace = str(max(1, round(tombstone_ttl * 1000)))
         self._tolerance = repr(CLOCK_TOLERANCE)
         self._options: dict[str, Any] = {
@@ -185,7 +192,7 @@ class RedisStore(Store):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStore:
-        """Build from a URL; ``?key_prefix=``, ``?server_time=1`` and the timeouts may ride in it."""
+        """Build from a URL; ``?key_prefix=``, ``?server_time=1`` and timeouts may ride in it."""
         parts = urlsplit(url)
         kept = []
         for name, value in parse_qsl(parts.query):
@@ -211,7 +218,7 @@ class RedisStore(Store):
 
     # -- the operations, written once -----------------------------------------
     def _check_call(self, key: str, limits: Limits, activity: bool, now: float) -> _Call:
-        return (
+        return _Call(
             _CHECK,
             (self._key(key),),
             (
@@ -230,7 +237,7 @@ class RedisStore(Store):
         verdict = Verdict(reply[0])
         if verdict is Verdict.NO_SESSION:
             return Decision(Verdict.NO_SESSION), None
-        _, touch, idle, absolute, reason, _now, c, l, a, s, t, e = reply
+        _, touch, idle, absolute, reason, _now, *fields = reply
         decision = Decision(
             verdict,
             bool(touch),
@@ -238,18 +245,19 @@ class RedisStore(Store):
             _float_or_none(absolute),
             EndReason(reason) if reason is not None else None,
         )
-        return decision, _record(c, l, a, s, t, e)
+        return decision, _record(*fields)
 
     def _create(self, key: str, record: SessionRecord, limits: Limits) -> _Step:
         calls: list[_Call] = []
         if record.subject is not None:
             calls.append(self._index_call(key, record, limits))
         calls.append(
-            (
+            _Call(
                 _CREATE,
                 (self._key(key),),
                 (
-                    "" if self.server_time else _micros(self.clock()),
+                    # The record's own time is "now" for its lifetime (server TIME if asked).
+                    "" if self.server_time else _micros(record.last_activity),
                     _micros(record.created_at),
                     _micros(record.last_activity),
                     _micros(record.authenticated_at),
@@ -272,25 +280,33 @@ class RedisStore(Store):
         else:
             oldest = repr(record.created_at - limits.absolute_timeout - self.tombstone_ttl)
             lifetime = str(round((limits.absolute_timeout + self.tombstone_ttl) * 1000))
-        return (_INDEX, (self._index(record.subject),), (key, repr(record.created_at), oldest, lifetime))
+        return _Call(
+            _INDEX,
+            (self._index(record.subject),),
+            (key, repr(record.created_at), oldest, lifetime),
+        )
 
     def _end(self, key: str, reason: EndReason, now: float) -> _Step:
-        (reply,) = yield [(_END, (self._key(key),), (reason.value, self._now(now), self._grace))]
+        (reply,) = yield [
+            _Call(_END, (self._key(key),), (reason.value, self._now(now), self._grace))
+        ]
         if reply is None:
             return None
         record = _record(*reply)
         return None if record.ended is not None else record
 
     def _reauthenticate(self, key: str, now: float) -> _Step:
-        (reply,) = yield [(_REAUTHENTICATE, (self._key(key),), (self._now(now),))]
+        (reply,) = yield [_Call(_REAUTHENTICATE, (self._key(key),), (self._now(now),))]
         return bool(reply)
 
     def _sessions_of(self, subject: str) -> _Step:
         index = self._index(subject)
-        (members,) = yield [("ZRANGE", index, "0", "-1")]
+        (members,) = yield [_command("ZRANGE", index, "0", "-1")]
         if not members:
             return []
-        replies = yield [("HMGET", self._key(member), "c", "l", "a", "s", "t", "e") for member in members]
+        replies = yield [
+            _command("HMGET", self._key(member), "c", "l", "a", "s", "t", "e") for member in members
+        ]
         found, gone = [], []
         for member, fields in zip(members, replies, strict=True):
             record = _record(*fields)
@@ -299,7 +315,7 @@ class RedisStore(Store):
             else:
                 gone.append(member)
         if gone:
-            yield [("ZREM", index, *gone)]
+            yield [_command("ZREM", index, *gone)]
         return found
 
     def _revoke_subject(self, subject: str, now: float) -> _Step:
@@ -307,7 +323,7 @@ class RedisStore(Store):
         if not live:
             return []
         calls: list[_Call] = [
-            (_END, (self._key(key),), (EndReason.REVOKED.value, self._now(now), self._grace))
+            _Call(_END, (self._key(key),), (EndReason.REVOKED.value, self._now(now), self._grace))
             for key, _ in live
         ]
         replies = yield calls
@@ -325,40 +341,41 @@ class RedisStore(Store):
         cursor = "0"
         expired: list[tuple[str, SessionRecord, EndReason]] = []
         while True:
-            ((cursor, keys),) = yield [("SCAN", cursor, "MATCH", prefix_pattern, "COUNT", str(batch))]
+            ((cursor, keys),) = yield [
+                _command("SCAN", cursor, "MATCH", prefix_pattern, "COUNT", str(batch))
+            ]
             if keys:
                 # One script call per key: each key is its own slot under Cluster.
                 replies = yield [
-                    (_SWEEP, (full,), (self._now(now), self._tolerance, self._grace))
+                    _Call(_SWEEP, (full,), (self._now(now), self._tolerance, self._grace))
                     for full in keys
                 ]
                 for reply in replies:
-                    for full, reason, c, l, a, s, t in reply:
-                        expired.append((full[start:-1], _record(c, l, a, s, t), EndReason(reason)))
+                    for full, reason, *fields in reply:
+                        expired.append((full[start:-1], _record(*fields), EndReason(reason)))
             if str(cursor) == "0":
                 return expired
 
     # -- sync (WSGI) ----------------------------------------------------------
     def _call_sync(self, call: _Call) -> Any:
         client = self._client
-        if isinstance(call[0], _Script):
-            script, keys, args = call  # type: ignore[misc]
-            try:
-                return client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                return client.eval(script.source, len(keys), *keys, *args)
-        return client.execute_command(*call)
+        script, keys, args = call.script, call.keys, call.args
+        if script is None:
+            return client.execute_command(*args)  # type: ignore[no-untyped-call]
+        try:
+            return client.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return client.eval(script.source, len(keys), *keys, *args)
 
     def _batch_sync(self, calls: list[_Call]) -> list[Any]:
         if len(calls) == 1:
             return [self._call_sync(calls[0])]
         pipe = self._client.pipeline(transaction=False)
         for call in calls:
-            if isinstance(call[0], _Script):
-                script, keys, args = call  # type: ignore[misc]
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            if call.script is None:
+                pipe.execute_command(*call.args)  # type: ignore[no-untyped-call]
             else:
-                pipe.execute_command(*call)
+                pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
         replies = pipe.execute(raise_on_error=False)
         for position, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):
@@ -405,7 +422,7 @@ class RedisStore(Store):
         return ended
 
     def purge_expired(
-        self, now: float | None = None, *, batch: int = 500
+        self, now: float, *, batch: int = 500
     ) -> list[tuple[str, SessionRecord, EndReason]]:
         """End every session past its deadline that no request has discovered yet.
 
@@ -413,9 +430,7 @@ class RedisStore(Store):
         expired session under the limits it was last written with. Returns
         (key, record, reason) for each, to be reported as expiry events.
         """
-        expired: list[tuple[str, SessionRecord, EndReason]] = self._sync(
-            self._purge(self.clock() if now is None else now, batch)
-        )
+        expired: list[tuple[str, SessionRecord, EndReason]] = self._sync(self._purge(now, batch))
         return expired
 
     def close(self) -> None:
@@ -432,24 +447,23 @@ class RedisStore(Store):
 
     async def _call_async(self, call: _Call) -> Any:
         client = self._aclient()
-        if isinstance(call[0], _Script):
-            script, keys, args = call  # type: ignore[misc]
-            try:
-                return await client.evalsha(script.sha, len(keys), *keys, *args)  # type: ignore[misc]
-            except NoScriptError:
-                return await client.eval(script.source, len(keys), *keys, *args)  # type: ignore[misc]
-        return await client.execute_command(*call)
+        script, keys, args = call.script, call.keys, call.args
+        if script is None:
+            return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+        try:
+            return await client.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await client.eval(script.source, len(keys), *keys, *args)
 
     async def _batch_async(self, calls: list[_Call]) -> list[Any]:
         if len(calls) == 1:
             return [await self._call_async(calls[0])]
         pipe = self._aclient().pipeline(transaction=False)
         for call in calls:
-            if isinstance(call[0], _Script):
-                script, keys, args = call  # type: ignore[misc]
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            if call.script is None:
+                pipe.execute_command(*call.args)
             else:
-                pipe.execute_command(*call)
+                pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
         replies = await pipe.execute(raise_on_error=False)
         for position, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):
@@ -498,11 +512,11 @@ class RedisStore(Store):
         return ended
 
     async def apurge_expired(
-        self, now: float | None = None, *, batch: int = 500
+        self, now: float, *, batch: int = 500
     ) -> list[tuple[str, SessionRecord, EndReason]]:
         """The async twin of :meth:`purge_expired`."""
         expired: list[tuple[str, SessionRecord, EndReason]] = await self._async(
-            self._purge(self.clock() if now is None else now, batch)
+            self._purge(now, batch)
         )
         return expired
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -45,7 +44,9 @@ _ATTEMPTS = 8
 _Step = Generator[tuple[str, sa.Executable], Any, Any]
 
 
-def sessions_table(name: str = "idleguard_sessions", metadata: sa.MetaData | None = None) -> sa.Table:
+def sessions_table(
+    name: str = "idleguard_sessions", metadata: sa.MetaData | None = None
+) -> sa.Table:
     """The table's definition, for an app that manages its schema with SQLAlchemy or Alembic.
 
     Times are seconds since the epoch. ``deadline`` is when a live session's
@@ -145,7 +146,6 @@ class SQLStore(Store):
         create_table: bool = True,
         timeout: float = 2.0,
         tombstone_ttl: float = 24 * 3600.0,
-        clock: Callable[[], float] = time.time,
         **engine_options: Any,
     ) -> None:
         if timeout <= 0:
@@ -154,7 +154,6 @@ class SQLStore(Store):
         self.table = sessions_table(table)
         self.tombstone_ttl = tombstone_ttl
         self.timeout = timeout
-        self.clock = clock
         self._create_table = create_table
         self._table_ready = not create_table
         self._sync_url = sync_url
@@ -231,13 +230,21 @@ class SQLStore(Store):
             decision = decide(record, limits, activity, now)
             if decision.touch and now > record.last_activity:
                 after = touched(record, now)
-                changed = yield "count", self._swap(
-                    key, record, last_activity=now, **self._live_values(after, limits)
+                changed = yield (
+                    "count",
+                    self._swap(key, record, last_activity=now, **self._live_values(after, limits)),
                 )
             elif decision.expired_now:
                 reason = decision.reason or EndReason.IDLE
-                changed = yield "count", self._swap(
-                    key, record, ended=reason.value, deadline=None, drop_after=now + self.tombstone_ttl
+                changed = yield (
+                    "count",
+                    self._swap(
+                        key,
+                        record,
+                        ended=reason.value,
+                        deadline=None,
+                        drop_after=now + self.tombstone_ttl,
+                    ),
                 )
             else:
                 return decision, record
@@ -247,15 +254,18 @@ class SQLStore(Store):
 
     def _create(self, key: str, record: SessionRecord, limits: Limits) -> _Step:
         yield "count", sa.delete(self.table).where(self.table.c.key == key)
-        yield "count", sa.insert(self.table).values(
-            key=key,
-            subject=record.subject,
-            tenant=record.tenant,
-            created_at=record.created_at,
-            last_activity=record.last_activity,
-            authenticated_at=record.authenticated_at,
-            ended=record.ended.value if record.ended is not None else None,
-            **self._live_values(record, limits),
+        yield (
+            "count",
+            sa.insert(self.table).values(
+                key=key,
+                subject=record.subject,
+                tenant=record.tenant,
+                created_at=record.created_at,
+                last_activity=record.last_activity,
+                authenticated_at=record.authenticated_at,
+                ended=record.ended.value if record.ended is not None else None,
+                **self._live_values(record, limits),
+            ),
         )
 
     def _end(self, key: str, reason: EndReason, now: float) -> _Step:
@@ -263,13 +273,16 @@ class SQLStore(Store):
             row = yield "one", self._select(key)
             if row is None:
                 try:
-                    yield "count", sa.insert(self.table).values(
-                        key=key,
-                        created_at=now,
-                        last_activity=now,
-                        authenticated_at=now,
-                        ended=reason.value,
-                        drop_after=now + self.tombstone_ttl,
+                    yield (
+                        "count",
+                        sa.insert(self.table).values(
+                            key=key,
+                            created_at=now,
+                            last_activity=now,
+                            authenticated_at=now,
+                            ended=reason.value,
+                            drop_after=now + self.tombstone_ttl,
+                        ),
                     )
                 except IntegrityError:
                     continue  # created in between: end that one
@@ -277,8 +290,15 @@ class SQLStore(Store):
             record = self._record(row)
             if record.ended is not None:
                 return None
-            changed = yield "count", self._swap(
-                key, record, ended=reason.value, deadline=None, drop_after=now + self.tombstone_ttl
+            changed = yield (
+                "count",
+                self._swap(
+                    key,
+                    record,
+                    ended=reason.value,
+                    deadline=None,
+                    drop_after=now + self.tombstone_ttl,
+                ),
             )
             if changed:
                 return record
@@ -288,10 +308,13 @@ class SQLStore(Store):
         c = self.table.c
         # Never moves back: the larger of the stored time and now.
         later = sa.case((c.authenticated_at < now, now), else_=c.authenticated_at)
-        changed = yield "count", (
-            sa.update(self.table)
-            .where(c.key == key, c.ended.is_(None))
-            .values(authenticated_at=later)
+        changed = yield (
+            "count",
+            (
+                sa.update(self.table)
+                .where(c.key == key, c.ended.is_(None))
+                .values(authenticated_at=later)
+            ),
         )
         return bool(changed)
 
@@ -320,8 +343,15 @@ class SQLStore(Store):
             if not decision.expired_now:
                 continue
             reason = decision.reason or EndReason.IDLE
-            changed = yield "count", self._swap(
-                row.key, record, ended=reason.value, deadline=None, drop_after=now + self.tombstone_ttl
+            changed = yield (
+                "count",
+                self._swap(
+                    row.key,
+                    record,
+                    ended=reason.value,
+                    deadline=None,
+                    drop_after=now + self.tombstone_ttl,
+                ),
             )
             if changed:
                 expired.append((row.key, record, reason))
@@ -352,7 +382,8 @@ class SQLStore(Store):
         except StoreUnavailable:
             raise
         except (SQLAlchemyError, OSError) as failure:
-            raise StoreUnavailable(f"sql: {type(failure).__name__}") from failure
+            first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
+            raise StoreUnavailable(f"sql: {type(failure).__name__}: {first_line}") from failure
 
     def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
         result: Check = self._sync(self._check(key, limits, activity, now))
@@ -422,7 +453,8 @@ class SQLStore(Store):
         except StoreUnavailable:
             raise
         except (SQLAlchemyError, OSError) as failure:
-            raise StoreUnavailable(f"sql: {type(failure).__name__}") from failure
+            first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
+            raise StoreUnavailable(f"sql: {type(failure).__name__}: {first_line}") from failure
 
     async def acheck(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
         result: Check = await self._async(self._check(key, limits, activity, now))
@@ -478,7 +510,9 @@ def _urls(url: str) -> tuple[str, str]:
         async_name = parsed.drivername
     elif explicit:
         sync_name = parsed.drivername
-        async_name = async_driver if driver in {"pysqlite", "psycopg", "psycopg2"} else parsed.drivername
+        async_name = (
+            async_driver if driver in {"pysqlite", "psycopg", "psycopg2"} else parsed.drivername
+        )
     else:
         sync_name, async_name = sync_driver, async_driver
     return (

@@ -277,7 +277,6 @@ class PostgresServer(ServerProcess):
             "-k", str(self.directory),
             "-F",
             "-c", "max_connections=200",
-            "-c", "synchronous_commit=off",
             "-c", "full_page_writes=off",
         ]  # fmt: skip
 

@@ -12,6 +12,7 @@ from .flow import Reply
 from .identity import AppCookie, BearerToken, SignedCookie
 from .policy import Limits, Policy, PolicyError
 from .rules import NEVER, DeviceRule, PathRule, Resolution, TenantPolicy, UserChoice
+from .sweeper import Sweeper
 from .wsgi import IdleGuardWSGI
 
 __version__ = "0.1.0"
@@ -39,6 +40,7 @@ __all__ = [
     "SignedCookie",
     "TenantPolicy",
     "UserChoice",
+    "Sweeper",
     "Verdict",
     "__version__",
     "begin",

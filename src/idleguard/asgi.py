@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .context import SessionContext
-from .events import Event, emit_async
+from .events import Event, emit_async, emit_sync
 from .facts import HEADER_NAMES, RequestFacts, normalize_path
 from .flow import Flow, Reply, drive_async, drive_sync
 from .settings import Settings
@@ -135,6 +135,22 @@ class IdleGuard:
         if events and self.settings.hooks:
             await emit_async(self.settings.hooks, events)
 
+    async def apurge_expired(self) -> list[Event]:
+        """End the sessions past their deadline that no request discovered, and report them.
+
+        See :meth:`idleguard.IdleGuardWSGI.purge_expired`; this one awaits the store.
+        """
+        events: list[Event] = await self._run(self.flow.sweep(self.settings.clock()))
+        await self._emit(events)
+        return events
+
+    def purge_expired(self) -> list[Event]:
+        """The same from a thread (what :class:`idleguard.Sweeper` calls): sync store calls."""
+        events: list[Event] = drive_sync(self.store, self.flow.sweep(self.settings.clock()))
+        if events and self.settings.hooks:
+            emit_sync(self.settings.hooks, events)
+        return events
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
@@ -191,7 +207,7 @@ class IdleGuard:
 
         async def guarded_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                if context.pending or context.clear_cookie:
+                if context.has_headers:
                     added, events = await self._run(flow.leave(context))
                     if added:
                         message = dict(message)

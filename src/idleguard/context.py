@@ -73,6 +73,10 @@ class SessionContext:
     resolution: Resolution | None = None
     #: Set when the request was refused for step-up.
     step_up: StepUp | None = None
+    #: A client-side store's record: as the request carried it, and the
+    #: value to set on the response (``None``: leave the cookie as it is).
+    carried: str | None = None
+    carry: str | None = None
 
     def __init__(self, settings: Settings, facts: RequestFacts) -> None:
         self.settings = settings
@@ -174,3 +178,8 @@ class SessionContext:
                 self.policy.warn_before,
             )
         return self._info
+
+    @property
+    def has_headers(self) -> bool:
+        """The response needs headers from idleguard (a cookie to set or clear)."""
+        return bool(self.pending or self.clear_cookie or self.carry)

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .context import SessionContext
-from .core import Decision, EndReason, SessionRecord, Verdict, decide
+from .core import Decision, EndReason, SessionRecord, Verdict, decide, touched
 from .events import Event, EventType
 from .facts import RequestFacts, client_address, path_matches, read_cookie
 from .policy import Limits
@@ -121,6 +121,9 @@ class Flow:
         now = settings.clock()
         activity = not (facts.preflight or settings.is_passive(facts))
         context.activity = activity
+        carrier = settings.carrier_name
+        if carrier is not None:
+            context.carried = read_cookie(facts.headers.get("cookie", ""), carrier)
         policies = settings.policies
         try:
             if policies.needs_record:
@@ -130,7 +133,10 @@ class Flow:
                 resolution = context.resolution = policies.for_facts(facts)
                 context.policy = resolution.policy
                 if resolution.step_up_idle is None:
-                    checked = ("check", (key, resolution.policy.limits, activity, now))
+                    checked = (
+                        "check",
+                        self._carrying(context, key, resolution.policy.limits, activity, now),
+                    )
                     decision, record = yield checked
                 else:
                     decision, record = yield from self._check(context, key, activity, now)
@@ -148,6 +154,7 @@ class Flow:
                 step_up = step_up_due(resolved, record.authenticated_at, record.last_activity, now)
                 if step_up is not None:
                     return self._refuse_step_up(context, step_up, now)
+            self._reseal(context, key, decision, record, now)
             return Entry(context)
         if verdict is Verdict.NO_SESSION:
             if not settings.identity.issues and settings.identity_adopts:
@@ -181,7 +188,7 @@ class Flow:
         if policies.needs_record:
             hint = policies.hint(key)
             if hint is None:
-                decision, peeked = yield ("check", (key, PEEK, False, now))
+                decision, peeked = yield ("check", self._carrying(context, key, PEEK, False, now))
                 if peeked is None or decision.verdict is not Verdict.ALLOW:
                     return decision, peeked
                 hint = (peeked.subject, peeked.tenant)
@@ -195,23 +202,25 @@ class Flow:
         if peeked is None and resolution.step_up_idle is None:
             checked: tuple[Decision, SessionRecord | None] = yield (
                 "check",
-                (key, limits, activity, now),
+                self._carrying(context, key, limits, activity, now),
             )
             return checked
         if peeked is None:
-            decision, peeked = yield ("check", (key, PEEK, False, now))
+            decision, peeked = yield ("check", self._carrying(context, key, PEEK, False, now))
             if peeked is None or decision.verdict is not Verdict.ALLOW:
                 return decision, peeked
         decision = decide(peeked, limits, activity, now)
         if decision.expired_now:
-            ended = yield ("end", (key, decision.reason or EndReason.IDLE, now))
+            ended = yield (
+                "end", self._carrying(context, key, decision.reason or EndReason.IDLE, now)
+            )
             if ended is None:  # another request ended it first and reported it
                 return Decision(Verdict.ENDED, reason=decision.reason), peeked
             return decision, peeked
         if decision.touch and not step_up_due(
             resolution, peeked.authenticated_at, peeked.last_activity, now
         ):
-            checked = yield ("check", (key, limits, activity, now))
+            checked = yield ("check", self._carrying(context, key, limits, activity, now))
             return checked
         return decision._replace(touch=False), peeked
 
@@ -237,6 +246,24 @@ class Flow:
 
     def _explain(self, context: SessionContext) -> str:
         return json.dumps(self.settings.policies.explain(context), separators=(",", ":"))
+
+    # -- a store whose record rides in a cookie (see Store.carrier) -----------
+    def _carrying(self, context: SessionContext, *args: Any) -> tuple[Any, ...]:
+        """A store call's arguments, plus the carried record for a client-side store."""
+        if self.settings.carrier_name is None:
+            return args
+        return (*args, context.carried)
+
+    def _reseal(
+        self,
+        context: SessionContext,
+        key: str,
+        decision: Decision,
+        record: SessionRecord | None,
+        now: float,
+    ) -> None:
+        if self.settings.carrier_name is not None and decision.touch and record is not None:
+            context.carry = self.settings.store.seal(key, touched(record, now))
 
     def _credential(self, facts: RequestFacts) -> str | None:
         """The raw credential the request presents; ``""`` for an unusable cookie."""
@@ -303,10 +330,15 @@ class Flow:
             return []
         context.activity_mark = now
         try:
-            decision, record = yield ("check", (key, context.policy.limits, activity, now))
+            decision, record = yield (
+                "check",
+                self._carrying(context, key, context.policy.limits, activity, now),
+            )
         except StoreUnavailable:
             return []
         context.settle(key, decision, record, now)
+        if decision.alive:
+            self._reseal(context, key, decision, record, now)
         if decision.expired_now:
             return [self._expiry_event(context, decision, record, now)]
         return []
@@ -338,8 +370,11 @@ class Flow:
                         self.event(EventType.SESSION_STARTED, context, now, action=action)
                     )
                     cookie = action.credential
+                    if settings.carrier_name is not None:
+                        context.carry = settings.store.seal(action.key, action.record)
                 elif action.kind == "end":
-                    record = yield ("end", (action.key, action.reason, now))
+                    record = yield ("end", self._carrying(context, action.key, action.reason, now))
+                    context.carry = None
                     if record is not None:
                         events.append(
                             self.event(
@@ -353,10 +388,12 @@ class Flow:
                         )
                     cookie = _CLEAR
                 else:  # reauthenticate
-                    if (yield ("reauthenticate", (action.key, now))):
+                    if (yield ("reauthenticate", self._carrying(context, action.key, now))):
                         events.append(
                             self.event(EventType.REAUTHENTICATED, context, now, action=action)
                         )
+                    if settings.carrier_name is not None and context.record is not None:
+                        context.carry = settings.store.seal(action.key, context.record)
             except StoreUnavailable as error:
                 events.append(
                     self.event(
@@ -378,11 +415,40 @@ class Flow:
             if settings.clear_site_data:
                 headers.append(("clear-site-data", '"cookies"'))
             return headers, events
+        carried = [settings.set_carrier_header(context.carry)] if context.carry else []
         if cookie is not None and settings.identity.issues:
-            return [settings.set_cookie_header(cookie), NO_STORE], events
+            return [settings.set_cookie_header(cookie), *carried, NO_STORE], events
         if context.clear_cookie:
             return [*settings.clear_cookie_headers(), NO_STORE], events
+        if carried:
+            return [*carried, NO_STORE], events
         return [], events
+
+    # -- sweeping -------------------------------------------------------------
+    def sweep(self, now: float) -> Generator[Op, Any, list[Event]]:
+        """End the sessions past their deadline that no request discovered; their events.
+
+        The store ends each one atomically, so with a sweeper in every worker
+        each expiry is still reported exactly once.
+        """
+        expired = yield ("purge_expired", (now,))
+        return [self.swept_event(key, record, reason, now) for key, record, reason in expired]
+
+    def swept_event(self, key: str, record: SessionRecord, reason: EndReason, now: float) -> Event:
+        """The expiry event for a session the sweep ended, outside any request."""
+        return Event(
+            type=EventType.SESSION_EXPIRED_ABSOLUTE
+            if reason is EndReason.ABSOLUTE
+            else EventType.SESSION_EXPIRED_INACTIVITY,
+            at=now,
+            session=self.settings.tag(key),
+            subject=record.subject,
+            tenant=record.tenant,
+            reason=reason.value,
+            idle_seconds=now - record.last_activity,
+            policy=self.settings.policy.as_dict(),
+            metadata={"discovered_by": "sweep"},
+        )
 
     # -- events ---------------------------------------------------------------
     def _expiry_event(

@@ -87,7 +87,12 @@ class Settings:
         self.policies = policies
         self.clock = clock
         if isinstance(store, str):
-            store = from_url(store, clock=clock) if store.startswith("memory:") else from_url(store)
+            if store.startswith("memory:"):
+                store = from_url(store, clock=clock)
+            elif store.startswith("cookie:"):
+                store = from_url(store, secret_key=secret_key)
+            else:
+                store = from_url(store)
         self.store: Store = store
         if identity is None:
             if secret_key is None:
@@ -143,6 +148,18 @@ class Settings:
             "set-cookie",
             f"{self.cookie_name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{attributes}",
         )
+        # A client-side store's record rides in its own cookie, beside the session's.
+        self.carrier_name: str | None = None
+        self._clear_carrier: list[tuple[str, str]] = []
+        if store.carrier is not None:
+            self.carrier_name = ("__Host-" if https_only else "") + store.carrier
+            self._clear_carrier = [
+                (
+                    "set-cookie",
+                    f"{self.carrier_name}=; Max-Age=0; "
+                    f"Expires=Thu, 01 Jan 1970 00:00:00 GMT{attributes}",
+                )
+            ]
 
     @property
     def policy(self) -> Policy:
@@ -178,10 +195,13 @@ class Settings:
     def set_cookie_header(self, value: str) -> tuple[str, str]:
         return ("set-cookie", f"{self.cookie_name}={value}{self._cookie_attributes}")
 
+    def set_carrier_header(self, value: str) -> tuple[str, str]:
+        return ("set-cookie", f"{self.carrier_name}={value}{self._cookie_attributes}")
+
     def clear_cookie_headers(self) -> list[tuple[str, str]]:
         if self.identity.source != "cookie":
-            return []
-        return [self._clear_cookie]
+            return self._clear_carrier
+        return [self._clear_cookie, *self._clear_carrier]
 
     def describe(self) -> dict[str, Any]:
         """The settings an operator may want to see, without secrets."""

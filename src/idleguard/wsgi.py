@@ -72,7 +72,7 @@ class IdleGuardWSGI:
         def guarded_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], object]:
-            if context.pending or context.clear_cookie:
+            if context.has_headers:
                 added, events = drive_sync(self.store, self.flow.leave(context))
                 if added:
                     headers = merge_headers(headers, added)
@@ -83,6 +83,17 @@ class IdleGuardWSGI:
             return self.app(environ, guarded_start_response)
         environ["wsgi.input"] = _ActiveInput(environ["wsgi.input"], self, context)
         return _ActiveBody(self.app(environ, guarded_start_response), self, context)
+
+    def purge_expired(self) -> list[Event]:
+        """End the sessions past their deadline that no request discovered, and report them.
+
+        Each becomes a ``session_expired_inactivity`` or ``session_expired_absolute``
+        event through ``on_event``, as if a request had found it. Returns the events.
+        Run it from a scheduler, or let :class:`idleguard.Sweeper` run it.
+        """
+        events: list[Event] = drive_sync(self.store, self.flow.sweep(self.settings.clock()))
+        self._emit(events)
+        return events
 
     def touch_if_due(self, context: SessionContext) -> None:
         """Count a streamed chunk as activity, at most once per ``touch_interval``."""

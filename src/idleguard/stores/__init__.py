@@ -19,6 +19,7 @@ __all__ = ["Check", "MemoryStore", "Store", "StoreUnavailable", "from_url"]
 #: scheme -> (module, class name, pip extra). Modules load lazily.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
     "memory": ("idleguard.stores.memory", "MemoryStore", None),
+    "cookie": ("idleguard.stores.cookie", "CookieStore", None),
     **{
         scheme: ("idleguard.stores.redis", "RedisStore", "redis")
         for scheme in ("redis", "rediss", "unix", "valkey", "valkeys")

@@ -51,6 +51,11 @@ class Store(abc.ABC):
     """
 
     schemes: ClassVar[tuple[str, ...]] = ()
+    #: For a client-side store, the name of the cookie the record rides in.
+    #: The flow then passes that cookie's value (or ``None``) as one more,
+    #: last argument to ``check``, ``end`` and ``reauthenticate``, and sets
+    #: the cookie to :meth:`seal` of the record whenever the record changes.
+    carrier: ClassVar[str | None] = None
     #: True for stores behind a network: the ASGI adapter awaits their async
     #: twins under ``store_timeout``. In-process stores are called directly.
     remote: ClassVar[bool] = False
@@ -88,6 +93,10 @@ class Store(abc.ABC):
             if record is not None:
                 ended.append((key, record))
         return ended
+
+    def seal(self, key: str, record: SessionRecord) -> str:
+        """The cookie value that carries ``record`` (client-side stores only)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps its records on the server")
 
     def purge_expired(self, now: float) -> list[tuple[str, SessionRecord, EndReason]]:
         """End every session past its deadline that no request has discovered yet.

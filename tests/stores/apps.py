@@ -47,3 +47,23 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
     status, payload = _answer(environ["PATH_INFO"], environ.get("QUERY_STRING", ""), environ)
     start_response(f"{status} OK", [("content-type", "application/json")])
     return [json.dumps(payload).encode()]
+
+
+def guarded_from_env() -> Any:
+    """The ASGI app behind IdleGuard on the store named by ``IDLEGUARD_TEST_STORE``.
+
+    For ``uvicorn --factory``: several servers started with the same
+    environment share one store, as the workers of one deployment do.
+    """
+    import os
+
+    from idleguard import IdleGuard, Policy
+
+    return IdleGuard(
+        asgi_app,
+        store=os.environ["IDLEGUARD_TEST_STORE"],
+        secret_key=SECRET,
+        policy=Policy(idle_timeout=2.0, absolute_timeout=60.0, warn_before=1.0, touch_interval=0.2),
+        https_only=False,
+        login_url=None,
+    )

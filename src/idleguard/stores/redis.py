@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Generator, Sequence
 from importlib import resources
@@ -233,7 +234,8 @@ class RedisStore(Store):
         )
 
     @staticmethod
-    def _check_result(reply: list[Any]) -> Check:
+    def _check_result(raw: str) -> Check:
+        reply = [None if value is False else value for value in json.loads(raw)]
         verdict = Verdict(reply[0])
         if verdict is Verdict.NO_SESSION:
             return Decision(Verdict.NO_SESSION), None

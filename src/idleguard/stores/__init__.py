@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .base import Check, Store, StoreUnavailable
 from .memory import MemoryStore
 
-__all__ = ["Check", "MemoryStore", "Store", "StoreUnavailable", "from_url"]
+__all__ = ["Check", "MemoryStore", "Store", "StoreUnavailable", "from_url", "register"]
 
 #: scheme -> (module, class name, pip extra). Modules load lazily.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {

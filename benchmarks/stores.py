@@ -23,11 +23,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import redis
-from tests.servers import RedisServer
 
 from idleguard import IdleGuard, IdleGuardWSGI, Policy
 from idleguard.stores.redis import _CHECK, RedisStore
 from idleguard.testing import SettableClock
+from tests.servers import RedisServer
 
 SECRET = "b" * 40
 POLICY = Policy(idle_timeout=1800, absolute_timeout=8 * 3600)

@@ -212,7 +212,8 @@ class Flow:
         decision = decide(peeked, limits, activity, now)
         if decision.expired_now:
             ended = yield (
-                "end", self._carrying(context, key, decision.reason or EndReason.IDLE, now)
+                "end",
+                self._carrying(context, key, decision.reason or EndReason.IDLE, now),
             )
             if ended is None:  # another request ended it first and reported it
                 return Decision(Verdict.ENDED, reason=decision.reason), peeked
@@ -371,7 +372,7 @@ class Flow:
                     )
                     cookie = action.credential
                     if settings.carrier_name is not None:
-                        context.carry = settings.store.seal(action.key, action.record)
+                        context.carry = settings.store.seal(action.key, new)
                 elif action.kind == "end":
                     record = yield ("end", self._carrying(context, action.key, action.reason, now))
                     context.carry = None

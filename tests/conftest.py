@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: real Redis and PostgreSQL servers.
+"""Fixtures shared by the whole suite: a settable clock, an event collector, and real
+Redis and PostgreSQL servers.
 
 ``redis_url`` and ``postgres_url`` are one server each for the session;
 ``redis_server`` and ``postgres_server`` are the same servers, for a test that
@@ -12,7 +13,21 @@ from collections.abc import Iterator
 
 import pytest
 
+from idleguard.testing import EventCollector, SettableClock
+
 from .servers import PostgresServer, RedisServer, ServerUnavailable, unavailable
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    """A clock that moves only when the test moves it."""
+    return SettableClock()
+
+
+@pytest.fixture
+def events() -> EventCollector:
+    """Collects every event the middleware emits."""
+    return EventCollector()
 
 
 def _serve(

@@ -11,16 +11,6 @@ from idleguard.testing import EventCollector, SettableClock
 
 
 @pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-def events() -> EventCollector:
-    return EventCollector()
-
-
-@pytest.fixture
 async def client(clock: SettableClock, events: EventCollector) -> httpx.AsyncClient:
     app = create_app(
         clock=clock,

@@ -42,16 +42,6 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     del os.environ["IDLEGUARD_DJANGO_DB"]
 
 
-@pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-def events() -> EventCollector:
-    return EventCollector()
-
-
 @pytest.fixture(params=["wsgi", "asgi"])
 def client(
     request: pytest.FixtureRequest, database: Path, clock: SettableClock, events: EventCollector

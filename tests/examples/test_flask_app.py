@@ -16,16 +16,6 @@ HTML = {"accept": "text/html"}
 
 
 @pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-def events() -> EventCollector:
-    return EventCollector()
-
-
-@pytest.fixture
 def client(clock: SettableClock, events: EventCollector) -> Iterator[httpx.Client]:
     app = create_app(
         clock=clock,

@@ -17,11 +17,6 @@ NewClient = Callable[[], httpx.Client]
 
 
 @pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
 def new_client(clock: SettableClock) -> Iterator[NewClient]:
     app = create_app(
         clock=clock,

@@ -14,16 +14,6 @@ from tests.examples.servers import serve_asgi
 
 
 @pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-def events() -> EventCollector:
-    return EventCollector()
-
-
-@pytest.fixture
 def client(clock: SettableClock, events: EventCollector) -> Iterator[httpx.Client]:
     app = create_app(
         clock=clock,

@@ -59,11 +59,6 @@ def build(clock: SettableClock, *, flat_errors: bool = True) -> FastAPI:
     return app
 
 
-@pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
 def client_for(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 

@@ -12,16 +12,6 @@ from tests.harness import AsgiHarness, Harness, WsgiHarness
 MakeClient = Callable[..., Harness]
 
 
-@pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-def events() -> EventCollector:
-    return EventCollector()
-
-
 @pytest.fixture(params=["asgi", "wsgi"])
 def make_client(
     request: pytest.FixtureRequest, clock: SettableClock, events: EventCollector

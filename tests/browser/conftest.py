@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from examples.fastapi_app import create_app
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
+from examples.fastapi_app import create_app
 from idleguard import Policy
 from idleguard.testing import EventCollector, SettableClock
 
@@ -46,14 +46,16 @@ def chromium_or_skip() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in
+# this thread while it lives, and the suite's asyncio.run() calls elsewhere need it gone.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     chromium_or_skip()
     with sync_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=chromium_or_skip(), args=LAUNCH_ARGS)
     yield launched

@@ -51,6 +51,8 @@ def test_stay_logged_in_extends_and_the_server_agrees(session: Session) -> None:
     page.get_by_role("button", name="Stay logged in").click()
     expect(page.locator(DIALOG)).to_be_hidden()
     session.extended(1)
+    extended_to = (session.site.clock.now + IDLE) * 1000
+    eventually(partial(heard, page, extended_to), "the page heard the new deadline")
     status = session.status()
     assert status["active"] is True
     assert status["idle_remaining"] == IDLE
@@ -198,6 +200,8 @@ def test_the_warning_works_by_keyboard_alone(session: Session, artifacts: Path) 
     page.keyboard.press("Escape")
     expect(page.locator(DIALOG)).to_be_hidden()
     session.extended(1)
+    extended_to = (session.site.clock.now + IDLE) * 1000
+    eventually(partial(heard, page, extended_to), "the page heard the new deadline")
     session.advance(page, warn_at())
     expect(sign_out).to_be_visible()
     sign_out.focus()

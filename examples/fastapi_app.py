@@ -21,11 +21,25 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 import idleguard
-from idleguard import IdleGuard, Policy
+from idleguard import IdleGuard, Policy, client_script_url
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">{head}</head>
 <body><main>{body}</main></body></html>"""
+#: The browser client: the warning before sign-out, every tab in step. On the
+#: sign-in page too, so a sign-out in one tab reaches the others at once.
+CLIENT = f'<script src="{client_script_url()}" data-login-url="/login" defer></script>'
+#: A background poll: marked passive, so it never keeps a session alive.
+POLL = (
+    "<p>Notifications: <output id='notifications'>none yet</output></p>"
+    "<script type='module'>"
+    "setInterval(async () => {"
+    " const response = await idleguard.fetch('/api/notifications', {passive: true});"
+    " if (response.ok) document.getElementById('notifications').value ="
+    " (await response.json()).notifications.length + ' new';"
+    "}, 30000);</script>"
+)
 
 
 def create_app(**options: object) -> FastAPI:
@@ -41,7 +55,7 @@ def create_app(**options: object) -> FastAPI:
             "<label>Password <input name='password' type='password'></label> "
             "<button type='submit'>Sign in</button></form><p>The password is <code>demo</code>.</p>"
         )
-        return PAGE.format(title="Sign in", body=form)
+        return PAGE.format(title="Sign in", head=CLIENT, body=form)
 
     @app.post("/login", response_model=None)
     async def login(
@@ -49,7 +63,7 @@ def create_app(**options: object) -> FastAPI:
     ) -> Response:
         if not username.strip() or password != "demo":
             return HTMLResponse(
-                PAGE.format(title="Sign in", body="<p>Wrong user or password.</p>"),
+                PAGE.format(title="Sign in", head="", body="<p>Wrong user or password.</p>"),
                 status_code=401,
             )
         idleguard.begin(request, subject=username.strip())
@@ -62,10 +76,12 @@ def create_app(**options: object) -> FastAPI:
             return RedirectResponse("/login", status_code=303)
         body = (
             f"<h1>Hello, {html.escape(session.subject or '')}</h1>"
-            "<p>This page is protected. Leave it alone and the server signs you out.</p>"
+            "<p>This page is protected. Leave it alone and the server signs you out; "
+            f"{session.warn_before:g} seconds before that, you are asked whether to stay.</p>"
             "<form method='post' action='/logout'><button type='submit'>Sign out</button></form>"
+            + POLL
         )
-        return HTMLResponse(PAGE.format(title="Home", body=body))
+        return HTMLResponse(PAGE.format(title="Home", head=CLIENT, body=body))
 
     @app.get("/api/me")
     async def me(request: Request) -> JSONResponse:

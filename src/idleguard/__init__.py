@@ -6,6 +6,7 @@ from .api import begin, current, end, explain, policies, reauthenticated
 from .asgi import IdleGuard
 from .context import SessionInfo
 from .core import Decision, EndReason, SessionRecord, Verdict, decide
+from .endpoints import client_script_url
 from .engine import PolicyEngine
 from .events import Event, EventType
 from .flow import Reply
@@ -44,6 +45,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "begin",
+    "client_script_url",
     "current",
     "decide",
     "end",

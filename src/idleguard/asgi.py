@@ -110,6 +110,12 @@ class IdleGuard:
         A :class:`~idleguard.PolicyEngine` built by the app, instead of the above.
     ``websocket_recheck``
         Seconds between checks of an open WebSocket's session. Default 5.
+    ``endpoint_prefix``
+        Where the browser client's endpoints (``status``, ``keepalive``,
+        ``logout``, ``idleguard.js``) are served. Default ``/_idleguard/``.
+    ``trusted_origins``
+        Origins (``https://app.example.com``) besides the request's own ``Host``
+        that may call ``keepalive`` and ``logout``: for a proxy that rewrites ``Host``.
     """
 
     def __init__(self, app: ASGIApp, *, websocket_recheck: float = 5.0, **options: Any) -> None:

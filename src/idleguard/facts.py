@@ -40,6 +40,7 @@ HEADER_NAMES = frozenset(
         "sec-fetch-site",
         "x-idleguard",
         "x-forwarded-for",
+        "host",
     }
 )
 

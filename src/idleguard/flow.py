@@ -102,6 +102,10 @@ class Flow:
     def enter(self, facts: RequestFacts) -> Generator[Op, Any, Entry]:
         """Find the request's session and decide it (one store call at most)."""
         settings = self.settings
+        if facts.path.startswith(settings.endpoint_prefix) and not facts.websocket:
+            from .endpoints import serve  # it builds on this module, so it is imported late
+
+            return (yield from serve(self, facts))
         context = SessionContext(settings, facts)
         if settings.is_exempt(facts):
             context.exempt = True

@@ -61,6 +61,8 @@ class Settings:
         redactor: Redactor | None = None,
         counters: CounterHook | None = None,
         trusted_proxy_depth: int = 0,
+        endpoint_prefix: str = "/_idleguard/",
+        trusted_origins: Iterable[str] = (),
     ) -> None:
         from .flow import expired_reply
 
@@ -141,6 +143,10 @@ class Settings:
         # Every event goes through the trail: redacted, counted, then delivered.
         self.audit = AuditTrail(on_event, redactor=redactor, counters=counters, clock=clock)
         self.hooks: tuple[EventHook, ...] = (self.audit,) if self.audit.active else ()
+        self.endpoint_prefix = _endpoint_prefix(endpoint_prefix)
+        if isinstance(trusted_origins, str):
+            raise TypeError("trusted_origins must be a list of origins, not one string")
+        self.trusted_origins = frozenset(origin.rstrip("/").lower() for origin in trusted_origins)
         self.policies.bind(clock, self.hooks, self.exempt_paths)
         attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
         self._cookie_attributes = attributes
@@ -223,6 +229,14 @@ def _prefixes(paths: Iterable[str], name: str) -> tuple[str, ...]:
             raise ValueError(f"{name}: {path!r} must start with '/'")
         result.append(path.rstrip("/") or "/")
     return tuple(result)
+
+
+def _endpoint_prefix(prefix: str) -> str:
+    if not prefix.startswith("/") or prefix.startswith("//") or "\\" in prefix:
+        raise ValueError(
+            f"endpoint_prefix must be a local path like '/_idleguard/', got {prefix!r}"
+        )
+    return prefix.rstrip("/") + "/"
 
 
 def _check_login_url(url: str) -> None:

@@ -1,0 +1,269 @@
+"""The browser client's endpoints, written once and served by both adapters.
+
+Under :attr:`Settings.endpoint_prefix` (default ``/_idleguard/``):
+
+``GET status``
+    Passive: it checks the session and never extends it. Answers the seconds
+    left (remaining seconds, not timestamps, so the browser's clock does not
+    matter), the warning lead and the limits of the page named by ``?path=``.
+``POST keepalive``
+    "Stay logged in": counts as activity (never past the absolute limit) and
+    reports ``session_extended``. Refused cross-site.
+``POST logout``
+    "Sign me out". Refused cross-site.
+``GET idleguard.js``
+    The client; ``idleguard.<hash>.js`` is the same file cached for a year.
+    ``idleguard.mjs`` is the ES module form.
+
+Every answer is JSON with ``Cache-Control: no-store``, except the script.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib.resources
+from collections.abc import Callable, Generator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .context import SessionContext
+from .events import EventType
+from .facts import RequestFacts, normalize_path
+from .flow import NO_STORE, Entry, Flow, Op, Reply, _safe_next, json_reply
+
+__all__ = ["client_script_url", "cross_site_reason", "serve"]
+
+Handler = Callable[[Flow, RequestFacts], Generator[Op, Any, Entry]]
+
+#: The hashed script never changes under its name; the plain name may, so it is kept briefly.
+IMMUTABLE = "public, max-age=31536000, immutable"
+SHORT_CACHE = "public, max-age=300"
+_MODULE_FOOTER = (
+    "\nconst idleguard = globalThis.idleguard;\n"
+    "export const start = idleguard.start;\n"
+    "export default idleguard;\n"
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+PASSIVE = "x-idleguard-passive"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Asset:
+    """The client script as served: its bytes and the hash in its long-lived name."""
+
+    body: bytes
+    digest: str
+
+
+@functools.cache
+def assets() -> dict[str, Asset]:
+    """The script (``js``) and its ES module form (``mjs``), read once from package data."""
+    source = importlib.resources.files("idleguard") / "static" / "idleguard.js"
+    script = source.read_bytes()
+    module = script + _MODULE_FOOTER.encode()
+    return {
+        kind: Asset(body, hashlib.sha256(body).hexdigest()[:12])
+        for kind, body in (("js", script), ("mjs", module))
+    }
+
+
+def client_script_url(prefix: str = "/_idleguard/", *, module: bool = False) -> str:
+    """The path of the client under ``prefix``, with its content hash (cacheable forever).
+
+    Put it in a ``<script src=...>`` (or an ``import``, with ``module=True``);
+    a new release changes the name, so browsers never run a stale client.
+    """
+    kind = "mjs" if module else "js"
+    return f"{prefix.rstrip('/')}/idleguard.{assets()[kind].digest}.{kind}"
+
+
+def serve(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+    """Answer a request under the endpoint prefix."""
+    name = facts.path[len(flow.settings.endpoint_prefix) :]
+    context = SessionContext(flow.settings, facts)
+    if name.startswith("idleguard.") and name.endswith((".js", ".mjs")):
+        return Entry(context, _script(facts, name))
+    route = _ROUTES.get(name)
+    if route is None:
+        return Entry(context, json_reply(404, {"error": "not_found"}, []))
+    method, handler = route
+    if facts.method != method:
+        return Entry(context, json_reply(405, {"error": "method_not_allowed"}, [("allow", method)]))
+    if method == "POST":
+        refused = cross_site_reason(facts, flow.settings.trusted_origins)
+        if refused is not None:
+            return Entry(context, json_reply(403, {"error": "cross_site", "detail": refused}, []))
+    return (yield from handler(flow, facts))
+
+
+def _script(facts: RequestFacts, name: str) -> Reply:
+    if facts.method not in ("GET", "HEAD"):
+        return json_reply(405, {"error": "method_not_allowed"}, [("allow", "GET, HEAD")])
+    stem, kind = name.rsplit(".", 1)
+    asset = assets()[kind]
+    # An older hash (a page cached across a release) still gets the current client, briefly cached.
+    cache = IMMUTABLE if stem == f"idleguard.{asset.digest}" else SHORT_CACHE
+    headers = [
+        ("content-type", "text/javascript; charset=utf-8"),
+        ("cache-control", cache),
+        ("x-content-type-options", "nosniff"),
+    ]
+    return Reply(200, headers, asset.body)
+
+
+def cross_site_reason(facts: RequestFacts, trusted_origins: frozenset[str]) -> str | None:
+    """Why a state-changing request may come from another site; ``None`` when it may not.
+
+    A page on another site cannot send the ``X-Idleguard: 1`` header without a
+    CORS preflight this endpoint never approves, and browsers name the
+    request's origin in ``Origin`` and ``Sec-Fetch-Site``. Any one failing refuses.
+    """
+    headers = facts.headers
+    if headers.get("x-idleguard") != "1":
+        return "the X-Idleguard: 1 header is required"
+    if headers.get("sec-fetch-site") == "cross-site":
+        return "Sec-Fetch-Site is cross-site"
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    origin = origin.strip().rstrip("/").lower()
+    if origin in trusted_origins:
+        return None
+    parts = urlsplit(origin)
+    host = headers.get("host", "").strip().lower()
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or not host:
+        return "Origin is not this site"
+    if host.endswith(":" + _DEFAULT_PORTS[parts.scheme]):
+        host = host.rsplit(":", 1)[0]
+    netloc = parts.netloc
+    if netloc.endswith(":" + _DEFAULT_PORTS[parts.scheme]):
+        netloc = netloc.rsplit(":", 1)[0]
+    return None if netloc == host else "Origin is not this site"
+
+
+def _page(flow: Flow, facts: RequestFacts, *, activity: bool) -> RequestFacts | None:
+    """The request as if it were for the page the client names in ``?path=``.
+
+    The page chooses the limits; whether the request counts as activity is the
+    endpoint's to say, so the passive header is set or dropped here. A page
+    that is exempt or passive by path falls back to the endpoint's own path.
+    """
+    values = parse_qs(facts.query, keep_blank_values=True).get("path")
+    raw = values[0] if values else "/"
+    if len(raw) > 2048 or not _safe_next(raw):
+        return None
+    path = normalize_path(raw.split("?", 1)[0].split("#", 1)[0])
+    settings = flow.settings
+    if path.startswith(settings.endpoint_prefix):
+        return None
+    headers = {
+        name: value for name, value in facts.headers.items() if name != "x-idleguard-passive"
+    }
+    if not activity:
+        headers[PASSIVE] = "1"
+    page = dataclasses.replace(facts, path=path, headers=headers)
+    if settings.is_exempt(page) or settings.is_passive(dataclasses.replace(page, headers={})):
+        page = dataclasses.replace(page, path=facts.path)
+    return page
+
+
+def _state(context: SessionContext) -> dict[str, Any]:
+    """What the client needs to know, in seconds; ``active`` false without a live session."""
+    settings = context.settings
+    info = context.info()
+    policy = context.policy
+    state: dict[str, Any] = {
+        "active": info is not None,
+        "warn_before": policy.warn_before,
+        "idle_timeout": policy.idle_timeout,
+        "absolute_timeout": policy.absolute_timeout,
+        "login_url": settings.login_url,
+    }
+    if info is not None:
+        state["idle_remaining"] = _seconds(info.idle_remaining)
+        state["absolute_remaining"] = _seconds(info.absolute_remaining)
+    return state
+
+
+def _answer(status: int, payload: dict[str, Any], headers: list[tuple[str, str]]) -> Reply:
+    """JSON with the headers the flow asked for (its ``no-store`` is already in ``json_reply``)."""
+    return json_reply(status, payload, [header for header in headers if header != NO_STORE])
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(max(value, 0.0), 3)
+
+
+def _checked(
+    flow: Flow, facts: RequestFacts, *, activity: bool
+) -> Generator[Op, Any, tuple[Entry, Reply | None]]:
+    """Check the session for the named page; a reply when the answer is already known."""
+    page = _page(flow, facts, activity=activity)
+    if page is None:
+        context = SessionContext(flow.settings, facts)
+        return Entry(context), json_reply(400, {"error": "bad_path"}, [])
+    entry = yield from flow.enter(page)
+    if entry.reply is not None:
+        return entry, entry.reply
+    if entry.context.unguarded:
+        # fail_open serves the app unguarded; the client must not be told a session is fine.
+        return entry, json_reply(503, {"error": "store_unavailable"}, [("retry-after", "5")])
+    return entry, None
+
+
+def _status(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+    entry, reply = yield from _checked(flow, facts, activity=False)
+    if reply is None:
+        headers, events = yield from flow.leave(entry.context)
+        entry.events.extend(events)
+        reply = _answer(200, _state(entry.context), headers)
+    return Entry(entry.context, reply, entry.events)
+
+
+def _keepalive(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+    # The store decides expiry before it touches, in one step: an expired
+    # session is reported and stays over; it is never revived.
+    entry, reply = yield from _checked(flow, facts, activity=True)
+    context = entry.context
+    if reply is None:
+        headers, events = yield from flow.leave(context)
+        entry.events.extend(events)
+        info = context.info()
+        if info is None:
+            reply = _answer(401, {"error": "no_session"}, headers)
+        else:
+            now = flow.settings.clock()
+            extended = flow.event(
+                EventType.SESSION_EXTENDED,
+                context,
+                now,
+                metadata={
+                    "idle_remaining": _seconds(info.idle_remaining),
+                    "absolute_remaining": _seconds(info.absolute_remaining),
+                    "touched": bool(context.decision is not None and context.decision.touch),
+                },
+            )
+            entry.events.append(extended)
+            reply = _answer(200, _state(context), headers)
+    return Entry(context, reply, entry.events)
+
+
+def _logout(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+    entry, reply = yield from _checked(flow, facts, activity=False)
+    context = entry.context
+    if reply is not None and reply.status != 503:
+        return Entry(context, reply, entry.events)  # already over; the reply clears the cookie
+    # With the store down the end still clears the cookie, so this browser is signed out.
+    context.end()
+    headers, events = yield from flow.leave(context)
+    payload = {"active": False, "login_url": flow.settings.login_url}
+    return Entry(context, _answer(200, payload, headers), [*entry.events, *events])
+
+
+_ROUTES: dict[str, tuple[str, Handler]] = {
+    "status": ("GET", _status),
+    "keepalive": ("POST", _keepalive),
+    "logout": ("POST", _logout),
+}

@@ -43,6 +43,7 @@ test: lint typecheck pytest
 docs: $(STAMP_DOCS)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# The whole suite in one run (about 10 minutes); BENCH_QUICK=1 for a fast pass.
 bench: $(STAMP_TEST)
 	$(BIN)/python -m benchmarks.run
 

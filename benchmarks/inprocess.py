@@ -148,7 +148,36 @@ def _evalsha_floor(url: str, loop: asyncio.AbstractEventLoop, opened: list[Any])
     async def one() -> None:
         await store._aclient().evalsha(*arguments)
 
+    # The same call made by a middleware that does nothing else, around the same bare app:
+    # what any guard that keeps its sessions in Redis must at least add to a request.
+    bare_asgi = apps.starlette_app()
+
+    async def evalsha_middleware(scope: Any, receive: Any, send: Any) -> None:
+        await store._aclient().evalsha(*arguments)
+        await bare_asgi(scope, receive, send)
+
+    bare_wsgi = apps.flask_app(False).wsgi_app
+
+    def evalsha_wsgi(environ: Any, start_response: Any) -> Any:
+        client.evalsha(*arguments)
+        return bare_wsgi(environ, start_response)
+
+    asgi_request = apps.asgi_request(evalsha_middleware, _bare_cookie())
+    wsgi_request = apps.wsgi_request(evalsha_wsgi, _bare_cookie())
+
+    def wsgi_run(count: int) -> None:
+        for _ in range(count):
+            wsgi_request()
+
     return [
+        Variant(
+            "ASGI bare app + one EVALSHA",
+            "ASGI",
+            looped(loop, asgi_request),
+            io=True,
+            server="redis",
+        ),
+        Variant("WSGI bare app + one EVALSHA", "WSGI", wsgi_run, io=True, server="redis"),
         Variant("bare EVALSHA (sync client)", "redis floor", sync_run, io=True, server="redis"),
         Variant(
             "bare EVALSHA (async client)",

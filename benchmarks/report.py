@@ -115,7 +115,10 @@ def plot(rows: list[Row], path: Path) -> None:
         chosen = [r for r in rows if r.group == group and r.added_us > 0]
         chosen.sort(key=lambda r: r.added_us)
         names = [r.variant.removeprefix(group + " ") for r in chosen]
-        colours = ["#9e9e9e" if r.peer else "#1565c0" for r in chosen]
+        colours = [
+            "#9e9e9e" if r.peer else "#ffb300" if _is_floor(r.variant) else "#1565c0"
+            for r in chosen
+        ]
         bars = axis.barh(names, [r.added_us for r in chosen], color=colours)
         axis.set_xscale("log")
         axis.set_title(f"{group}: µs added per request over the bare app (log scale)")
@@ -128,7 +131,11 @@ def plot(rows: list[Row], path: Path) -> None:
                 fontsize=8,
             )
         axis.set_xlim(right=max((r.added_us for r in chosen), default=1) * 3)
-    figure.text(0.01, 0.005, "blue: idleguard, grey: peers", fontsize=8)
+    figure.text(0.01, 0.005, "blue: idleguard, grey: peers, amber: floors", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _is_floor(variant: str) -> bool:
+    return "pass-through" in variant or "one EVALSHA" in variant

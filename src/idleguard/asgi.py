@@ -183,9 +183,16 @@ class IdleGuard:
             normalize_path(scope["path"]),
             read_headers(scope["headers"]),
             websocket,
-            scope.get("query_string", b"").decode("latin-1"),
+            query.decode("latin-1") if (query := scope.get("query_string")) else "",
             client[0] if client else None,
         )
+
+    async def _touch_if_due(self, context: SessionContext) -> None:
+        """Count a streamed chunk as activity, at most once per ``touch_interval``."""
+        if context.key is not None and context.activity:
+            now = self.settings.clock()
+            if self.flow.activity_due(context, now):
+                await self._emit(await self._run(self.flow.keep_alive(context, now)))
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         step = self.flow.enter(self._facts(scope))
@@ -203,13 +210,7 @@ class IdleGuard:
         context: SessionContext = entry.context
         scope["idleguard"] = context
         flow = self.flow
-        clock = self.settings.clock
-
-        async def touch_if_due() -> None:
-            if context.key is not None and context.activity:
-                now = clock()
-                if flow.activity_due(context, now):
-                    await self._emit(await self._run(flow.keep_alive(context, now)))
+        touch_if_due = self._touch_if_due
 
         async def guarded_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -221,7 +222,7 @@ class IdleGuard:
                     await self._emit(events)
             elif message.get("more_body") and context.key is not None:
                 # A long download is activity while its bytes flow.
-                await touch_if_due()
+                await touch_if_due(context)
             await send(message)
 
         if scope["method"] in _BODYLESS or context.key is None:
@@ -232,7 +233,7 @@ class IdleGuard:
             message = await receive()
             if message.get("more_body") and message["type"] == "http.request":
                 # A long upload is activity while its bytes flow.
-                await touch_if_due()
+                await touch_if_due(context)
             return message
 
         await self.app(scope, guarded_receive, guarded_send)

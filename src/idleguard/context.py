@@ -78,11 +78,27 @@ class SessionContext:
     carried: str | None = None
     carry: str | None = None
 
+    #: What the app asked for; a list of its own once the app asks for anything.
+    pending: list[PendingAction] | tuple[()] = ()
+    _policy: Policy | None = None
+
     def __init__(self, settings: Settings, facts: RequestFacts) -> None:
         self.settings = settings
         self.facts = facts
-        self.policy: Policy = settings.policy
-        self.pending: list[PendingAction] = []
+
+    @property
+    def policy(self) -> Policy:
+        """The policy of this request: its own once decided, else the default."""
+        return self._policy if self._policy is not None else self.settings.policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        self._policy = policy
+
+    def _ask(self, action: PendingAction) -> None:
+        if isinstance(self.pending, tuple):
+            self.pending = []
+        self.pending.append(action)
 
     @property
     def alive(self) -> bool:
@@ -126,7 +142,7 @@ class SessionContext:
         if self.key is not None:
             # A sign-in over a live session replaces it: the old id must not
             # survive a change of privilege (session fixation).
-            self.pending.append(PendingAction("end", self.key, now))
+            self._ask(PendingAction("end", self.key, now))
         if settings.identity.issues:
             if credential is not None:
                 raise ValueError(
@@ -141,7 +157,7 @@ class SessionContext:
                 )
             key = digest(credential)
         record = SessionRecord(subject, tenant, now, now, now)
-        self.pending.append(PendingAction("begin", key, now, record, credential))
+        self._ask(PendingAction("begin", key, now, record, credential))
         self.key = key
         self.record = record
         self.decision = Decision(Verdict.ALLOW)
@@ -151,7 +167,7 @@ class SessionContext:
         key = self.key if self.key is not None else self.credential_key
         if key is None:
             return
-        self.pending.append(PendingAction("end", key, self.settings.clock(), reason=reason))
+        self._ask(PendingAction("end", key, self.settings.clock(), reason=reason))
         self.key = None
         self._info = None
 
@@ -159,7 +175,7 @@ class SessionContext:
         if self.key is None or self.record is None:
             raise LookupError("reauthenticated() needs a live session")
         now = self.settings.clock()
-        self.pending.append(PendingAction("reauthenticate", self.key, now))
+        self._ask(PendingAction("reauthenticate", self.key, now))
         self.record = dataclasses.replace(self.record, authenticated_at=now)
         self.refresh(now)
 

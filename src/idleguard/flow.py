@@ -137,11 +137,12 @@ class Flow:
                 resolution = context.resolution = policies.for_facts(facts)
                 context.policy = resolution.policy
                 if resolution.step_up_idle is None:
-                    checked = (
-                        "check",
-                        self._carrying(context, key, resolution.policy.limits, activity, now),
-                    )
-                    decision, record = yield checked
+                    limits = resolution.policy.limits
+                    if carrier is None:
+                        decision, record = yield ("check", (key, limits, activity, now))
+                    else:
+                        checked = ("check", (key, limits, activity, now, context.carried))
+                        decision, record = yield checked
                 else:
                     decision, record = yield from self._check(context, key, activity, now)
         except StoreUnavailable as error:
@@ -158,7 +159,8 @@ class Flow:
                 step_up = step_up_due(resolved, record.authenticated_at, record.last_activity, now)
                 if step_up is not None:
                     return self._refuse_step_up(context, step_up, now)
-            self._reseal(context, key, decision, record, now)
+            if carrier is not None:
+                self._reseal(context, key, decision, record, now)
             return Entry(context)
         if verdict is Verdict.NO_SESSION:
             if not settings.identity.issues and settings.identity_adopts:
@@ -414,7 +416,7 @@ class Flow:
                 elif action.kind == "end":
                     # The browser forgets the session even if the store missed the tombstone.
                     cookie = _CLEAR
-        context.pending.clear()
+        context.pending = ()
         if cookie is _CLEAR:
             headers = [*settings.clear_cookie_headers(), NO_STORE]
             if settings.clear_site_data:

@@ -221,6 +221,20 @@ class SQLStore(Store):
             .values(**values)
         )
 
+    def _advance(self, key: str, now: float, **values: Any) -> sa.Update:
+        """A touch: last activity moves forward to ``now`` on a live row, never back.
+
+        Unlike :meth:`_swap` it does not insist on the exact row it read: any
+        live row older than ``now`` may take the touch, so concurrent requests
+        of one busy session do not keep failing each other's writes.
+        """
+        c = self.table.c
+        return (
+            sa.update(self.table)
+            .where(c.key == key, c.ended.is_(None), c.last_activity < now)
+            .values(last_activity=now, **values)
+        )
+
     def _check(self, key: str, limits: Limits, activity: bool, now: float) -> _Step:
         for _ in range(_ATTEMPTS):
             row = yield "one", self._select(key)
@@ -232,8 +246,11 @@ class SQLStore(Store):
                 after = touched(record, now)
                 changed = yield (
                     "count",
-                    self._swap(key, record, last_activity=now, **self._live_values(after, limits)),
+                    self._advance(key, now, **self._live_values(after, limits)),
                 )
+                if not changed:
+                    # Ended under us, or a later request touched first: read again.
+                    continue
             elif decision.expired_now:
                 reason = decision.reason or EndReason.IDLE
                 changed = yield (

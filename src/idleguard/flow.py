@@ -14,7 +14,8 @@ import dataclasses
 import inspect
 import json
 import logging
-from collections.abc import Generator
+import sys
+from collections.abc import Awaitable, Generator
 from typing import Any
 from urllib.parse import quote
 
@@ -544,6 +545,20 @@ def _run_awaitable(awaitable: Any) -> Any:
     return asyncio.run(wait())
 
 
+if sys.version_info >= (3, 11):
+
+    async def _bounded(call: Awaitable[Any], timeout: float | None) -> Any:
+        # asyncio.timeout() runs the call in this task; wait_for() would wrap it in a
+        # new task on every store call, which costs more than the check itself.
+        async with asyncio.timeout(timeout):
+            return await call
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _bounded(call: Awaitable[Any], timeout: float | None) -> Any:
+        return await asyncio.wait_for(call, timeout)
+
+
 async def drive_async(store: Store, step: Generator[Op, Any, Any], timeout: float | None) -> Any:
     """Run a step against the store's async methods, each call bounded by ``timeout`` seconds."""
     send_value: Any = None
@@ -557,7 +572,7 @@ async def drive_async(store: Store, step: Generator[Op, Any, Any], timeout: floa
         try:
             call = getattr(store, "a" + name)(*args) if isinstance(name, str) else name(*args)
             if inspect.isawaitable(call):
-                send_value = await asyncio.wait_for(call, timeout)
+                send_value = await _bounded(call, timeout)
             else:
                 send_value = call
             error = None

@@ -24,7 +24,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_WANTED = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
+#: Raw header name -> the name idleguard reads it under (ASGI names are lower-case).
+_NAMES = {name.encode("latin-1"): name for name in HEADER_NAMES}
 #: Close code for a WebSocket whose session is over (4000-4999 are the app's own).
 WEBSOCKET_SESSION_ENDED = 4401
 WEBSOCKET_STORE_UNAVAILABLE = 1013
@@ -35,9 +36,10 @@ _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
 def read_headers(raw_headers: Any) -> dict[str, str]:
     """The headers idleguard reads, from an ASGI header list."""
     headers: dict[str, str] = {}
+    names = _NAMES
     for raw_name, raw_value in raw_headers:
-        if raw_name in _WANTED:
-            name = raw_name.decode("latin-1")
+        name = names.get(raw_name)
+        if name is not None:
             value = raw_value.decode("latin-1")
             if name in headers:
                 value = headers[name] + ("; " if name == "cookie" else ", ") + value

@@ -133,9 +133,21 @@ class ServerProcess:
         if process is None:
             return
         if process.poll() is None:
+            # PostgreSQL's backends leave the server's process group (setsid), so they
+            # are found by parent and killed too: one left holding shared memory makes
+            # the next start refuse to run. Stopped first, the server forks no more.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGSTOP)
+            children = _children(process.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+            for child in children:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(child, signal.SIGKILL)
             process.wait(10)
+            deadline = time.monotonic() + 10
+            while any(_alive(child) for child in children) and time.monotonic() < deadline:
+                time.sleep(0.02)
         self._process = None
         # A port in TIME_WAIT is still free to listen on; wait only for the listener to go.
         deadline = time.monotonic() + 5
@@ -294,6 +306,27 @@ class PostgresServer(ServerProcess):
                 return True
         except psycopg.Error:
             return False
+
+
+def _children(pid: int) -> list[int]:
+    """The ids of ``pid``'s direct children, from ``/proc`` (empty where there is none)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name may hold spaces or parentheses: split after the last ")".
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(entry.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie holds no memory and counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _open_path_to(path: Path) -> None:

@@ -395,7 +395,7 @@ class RedisStore(Store):
                 except StopIteration as stop:
                     return stop.value
                 replies = self._batch_sync(calls)
-        except RedisError as error:
+        except (RedisError, UnicodeDecodeError) as error:
             raise StoreUnavailable(f"redis: {type(error).__name__}: {error}") from error
 
     def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
@@ -483,7 +483,7 @@ class RedisStore(Store):
                 except StopIteration as stop:
                     return stop.value
                 replies = await self._batch_async(calls)
-        except RedisError as error:
+        except (RedisError, UnicodeDecodeError) as error:
             raise StoreUnavailable(f"redis: {type(error).__name__}: {error}") from error
 
     async def acheck(self, key: str, limits: Limits, activity: bool, now: float) -> Check:

@@ -154,6 +154,16 @@ class ServerProcess:
         while _accepts(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def pause(self) -> None:
+        """Freeze the server (``SIGSTOP``): connections stay open, nothing answers."""
+        assert self._process is not None
+        os.kill(self._process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (``SIGCONT``)."""
+        assert self._process is not None
+        os.kill(self._process.pid, signal.SIGCONT)
+
     def close(self) -> None:
         """Stop the server and delete its directory."""
         self.stop()
@@ -168,12 +178,18 @@ class ServerProcess:
 
 
 class RedisServer(ServerProcess):
-    """``redis-server`` without persistence, listening on 127.0.0.1 only."""
+    """``redis-server`` listening on 127.0.0.1 only.
+
+    Without persistence by default. ``persistent=True`` writes every command to
+    the append-only file before answering, so a server killed and started again
+    comes back with every session it had, as a production Redis would.
+    """
 
     name = "redis"
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, persistent: bool = False) -> None:
         self.binary = self.find_binary()
+        self.persistent = persistent
         super().__init__(directory)
 
     @staticmethod
@@ -204,7 +220,8 @@ class RedisServer(ServerProcess):
             "--port", str(self.port),
             "--dir", str(self.directory),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--appendfsync", "always",
             "--protected-mode", "no",
         ]  # fmt: skip
 

@@ -24,6 +24,7 @@ from idleguard.audit import CounterSet, QueuedSink, Sink
 from idleguard.audit.counters import EVENTS_LOST
 from idleguard.events import Event
 from idleguard.stores import Store, from_url
+from idleguard.stores.redis import RedisStore
 from idleguard.stores.sql import SQLStore
 from idleguard.testing import EventCollector, SettableClock
 from tests.servers import PostgresServer, RedisServer
@@ -351,3 +352,20 @@ async def test_a_failing_or_slow_audit_sink_under_load(
         == lost
     )
     queued.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_burst_beyond_the_connection_pool_waits_for_a_connection(
+    adapter: str, redis_url: str
+) -> None:
+    # Fewer connections than concurrent requests: each waits its turn, none fails.
+    world = World(adapter, RedisStore(redis_url, key_prefix="burst:", max_connections=2))
+    try:
+        await world.prepare()
+        answers = await asyncio.gather(
+            *(world.client.send("/me", world.cookies[n % USERS]) for n in range(200))
+        )
+    finally:
+        await world.close()
+    assert {status for status, _ in answers} == {200}

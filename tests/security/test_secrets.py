@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -101,7 +102,7 @@ async def test_no_secret_in_any_event_log_line_or_answer(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     clock, events = SettableClock(), EventCollector()
-    options = {
+    options: dict[str, Any] = {
         "store": store,
         "secret_key": SECRET,
         "policy": POLICY,

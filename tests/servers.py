@@ -155,14 +155,19 @@ class ServerProcess:
             time.sleep(0.05)
 
     def pause(self) -> None:
-        """Freeze the server (``SIGSTOP``): connections stay open, nothing answers."""
+        """Freeze the server and its children (``SIGSTOP``): connections stay open, nothing answers."""
         assert self._process is not None
-        os.kill(self._process.pid, signal.SIGSTOP)
+        self._paused = [self._process.pid, *_children(self._process.pid)]
+        for pid in self._paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
         """Let a paused server run again (``SIGCONT``)."""
-        assert self._process is not None
-        os.kill(self._process.pid, signal.SIGCONT)
+        for pid in getattr(self, "_paused", []):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._paused = []
 
     def close(self) -> None:
         """Stop the server and delete its directory."""

@@ -194,8 +194,8 @@ def redis_debug_sleep(server: RedisServer) -> Hold:
     return hold
 
 
-def redis_paused(server: RedisServer) -> Hold:
-    """The Redis process frozen: connections open, no answer at all."""
+def server_paused(server: RedisServer | PostgresServer) -> Hold:
+    """The server's processes frozen: connections open, no answer at all."""
 
     async def hold(marks: dict[str, float]) -> None:
         server.pause()
@@ -249,7 +249,7 @@ async def run_slow_store(world: World, hold: Hold) -> None:
 
 SLOW_REDIS = [
     pytest.param(redis_debug_sleep, id="debug-sleep"),
-    pytest.param(redis_paused, id="sigstop"),
+    pytest.param(server_paused, id="sigstop"),
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,11 @@ from .served import Http, read_events, uvicorn
 
 pytestmark = pytest.mark.redis
 
-REQUESTS = 300
+REQUESTS = 300  # at least this many requests in each race
+AFTER = 50  # and at least this many after the session is over
+TASKS = 50  # sent this many at a time
+IN_THE_THICK = 100  # the sign-out goes once this many were answered
 IDLE = 1.0
-SPREAD = 0.6  # seconds over which the requests are sent
 _prefixes = itertools.count()
 
 
@@ -51,9 +53,49 @@ def events_of(folder: Path, kind: str, expected: int) -> list[dict[str, object]]
 Outcome = tuple[float, float, int]  # sent, answered (monotonic seconds), status
 
 
+async def race(
+    http: Http,
+    urls: list[str],
+    cookie: str,
+    *,
+    passive: bool = False,
+    event: Callable[[asyncio.Event], Awaitable[None]] | None = None,
+) -> list[Outcome]:
+    """Requests for ``cookie`` from ``TASKS`` tasks at once, alternating between the servers,
+    until at least ``REQUESTS`` were sent and ``AFTER`` of them were refused (30 s at most).
+
+    ``event``, when given, runs beside them: it is handed an event set once
+    ``IN_THE_THICK`` requests have been answered.
+    """
+    outcomes: list[Outcome] = []
+    thick = asyncio.Event()
+    headers = {"x-idleguard-passive": "1"} if passive else None
+    give_up = time.monotonic() + 30
+
+    def enough() -> bool:
+        refused = sum(1 for _, _, status in outcomes if status != 200)
+        return (len(outcomes) >= REQUESTS and refused >= AFTER) or time.monotonic() > give_up
+
+    async def task(number: int) -> None:
+        while not enough():
+            sent = time.monotonic()
+            response = await http.get(f"{urls[number % 2]}/me", cookie, headers)
+            outcomes.append((sent, time.monotonic(), response.status_code))
+            if len(outcomes) >= IN_THE_THICK:
+                thick.set()
+            number += 1
+
+    await asyncio.gather(
+        *(task(number) for number in range(TASKS)), *([event(thick)] if event else [])
+    )
+    return outcomes
+
+
 def assert_never_alive_after_over(outcomes: list[Outcome], over_at: float) -> None:
     """Nothing sent after ``over_at`` found the session alive."""
+    assert len(outcomes) >= REQUESTS
     assert {status for _, _, status in outcomes} <= {200, 401}, "no 500, no 503"
+    assert any(status == 200 for _, _, status in outcomes), "the race began with a live session"
     late = [outcome for outcome in outcomes if outcome[0] > over_at]
     assert late, "no request was sent after the session was over"
     resurrected = [outcome for outcome in late if outcome[2] == 200]
@@ -66,30 +108,20 @@ async def test_hundreds_of_requests_racing_a_sign_out(
     urls, folder = two_servers
     http = Http()
     cookie = await http.sign_in(urls[0], "alice")
-    outcomes: list[Outcome] = []
     signed_out: list[float] = []
-    # Requests spread over 0.6 s, the sign-out sent in the middle of them.
-    start = time.monotonic() + 0.05
 
-    async def request(number: int) -> None:
-        await asyncio.sleep(max(0.0, start + number * SPREAD / REQUESTS - time.monotonic()))
-        sent = time.monotonic()
-        response = await http.get(f"{urls[number % 2]}/me", cookie)
-        outcomes.append((sent, time.monotonic(), response.status_code))
-
-    async def sign_out() -> None:
-        await asyncio.sleep(max(0.0, start + SPREAD / 2 - time.monotonic()))
+    async def sign_out(thick: asyncio.Event) -> None:
+        await thick.wait()
         response = await http.get(f"{urls[1]}/logout", cookie)
         assert response.status_code == 200
         signed_out.append(time.monotonic())
 
-    await asyncio.gather(sign_out(), *(request(number) for number in range(REQUESTS)))
+    outcomes = await race(http, urls, cookie, event=sign_out)
     for url in urls:  # over for good, on both
         answer = await http.get(f"{url}/me", cookie)
         assert (answer.status_code, answer.json()["reason"]) == (401, "signed_out")
     await http.aclose()
     assert_never_alive_after_over(outcomes, signed_out[0])
-    assert any(status == 200 for _, _, status in outcomes), "the race began with a live session"
     assert len(events_of(folder, "session_ended", 1)) == 1
 
 
@@ -98,28 +130,15 @@ async def test_hundreds_of_requests_across_the_expiry_edge(
 ) -> None:
     urls, folder = two_servers
     http = Http()
-    signed_in = time.monotonic()
     cookie = await http.sign_in(urls[0], "alice")
-    outcomes: list[Outcome] = []
-    # Passive requests never extend: the deadline stays where sign-in put it, and the
-    # requests, sent from 0.3 s before it to 0.3 s after it, cross it.
-    passive = {"x-idleguard-passive": "1"}
-    start = signed_in + IDLE - SPREAD / 2
-
-    async def request(number: int) -> None:
-        await asyncio.sleep(max(0.0, start + number * SPREAD / REQUESTS - time.monotonic()))
-        sent = time.monotonic()
-        response = await http.get(f"{urls[number % 2]}/me", cookie, passive)
-        outcomes.append((sent, time.monotonic(), response.status_code))
-
-    await asyncio.gather(*(request(number) for number in range(REQUESTS)))
+    # Passive requests never extend: the deadline stays where sign-in put it, one idle
+    # period later, and the requests, sent from sign-in on, cross it.
+    outcomes = await race(http, urls, cookie, passive=True)
     for url in urls:
         answer = await http.get(f"{url}/me", cookie)
         assert answer.status_code == 401
     await http.aclose()
-    refused = [answered for _, answered, status in outcomes if status == 401]
-    assert refused, "no request crossed the deadline"
-    assert any(status == 200 for _, _, status in outcomes), "none was sent before the deadline"
     # Once one request was answered "expired", none sent after it found the session alive.
-    assert_never_alive_after_over(outcomes, min(refused))
+    first_refused = min(answered for _, answered, status in outcomes if status == 401)
+    assert_never_alive_after_over(outcomes, first_refused)
     assert len(events_of(folder, "session_expired_inactivity", 1)) == 1

@@ -6,7 +6,7 @@ STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DOCS := $(VENV)/.installed-docs
 
-.PHONY: demo test lint typecheck pytest bench docs clean
+.PHONY: demo test lint typecheck pytest bench soak docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ docs: $(STAMP_DOCS)
 # The whole suite in one run (about 10 minutes); BENCH_QUICK=1 for a fast pass.
 bench: $(STAMP_TEST)
 	$(BIN)/python -m benchmarks.run
+
+# A 60-second soak: uvicorn with two workers and Redis on 127.0.0.1 (docs/reliability.md).
+# SOAK_ARGS="--seconds 600 --users 200" for a longer one.
+soak: $(STAMP_TEST)
+	$(BIN)/python -m tests.reliability.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -133,14 +133,41 @@ class ServerProcess:
         if process is None:
             return
         if process.poll() is None:
+            # PostgreSQL's backends leave the server's process group (setsid), so they
+            # are found by parent and killed too: one left holding shared memory makes
+            # the next start refuse to run. Stopped first, the server forks no more.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGSTOP)
+            children = _children(process.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+            for child in children:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(child, signal.SIGKILL)
             process.wait(10)
+            deadline = time.monotonic() + 10
+            while any(_alive(child) for child in children) and time.monotonic() < deadline:
+                time.sleep(0.02)
         self._process = None
         # A port in TIME_WAIT is still free to listen on; wait only for the listener to go.
         deadline = time.monotonic() + 5
         while _accepts(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def pause(self) -> None:
+        """Freeze the server and its children (``SIGSTOP``): connections stay open, nothing answers."""
+        assert self._process is not None
+        self._paused = [self._process.pid, *_children(self._process.pid)]
+        for pid in self._paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (``SIGCONT``)."""
+        for pid in getattr(self, "_paused", []):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._paused = []
 
     def close(self) -> None:
         """Stop the server and delete its directory."""
@@ -156,12 +183,18 @@ class ServerProcess:
 
 
 class RedisServer(ServerProcess):
-    """``redis-server`` without persistence, listening on 127.0.0.1 only."""
+    """``redis-server`` listening on 127.0.0.1 only.
+
+    Without persistence by default. ``persistent=True`` writes every command to
+    the append-only file before answering, so a server killed and started again
+    comes back with every session it had, as a production Redis would.
+    """
 
     name = "redis"
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, persistent: bool = False) -> None:
         self.binary = self.find_binary()
+        self.persistent = persistent
         super().__init__(directory)
 
     @staticmethod
@@ -192,7 +225,8 @@ class RedisServer(ServerProcess):
             "--port", str(self.port),
             "--dir", str(self.directory),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--appendfsync", "always",
             "--protected-mode", "no",
         ]  # fmt: skip
 
@@ -294,6 +328,27 @@ class PostgresServer(ServerProcess):
                 return True
         except psycopg.Error:
             return False
+
+
+def _children(pid: int) -> list[int]:
+    """The ids of ``pid``'s direct children, from ``/proc`` (empty where there is none)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name may hold spaces or parentheses: split after the last ")".
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(entry.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie holds no memory and counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _open_path_to(path: Path) -> None:

@@ -144,10 +144,27 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\1\2 " + REDACTED,
         ("authorization",),
     ),
+    # password=..., "api_key": "...", client_secret=..., Pwd=...; (query strings,
+    # connection strings, JSON and log lines alike). Before the scheme rules, which would
+    # otherwise take the key's name for a scheme's value ("APIKEY password: <secret>").
+    Rule(
+        "key_value",
+        re.compile(
+            r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9]{1,24}[-_.])?(?:" + _KEYWORDS + r")"
+            r"(?:[-_.]?[A-Za-z0-9]{1,24})?)"
+            r"([\"']?[ \t]*[:=][ \t]*)(\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s;&,\"'}]+)"
+        ),
+        r"\1\2" + REDACTED,
+        _KEYWORD_HINTS,
+    ),
+    # The value runs through any "=" ("APIKEY password=<secret>"), and a second scheme
+    # word ("APIKEY Bearer <token>") is not the secret: what follows it is.
     Rule(
         "authorization_scheme",
         re.compile(
-            r"(?i)\b(bearer|basic|digest|apikey|api-key|negotiate)(\s+)[A-Za-z0-9._~+/-]+=*"
+            r"(?i)\b(bearer|basic|digest|apikey|api-key|negotiate)(\s+)"
+            r"(?:(?:bearer|basic|digest|apikey|api-key|negotiate)\s+)*"
+            r"[A-Za-z0-9._~+/-][=A-Za-z0-9._~+/-]*"
         ),
         r"\1\2" + REDACTED,
         ("bearer", "basic", "digest", "apikey", "api-key", "negotiate"),
@@ -161,18 +178,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     # The whole run is taken, then judged: a pattern that looked for the dot
     # would rescan the run from every "eyJ" in it (quadratic on hostile input).
     Rule("jwt", re.compile(r"eyJ[A-Za-z0-9_.-]+"), _jwt, ("eyj",)),
-    # password=..., "api_key": "...", client_secret=..., Pwd=...; (query strings,
-    # connection strings, JSON and log lines alike).
-    Rule(
-        "key_value",
-        re.compile(
-            r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9]{1,24}[-_.])?(?:" + _KEYWORDS + r")"
-            r"(?:[-_.]?[A-Za-z0-9]{1,24})?)"
-            r"([\"']?[ \t]*[:=][ \t]*)(\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s;&,\"'}]+)"
-        ),
-        r"\1\2" + REDACTED,
-        _KEYWORD_HINTS,
-    ),
     Rule(
         "vendor_api_key",
         re.compile(

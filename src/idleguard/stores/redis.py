@@ -151,7 +151,8 @@ class RedisStore(Store):
         deadline that no request has seen yet, so the expiry is still found
         and reported).
     ``max_connections``
-        Size of each connection pool (sync and async).
+        Size of each connection pool (sync and async). A request that finds every
+        connection busy waits for one, for at most ``socket_timeout``.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("redis", "rediss", "unix", "valkey", "valkeys")
@@ -185,9 +186,14 @@ class RedisStore(Store):
             "retry": Retry(NoBackoff(), 0),
             "decode_responses": True,
             "max_connections": max_connections,
+            # A burst of more requests than connections waits for one (up to the
+            # timeout) instead of failing at once with "Too many connections".
+            "timeout": socket_timeout,
             **redis_options,
         }
-        self._client: redis.Redis = redis.Redis.from_url(self.url, **self._options)
+        self._client: redis.Redis = redis.Redis.from_pool(
+            redis.BlockingConnectionPool.from_url(self.url, **self._options)
+        )
         self._async_client: redis.asyncio.Redis | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
 
@@ -395,7 +401,7 @@ class RedisStore(Store):
                 except StopIteration as stop:
                     return stop.value
                 replies = self._batch_sync(calls)
-        except RedisError as error:
+        except (RedisError, UnicodeDecodeError) as error:
             raise StoreUnavailable(f"redis: {type(error).__name__}: {error}") from error
 
     def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
@@ -443,7 +449,9 @@ class RedisStore(Store):
         loop = asyncio.get_running_loop()
         # An asyncio connection belongs to the loop that opened it.
         if self._async_client is None or self._async_loop is not loop:
-            self._async_client = redis.asyncio.Redis.from_url(self.url, **self._options)
+            self._async_client = redis.asyncio.Redis.from_pool(
+                redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
+            )
             self._async_loop = loop
         return self._async_client
 
@@ -483,7 +491,7 @@ class RedisStore(Store):
                 except StopIteration as stop:
                     return stop.value
                 replies = await self._batch_async(calls)
-        except RedisError as error:
+        except (RedisError, UnicodeDecodeError) as error:
             raise StoreUnavailable(f"redis: {type(error).__name__}: {error}") from error
 
     async def acheck(self, key: str, limits: Limits, activity: bool, now: float) -> Check:

@@ -11,7 +11,8 @@ local now_us = ARGV[1]
 if now_us == '' then now_us = server_now_us() end
 local idle, absolute = tonumber(ARGV[2]), tonumber(ARGV[3])
 local grace_ms = tonumber(ARGV[7])
-local fields = redis.call('HMGET', key, 'c', 'l', 'a', 's', 't', 'e')
+local fields = read_fields(key, 'c', 'l', 'a', 's', 't', 'e')
+if fields == nil then fields = {'x', 'x', 'x', false, false, false} end
 if not (fields[1] or fields[2] or fields[3] or fields[6]) then
   return '["no_session"]'
 end

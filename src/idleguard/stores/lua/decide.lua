@@ -79,3 +79,48 @@ local function server_now_us()
   local time = redis.call('TIME')
   return time[1] .. string.format('%06d', tonumber(time[2]))
 end
+
+-- Whether text is valid UTF-8 as Python's strict decoder reads it (no
+-- overlong forms, no surrogates).
+local function is_utf8(text)
+  if not string.find(text, '[\128-\255]') then return true end
+  local i, n = 1, #text
+  while i <= n do
+    local c = string.byte(text, i)
+    local extra, low, high = 0, 0x80, 0xBF
+    if c < 0x80 then extra = 0
+    elseif c >= 0xC2 and c <= 0xDF then extra = 1
+    elseif c >= 0xE0 and c <= 0xEF then
+      extra = 2
+      if c == 0xE0 then low = 0xA0 elseif c == 0xED then high = 0x9F end
+    elseif c >= 0xF0 and c <= 0xF4 then
+      extra = 3
+      if c == 0xF0 then low = 0x90 elseif c == 0xF4 then high = 0x8F end
+    else return false end
+    for j = i + 1, i + extra do
+      local d = string.byte(text, j)
+      if not d or d < low or d > high then return false end
+      low, high = 0x80, 0xBF
+    end
+    i = i + extra + 1
+  end
+  return true
+end
+
+-- HMGET of a session key's fields, read safely: nil when the key is not a hash,
+-- and, when a field is not UTF-8, fields that decide() reads as invalid. Either
+-- was written by something other than idleguard (planted, corrupted); it must
+-- read as an invalid session, never as an error that fails every request for
+-- it, and never reach the client as bytes its reply cannot be decoded from.
+local function read_fields(key, ...)
+  local fields = redis.pcall('HMGET', key, ...)
+  if fields.err then return nil end
+  for i = 1, #fields do
+    if fields[i] and not is_utf8(fields[i]) then
+      local invalid = {'x', 'x', 'x'}
+      for j = 4, #fields do invalid[j] = false end
+      return invalid
+    end
+  end
+  return fields
+end

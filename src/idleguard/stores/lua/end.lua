@@ -5,7 +5,12 @@
 local key = KEYS[1]
 local now_us = ARGV[2]
 if now_us == '' then now_us = server_now_us() end
-local fields = redis.call('HMGET', key, 'c', 'l', 'a', 's', 't', 'e')
+local fields = read_fields(key, 'c', 'l', 'a', 's', 't', 'e')
+if fields == nil then
+  -- Not a hash: junk under this session's name. The tombstone replaces it.
+  redis.call('DEL', key)
+  fields = {false, false, false, false, false, false}
+end
 local live = (fields[1] or fields[2] or fields[3]) and not fields[6]
 if not (fields[1] or fields[2] or fields[3] or fields[6]) then
   redis.call('HSET', key, 'c', now_us, 'l', now_us, 'a', now_us, 'e', ARGV[1])

@@ -3,8 +3,8 @@
 local key = KEYS[1]
 local now_us = ARGV[1]
 if now_us == '' then now_us = server_now_us() end
-local fields = redis.call('HMGET', key, 'c', 'a', 'e')
-if not fields[1] or fields[3] then return 0 end
+local fields = read_fields(key, 'c', 'a', 'e')
+if not fields or not fields[1] or fields[3] then return 0 end
 if not seconds(fields[2]) or tonumber(now_us) > tonumber(fields[2]) then
   redis.call('HSET', key, 'a', now_us)
 end

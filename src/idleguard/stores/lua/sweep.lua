@@ -9,8 +9,8 @@ local now = tonumber(now_us) / 1e6
 local grace_ms = tonumber(ARGV[3])
 local ended = {}
 for _, key in ipairs(KEYS) do
-  local fields = redis.call('HMGET', key, 'c', 'l', 'a', 's', 't', 'e', 'i', 'b')
-  if (fields[1] or fields[2] or fields[3]) and not fields[6] then
+  local fields = read_fields(key, 'c', 'l', 'a', 's', 't', 'e', 'i', 'b')
+  if fields and (fields[1] or fields[2] or fields[3]) and not fields[6] then
     local idle, absolute = tonumber(fields[7] or ''), tonumber(fields[8] or '')
     local verdict, _, _, _, reason =
       decide(fields, now, idle, absolute, 0, false, tonumber(ARGV[2]))

@@ -14,7 +14,6 @@ import dataclasses
 import inspect
 import json
 import logging
-import sys
 from collections.abc import Awaitable, Generator
 from typing import Any
 from urllib.parse import quote
@@ -545,18 +544,11 @@ def _run_awaitable(awaitable: Any) -> Any:
     return asyncio.run(wait())
 
 
-if sys.version_info >= (3, 11):
-
-    async def _bounded(call: Awaitable[Any], timeout: float | None) -> Any:
-        # asyncio.timeout() runs the call in this task; wait_for() would wrap it in a
-        # new task on every store call, which costs more than the check itself.
-        async with asyncio.timeout(timeout):
-            return await call
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _bounded(call: Awaitable[Any], timeout: float | None) -> Any:
-        return await asyncio.wait_for(call, timeout)
+async def _bounded(call: Awaitable[Any], timeout: float | None) -> Any:
+    # wait_for() runs the call as a task of its own: it costs more than awaiting it
+    # in place, but a store that fails without ever suspending still lets the event
+    # loop run other requests (and whatever is restarting the store).
+    return await asyncio.wait_for(call, timeout)
 
 
 async def drive_async(store: Store, step: Generator[Op, Any, Any], timeout: float | None) -> Any:

@@ -46,7 +46,8 @@ from redis.retry import Retry
 
 from ..core import CLOCK_TOLERANCE, Decision, EndReason, SessionRecord, Verdict, record_from_mapping
 from ..policy import Limits
-from .base import Check, Store, StoreUnavailable
+from .base import Check, StoreUnavailable
+from .stepped import SteppedStore
 
 __all__ = ["RedisStore"]
 
@@ -130,7 +131,7 @@ def _float_or_none(raw: Any) -> float | None:
     return None if raw is None else float(raw)
 
 
-class RedisStore(Store):
+class RedisStore(SteppedStore):
     """Sessions in Redis or Valkey, shared by every worker and host.
 
     ``url``
@@ -343,7 +344,7 @@ class RedisStore(Store):
                     ended.append((key, record))
         return ended
 
-    def _purge(self, now: float, batch: int) -> _Step:
+    def _purge(self, now: float, batch: int = 500) -> _Step:
         prefix_pattern = _glob_escape(self.key_prefix) + "{*"
         start = len(self.key_prefix) + 1
         cursor = "0"
@@ -410,24 +411,6 @@ class RedisStore(Store):
         except RedisError as error:
             raise StoreUnavailable(f"redis: {type(error).__name__}: {error}") from error
         return self._check_result(reply)
-
-    def create(self, key: str, record: SessionRecord, limits: Limits) -> None:
-        self._sync(self._create(key, record, limits))
-
-    def end(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
-        record: SessionRecord | None = self._sync(self._end(key, reason, now))
-        return record
-
-    def reauthenticate(self, key: str, now: float) -> bool:
-        return bool(self._sync(self._reauthenticate(key, now)))
-
-    def sessions_of(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        found: list[tuple[str, SessionRecord]] = self._sync(self._sessions_of(subject))
-        return found
-
-    def revoke_subject(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        ended: list[tuple[str, SessionRecord]] = self._sync(self._revoke_subject(subject, now))
-        return ended
 
     def purge_expired(
         self, now: float, *, batch: int = 500
@@ -500,26 +483,6 @@ class RedisStore(Store):
         except RedisError as error:
             raise StoreUnavailable(f"redis: {type(error).__name__}: {error}") from error
         return self._check_result(reply)
-
-    async def acreate(self, key: str, record: SessionRecord, limits: Limits) -> None:
-        await self._async(self._create(key, record, limits))
-
-    async def aend(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
-        record: SessionRecord | None = await self._async(self._end(key, reason, now))
-        return record
-
-    async def areauthenticate(self, key: str, now: float) -> bool:
-        return bool(await self._async(self._reauthenticate(key, now)))
-
-    async def asessions_of(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        found: list[tuple[str, SessionRecord]] = await self._async(self._sessions_of(subject))
-        return found
-
-    async def arevoke_subject(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        ended: list[tuple[str, SessionRecord]] = await self._async(
-            self._revoke_subject(subject, now)
-        )
-        return ended
 
     async def apurge_expired(
         self, now: float, *, batch: int = 500

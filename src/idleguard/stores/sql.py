@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..core import NO_SESSION, EndReason, SessionRecord, decide, record_from_mapping, touched
 from ..policy import Limits
-from .base import Check, Store, StoreUnavailable, deadline
+from .base import StoreUnavailable, deadline
+from .stepped import SteppedStore
 
 __all__ = ["MIGRATION", "SQLStore", "sessions_table"]
 
@@ -103,7 +104,7 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class SQLStore(Store):
+class SQLStore(SteppedStore):
     """Sessions in a SQL table, shared by every worker that reaches the database.
 
     ``url``
@@ -402,37 +403,6 @@ class SQLStore(Store):
             first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
             raise StoreUnavailable(f"sql: {type(failure).__name__}: {first_line}") from failure
 
-    def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
-        result: Check = self._sync(self._check(key, limits, activity, now))
-        return result
-
-    def create(self, key: str, record: SessionRecord, limits: Limits) -> None:
-        self._sync(self._create(key, record, limits))
-
-    def end(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
-        record: SessionRecord | None = self._sync(self._end(key, reason, now))
-        return record
-
-    def reauthenticate(self, key: str, now: float) -> bool:
-        return bool(self._sync(self._reauthenticate(key, now)))
-
-    def sessions_of(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        found: list[tuple[str, SessionRecord]] = self._sync(self._sessions_of(subject))
-        return found
-
-    def revoke_subject(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        ended: list[tuple[str, SessionRecord]] = self._sync(self._revoke_subject(subject, now))
-        return ended
-
-    def purge_expired(self, now: float) -> list[tuple[str, SessionRecord, EndReason]]:
-        """End the sessions past their deadline (found through the ``deadline`` index).
-
-        Also deletes rows past their keeping time. Returns (key, record,
-        reason) for each session ended here, to be reported as expiry events.
-        """
-        expired: list[tuple[str, SessionRecord, EndReason]] = self._sync(self._purge(now))
-        return expired
-
     def close(self) -> None:
         self._engine.dispose()
 
@@ -472,34 +442,6 @@ class SQLStore(Store):
         except (SQLAlchemyError, OSError) as failure:
             first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
             raise StoreUnavailable(f"sql: {type(failure).__name__}: {first_line}") from failure
-
-    async def acheck(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
-        result: Check = await self._async(self._check(key, limits, activity, now))
-        return result
-
-    async def acreate(self, key: str, record: SessionRecord, limits: Limits) -> None:
-        await self._async(self._create(key, record, limits))
-
-    async def aend(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
-        record: SessionRecord | None = await self._async(self._end(key, reason, now))
-        return record
-
-    async def areauthenticate(self, key: str, now: float) -> bool:
-        return bool(await self._async(self._reauthenticate(key, now)))
-
-    async def asessions_of(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        found: list[tuple[str, SessionRecord]] = await self._async(self._sessions_of(subject))
-        return found
-
-    async def arevoke_subject(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        ended: list[tuple[str, SessionRecord]] = await self._async(
-            self._revoke_subject(subject, now)
-        )
-        return ended
-
-    async def apurge_expired(self, now: float) -> list[tuple[str, SessionRecord, EndReason]]:
-        expired: list[tuple[str, SessionRecord, EndReason]] = await self._async(self._purge(now))
-        return expired
 
     async def aclose(self) -> None:
         if self._async_engine is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -71,16 +73,9 @@ class Site:
         self.url = url
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    clock = SettableClock()
-    events = EventCollector()
-    app = create_app(
-        clock=clock,
-        on_event=events,
-        https_only=False,
-        policy=Policy(idle_timeout=IDLE, absolute_timeout=ABSOLUTE, warn_before=WARN),
-    )
+@contextlib.contextmanager
+def serving(app: Any, clock: SettableClock, events: EventCollector) -> Iterator[Site]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port, in a thread, for one test."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -89,10 +84,29 @@ def site() -> Iterator[Site]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     eventually(lambda: server.started, "uvicorn started", seconds=10)
-    yield Site(clock, events, f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        yield Site(clock, events, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def demo_app(clock: SettableClock, events: EventCollector) -> Any:
+    return create_app(
+        clock=clock,
+        on_event=events,
+        https_only=False,
+        policy=Policy(idle_timeout=IDLE, absolute_timeout=ABSOLUTE, warn_before=WARN),
+    )
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    clock = SettableClock()
+    events = EventCollector()
+    with serving(demo_app(clock, events), clock, events) as served:
+        yield served
 
 
 def eventually(check: Callable[[], bool], what: str, seconds: float = 5.0) -> None:

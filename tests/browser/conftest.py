@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from examples.fastapi_app import create_app
@@ -92,7 +93,7 @@ def serving(app: Any, clock: SettableClock, events: EventCollector) -> Iterator[
         sock.close()
 
 
-def demo_app(clock: SettableClock, events: EventCollector) -> Any:
+def demo_app(clock: SettableClock, events: EventCollector) -> FastAPI:
     return create_app(
         clock=clock,
         on_event=events,

@@ -29,6 +29,8 @@ _NAMES = {name.encode("latin-1"): name for name in HEADER_NAMES}
 #: Close code for a WebSocket whose session is over (4000-4999 are the app's own).
 WEBSOCKET_SESSION_ENDED = 4401
 WEBSOCKET_STORE_UNAVAILABLE = 1013
+#: Close code for a WebSocket refused until the user authenticates again (step-up).
+WEBSOCKET_STEP_UP_REQUIRED = 4403
 #: Methods that carry no request body worth watching.
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -244,14 +246,15 @@ class IdleGuard:
         entry = await self._run(self.flow.enter(self._facts(scope, websocket=True)))
         await self._emit(entry.events)
         if entry.reply is not None:
-            code = (
-                WEBSOCKET_STORE_UNAVAILABLE
-                if entry.reply.status == 503
-                else WEBSOCKET_SESSION_ENDED
-            )
+            if entry.reply.status == 503:
+                code, reason = WEBSOCKET_STORE_UNAVAILABLE, "store_unavailable"
+            elif entry.context.step_up is not None:
+                code, reason = WEBSOCKET_STEP_UP_REQUIRED, "step_up_required"
+            else:
+                code, reason = WEBSOCKET_SESSION_ENDED, "session_expired"
             message = await receive()  # the handshake: refuse it
             if message["type"] == "websocket.connect":
-                await send({"type": "websocket.close", "code": code, "reason": "session_expired"})
+                await send({"type": "websocket.close", "code": code, "reason": reason})
             return
         context: SessionContext = entry.context
         scope["idleguard"] = context

@@ -115,3 +115,31 @@ async def test_sign_out_elsewhere_closes_the_socket() -> None:
     await http.send_async("POST", "/logout", {"cookie": cookie}, [])
     assert (await socket.next())["code"] == 4401
     await socket.close()
+
+
+async def test_a_step_up_path_refuses_the_socket_with_its_own_code() -> None:
+    from idleguard import PathRule
+
+    clock, events = SettableClock(), EventCollector()
+    policy = Policy(idle_timeout=900, absolute_timeout=3600, warn_before=60)
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+
+    inner = Starlette(routes=[WebSocketRoute("/ws", echo)])
+    app = IdleGuard(
+        inner,
+        secret_key=SECRET,
+        clock=clock,
+        policy=policy,
+        on_event=events,
+        rules=[PathRule("/ws", authenticated_within=300)],
+    )
+    http = AsgiHarness(starlette_app(clock, store=app.store, policy=policy))
+    cookie = await _login(http)
+    clock.advance(301)  # signed in more than 5 minutes ago
+    socket = Socket(app, cookie)
+    message = await socket.next()
+    assert message == {"type": "websocket.close", "code": 4403, "reason": "step_up_required"}
+    await asyncio.wait_for(socket.task, 2)
+    assert events.types() == ["step_up_required"]

@@ -84,6 +84,16 @@ def expired_reply(settings: Settings, facts: RequestFacts, reason: str) -> Reply
     return json_reply(401, {"error": "session_expired", "reason": reason}, headers)
 
 
+def step_up_location(settings: Settings, facts: RequestFacts) -> str | None:
+    """Where a browser navigation goes to authenticate again, or ``None`` (answer 401 JSON)."""
+    url = settings.policies.step_up_url
+    if not facts.wants_html or url is None:
+        return None
+    if facts.method == "GET" and _safe_next(facts.path):
+        url += ("&" if "?" in url else "?") + "next=" + quote(facts.path, safe="/")
+    return url
+
+
 def _safe_next(path: str) -> bool:
     # Only a local absolute path: "//host" or a backslash would leave the site.
     return path.startswith("/") and not path.startswith("//") and "\\" not in path
@@ -242,11 +252,8 @@ class Flow:
             reason=step_up.kind,
             metadata={"rule": step_up.rule, "limit": step_up.limit},
         )
-        url = self.settings.policies.step_up_url
-        if facts.wants_html and url is not None:
-            location = url
-            if facts.method == "GET" and _safe_next(facts.path):
-                location += ("&" if "?" in url else "?") + "next=" + quote(facts.path, safe="/")
+        location = step_up_location(self.settings, facts)
+        if location is not None:
             return Entry(context, Reply(303, [("location", location), NO_STORE]), [event])
         payload = {"error": "step_up_required", "rule": step_up.rule, "max_age": step_up.limit}
         return Entry(context, json_reply(401, payload, []), [event])
@@ -575,4 +582,4 @@ async def drive_async(store: Store, step: Generator[Op, Any, Any], timeout: floa
             error, send_value = StoreUnavailable(f"{name}: {type(failure).__name__}"), None
 
 
-__all__ += ["Flow", "expired_reply", "json_reply", "path_matches"]
+__all__ += ["Flow", "expired_reply", "json_reply", "path_matches", "step_up_location"]

@@ -23,7 +23,9 @@ SECRET = "test-secret-key-0123456789abcdefghijklmnop"
 STEP_UP = {"error": "step_up_required", "rule": "view:/transfer", "max_age": 300}
 
 
-def build(clock: SettableClock, *, flat_errors: bool = True) -> FastAPI:
+def build(
+    clock: SettableClock, *, flat_errors: bool = True, step_up_url: str | None = None
+) -> FastAPI:
     app = FastAPI(exception_handlers=EXCEPTION_HANDLERS if flat_errors else None)
 
     @app.post("/login")
@@ -48,6 +50,12 @@ def build(clock: SettableClock, *, flat_errors: bool = True) -> FastAPI:
     ) -> dict[str, Any]:
         return {"user": session.subject}
 
+    @app.get("/settings", responses=openapi_responses())
+    async def settings_page(
+        session: Annotated[SessionInfo, Depends(require_fresh_auth(minutes=5))],
+    ) -> dict[str, Any]:
+        return {"user": session.subject}
+
     # mypy cannot infer Starlette's middleware factory from a class taking **options.
     app.add_middleware(
         idleguard.IdleGuard,  # type: ignore[arg-type]
@@ -55,6 +63,7 @@ def build(clock: SettableClock, *, flat_errors: bool = True) -> FastAPI:
         clock=clock,
         https_only=False,
         policy=Policy(idle_timeout=900),
+        step_up_url=step_up_url,
     )
     return app
 
@@ -123,3 +132,15 @@ def test_openapi_declares_the_answers(clock: SettableClock) -> None:
         "not_signed_in",
         "step_up_required",
     ]
+
+
+async def test_a_browser_is_sent_to_reauthenticate(clock: SettableClock) -> None:
+    async with client_for(build(clock, step_up_url="/reauth")) as client:
+        await client.post("/login")
+        clock.advance(600)
+        page = await client.get("/settings", headers={"accept": "text/html"})
+        assert page.status_code == 303
+        assert page.headers["location"] == "/reauth?next=/settings"
+        assert page.headers["cache-control"] == "no-store"
+        api = await client.get("/settings", headers={"accept": "application/json"})
+        assert api.status_code == 401

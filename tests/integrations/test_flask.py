@@ -84,3 +84,34 @@ def test_template_globals() -> None:
     assert page == (
         '<script src="/_idleguard/idleguard.js" defer></script> /_idleguard/idleguard.js'
     )
+
+
+@pytest.mark.parametrize(
+    ("accept", "status", "location"),
+    [
+        pytest.param("text/html", 303, "/reauth?next=/settings", id="browser"),
+        pytest.param("application/json", 401, None, id="api"),
+    ],
+)
+def test_fresh_auth_required_sends_a_browser_to_reauthenticate(
+    accept: str, status: int, location: str | None
+) -> None:
+    from idleguard.integrations.flask import fresh_auth_required
+
+    clock = SettableClock()
+    app = make_app()
+
+    @app.get("/settings")
+    @fresh_auth_required(minutes=5)
+    def settings_page() -> str:
+        return "settings"
+
+    IdleGuard(app, clock=clock, step_up_url="/reauth")
+    client = app.test_client()
+    client.post("/login")
+    assert client.get("/settings", headers={"accept": accept}).status_code == 200
+    clock.advance(301)
+    response = client.get("/settings", headers={"accept": accept})
+    assert response.status_code == status
+    assert response.headers.get("location") == location
+    assert response.headers["cache-control"] == "no-store"

@@ -17,7 +17,7 @@ from typing import Any
 from ..api import context_of
 from ..context import SessionInfo
 from ..events import Event, EventType
-from ..flow import Flow
+from ..flow import Flow, step_up_location
 from ..policy import Policy
 from ..rules import Resolution, step_up_due
 from ..settings import Settings
@@ -111,9 +111,11 @@ class FreshnessCheck:
     ``session`` is the live session (``None`` without one); ``error`` is
     ``None`` when the view may run, else the ``401`` to answer: ``body`` is
     its JSON, and ``events`` the audit events to emit (``step_up_required``).
+    ``location``, when set, is where a browser navigation is sent instead
+    (``303`` to the middleware's ``step_up_url``).
     """
 
-    __slots__ = ("body", "error", "events", "session")
+    __slots__ = ("body", "error", "events", "location", "session")
 
     def __init__(
         self,
@@ -126,6 +128,7 @@ class FreshnessCheck:
         self.error = error
         self.body: dict[str, Any] = body if body is not None else {"error": error}
         self.events: list[Event] = events or []
+        self.location: str | None = None
 
 
 def check_fresh(request: Any, max_age: float) -> FreshnessCheck:
@@ -158,7 +161,9 @@ def check_fresh(request: Any, max_age: float) -> FreshnessCheck:
         metadata={"rule": step_up.rule, "limit": step_up.limit},
     )
     body = {"error": STEP_UP_REQUIRED, "rule": step_up.rule, "max_age": step_up.limit}
-    return FreshnessCheck(session, STEP_UP_REQUIRED, body, [event])
+    check = FreshnessCheck(session, STEP_UP_REQUIRED, body, [event])
+    check.location = step_up_location(context.settings, context.facts)
+    return check
 
 
 def script_tag(src: str = CLIENT_SCRIPT_PATH, *, nonce: str | None = None) -> str:

@@ -90,6 +90,11 @@ def require_fresh_auth(minutes: float) -> Callable[[Request], SessionInfo]:
             if check.events and hooks:
                 # A sync dependency runs in a worker thread: sync delivery is safe here.
                 emit_sync(hooks, check.events)
+            if check.location is not None:
+                # A browser navigation goes to re-authenticate, as the middleware sends it.
+                raise HTTPException(
+                    303, headers={"location": check.location, "cache-control": "no-store"}
+                )
             raise SessionError(check.error, check.body)
         assert check.session is not None
         return check.session

@@ -17,8 +17,9 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, current_app, jsonify, redirect, request
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from .. import api
 from ..events import emit_sync
@@ -151,8 +152,12 @@ def fresh_auth_required(minutes: float) -> Callable[[View], View]:
                 guard = current_app.extensions["idleguard"]
                 if check.events and guard.settings.hooks:
                     emit_sync(guard.settings.hooks, check.events)
-                response: Response = jsonify(check.body)
-                response.status_code = 401
+                response: BaseResponse
+                if check.location is not None:
+                    response = redirect(check.location, code=303)
+                else:
+                    response = jsonify(check.body)
+                    response.status_code = 401
                 response.headers["cache-control"] = "no-store"
                 return response
             return view(*args, **kwargs)

@@ -188,6 +188,9 @@ class PolicyEngine:
         self._plain: tuple[TenantPolicy, Resolution] | None = None
         self.clock: Callable[[], float] = time.time
         self.hooks: tuple[EventHook, ...] = ()
+        #: The policy depends on the session's tenant or user, which only its record names.
+        self.needs_record = False
+        self._refresh_needs_record()
 
     def bind(
         self, clock: Callable[[], float], hooks: tuple[EventHook, ...], exempt: tuple[str, ...]
@@ -198,10 +201,10 @@ class PolicyEngine:
         check_rules(list(self.rules), exempt)
 
     # -- what the flow asks -------------------------------------------------
-    @property
-    def needs_record(self) -> bool:
-        """The policy depends on the session's tenant or user, which only its record names."""
-        return bool(
+    def _refresh_needs_record(self) -> None:
+        # Read on every request, so kept as a plain attribute and recomputed
+        # wherever the tables it depends on change.
+        self.needs_record = bool(
             self._tenant_table or self._tenant_resolver or self._user_table or self._user_resolver
         )
 
@@ -376,6 +379,7 @@ class PolicyEngine:
                 self._user_cache.put(where, choice, now)
             else:
                 self._user_table[where] = choice
+                self._refresh_needs_record()
             scope, new_value, policy = "user", choice, None
         elif tenant is not None:
             value = to_tenant_policy(new)
@@ -384,6 +388,7 @@ class PolicyEngine:
                 self._tenant_cache.put(tenant, value, now)
             else:
                 self._tenant_table[tenant] = value
+                self._refresh_needs_record()
             scope, new_value, policy = "tenant", value, value.policy.as_dict()
         else:
             value = to_tenant_policy(new)

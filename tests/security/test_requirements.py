@@ -50,7 +50,7 @@ def test_asvs_v3_2_1_v7_2_4_new_token_on_authentication(
     second = _key(client)
     assert first != second
     entry = store._cache[first]
-    assert entry[0].ended is EndReason.SIGNED_OUT, "the previous token is terminated"
+    assert entry.ended is EndReason.SIGNED_OUT, "the previous token is terminated"
 
 
 def test_asvs_v3_2_2_v7_2_3_tokens_have_at_least_128_bits_from_a_csprng() -> None:
@@ -72,7 +72,7 @@ def test_asvs_v3_3_1_v7_4_1_wstg_sess_07_expiry_invalidates_on_the_server(
     copy, key = dict(client.cookies), _key(client)
     clock.advance(900)
     assert client.get("/me").status == 401
-    assert store._cache[key][0].ended is EndReason.IDLE, "the server-side record is gone"
+    assert store._cache[key].ended is EndReason.IDLE, "the server-side record is gone"
     client.cookies = copy
     assert client.get("/me").status == 401, "a copy made before expiry is useless"
 
@@ -84,7 +84,7 @@ def test_asvs_v3_3_1_v7_4_1_logout_invalidates_on_the_server(
     client.post("/login")
     copy, key = dict(client.cookies), _key(client)
     client.post("/logout")
-    assert store._cache[key][0].ended is EndReason.SIGNED_OUT
+    assert store._cache[key].ended is EndReason.SIGNED_OUT
     client.cookies = copy
     assert client.get("/me").status == 401, "a copy made before sign-out is useless"
 

@@ -1,13 +1,19 @@
-"""The embedded store: one process, no server, on :class:`cachetools.TLRUCache`."""
+"""The embedded store: one process, no server, on a plain dict under one lock.
+
+Earlier versions kept records in :class:`cachetools.TLRUCache`. That cache
+keeps, per key, an item object, a heap entry, an order entry and a size entry
+besides the value: about 760 bytes per live session, and a third of a
+microsecond per lookup. A plain dict keyed by digest, with the record itself
+as the value, costs the key, the record and one dict slot (under 300 bytes)
+and one lookup. Expiry is lazy (a record past its time is dropped when it is
+next looked at) plus an amortized sweep, so records still leave on their own.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-
-from cachetools import TLRUCache
 
 from ..core import NO_SESSION, EndReason, SessionRecord, Verdict, decide, tombstone, touched
 from ..policy import Limits
@@ -16,6 +22,10 @@ from .base import Check, Store, deadline
 __all__ = ["MemoryStore"]
 
 _ALLOW = Verdict.ALLOW
+#: A sweep runs once this many writes have happened since the last one (or as
+#: many as there are records, whichever is more): its cost, one pass over the
+#: records, is then spread over at least as many writes.
+_SWEEP_AFTER = 1024
 
 
 class MemoryStore(Store):
@@ -24,11 +34,12 @@ class MemoryStore(Store):
     Right for one process (the demo, tests, a single-worker app). With several
     workers each has its own sessions: use Redis or SQL there.
 
-    ``maxsize`` bounds the number of records (the least recently used go first
-    when full). ``tombstone_ttl`` (seconds) is how long an ended session's
-    tombstone, and a session past its deadline that no request has discovered
-    yet, stay before leaving on their own. ``clock`` must be the same clock the
-    middleware uses. cachetools is not thread-safe, so one lock guards it all.
+    ``maxsize`` bounds the number of records (the least recently written go
+    first when full, after any that are past their time). ``tombstone_ttl``
+    (seconds) is how long an ended session's tombstone, and a session past its
+    deadline that no request has discovered yet, stay before leaving on their
+    own. ``clock`` must be the same clock the middleware uses. One lock guards
+    it all, so WSGI servers' threads may share it.
     """
 
     schemes = ("memory",)
@@ -39,89 +50,165 @@ class MemoryStore(Store):
         tombstone_ttl: float = 24 * 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.maxsize = maxsize
         self.tombstone_ttl = tombstone_ttl
+        self._clock = clock
         self._lock = threading.Lock()
-        # The value is (record, leaves_at): each entry carries its own lifetime.
-        self._cache: TLRUCache[str, tuple[SessionRecord, float]] = TLRUCache(
-            maxsize, ttu=_leaves_at, timer=clock
-        )
-        self._by_subject: dict[str, set[str]] = {}
-        # Limits seen at the last write of each session, so the sweeper can
-        # find sessions past their deadline without a request to tell it.
-        self._limits: dict[str, Limits] = {}
+        # Insertion order is write order: a write moves its key to the end, so
+        # the front holds the least recently written records.
+        self._cache: dict[str, SessionRecord] = {}
+        # When each tombstone leaves (its end time plus tombstone_ttl).
+        self._tombstone_leaves: dict[str, float] = {}
+        # Limits seen at the last write, so the sweeper can find sessions past
+        # their deadline without a request to tell it. Nearly every session
+        # shares one Limits: only those written under others get an entry.
+        self._common_limits: Limits | None = None
+        self._other_limits: dict[str, Limits] = {}
+        self._writes = 0
 
-    def _put(self, key: str, record: SessionRecord, limits: Limits | None) -> None:
-        if record.ended is not None or limits is None:
-            leaves = self._cache.timer() + self.tombstone_ttl
+    # -- bookkeeping (callers hold the lock) --------------------------------
+
+    def _limits_of(self, key: str) -> Limits | None:
+        return self._other_limits.get(key, self._common_limits)
+
+    def _write_live(self, key: str, record: SessionRecord, limits: Limits) -> None:
+        cache = self._cache
+        if key in cache:
+            del cache[key]
+        elif len(cache) >= self.maxsize:
+            self._make_room()
+        cache[key] = record
+        if self._common_limits is None:
+            self._common_limits = limits
+        if limits is self._common_limits or limits == self._common_limits:
+            if self._other_limits:
+                self._other_limits.pop(key, None)
         else:
-            leaves = deadline(record, limits) + self.tombstone_ttl
-        self._cache[key] = (record, leaves)
+            self._other_limits[key] = limits
+        self._wrote()
+
+    def _write_tombstone(self, key: str, record: SessionRecord) -> None:
+        cache = self._cache
+        if key in cache:
+            del cache[key]
+        elif len(cache) >= self.maxsize:
+            self._make_room()
+        cache[key] = record
+        self._tombstone_leaves[key] = self._clock() + self.tombstone_ttl
+        self._other_limits.pop(key, None)
+        self._wrote()
+
+    def _wrote(self) -> None:
+        self._writes += 1
+        if self._writes >= _SWEEP_AFTER and self._writes >= len(self._cache):
+            self._sweep(self._clock())
+
+    def _leaves_at(self, key: str, record: SessionRecord) -> float:
+        if record.ended is not None:
+            return self._tombstone_leaves.get(key, float("-inf"))
+        limits = self._limits_of(key)
+        if limits is None:
+            return float("-inf")
+        return deadline(record, limits) + self.tombstone_ttl
+
+    def _drop(self, key: str) -> None:
+        del self._cache[key]
+        self._tombstone_leaves.pop(key, None)
+        self._other_limits.pop(key, None)
+
+    def _get(self, key: str, now: float) -> SessionRecord | None:
+        """The record under ``key``, or ``None`` (dropping it) once past its time."""
+        record = self._cache.get(key)
+        if record is not None and now >= self._leaves_at(key, record):
+            self._drop(key)
+            return None
+        return record
+
+    def _sweep(self, now: float) -> None:
+        self._writes = 0
+        for key, record in list(self._cache.items()):
+            if now >= self._leaves_at(key, record):
+                self._drop(key)
+
+    def _make_room(self) -> None:
+        self._sweep(self._clock())
+        cache = self._cache
+        if len(cache) < self.maxsize:
+            return
+        # Several at once: deleting from the front of a dict leaves holes that
+        # the next scan from the front must step over until the dict resizes.
+        for key in list(_first(cache, max(1, len(cache) // 64))):
+            self._drop(key)
+
+    # -- the Store interface -------------------------------------------------
 
     def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
         with self._lock:
-            try:
-                # Item access, not .get(): cachetools' get() checks expiry twice.
-                entry = self._cache[key]
-            except KeyError:
+            record = self._cache.get(key)
+            if record is None:
                 return NO_SESSION, None
-            record = entry[0]
             decision = decide(record, limits, activity, now)
-            if decision.verdict is _ALLOW and not decision.touch:
+            if decision.verdict is _ALLOW:
+                if decision.touch:
+                    self._write_live(key, touched(record, now), limits)
                 return decision, record
-            if decision.touch:
-                self._put(key, touched(record, now), limits)
-                self._limits[key] = limits
-            elif decision.expired_now:
-                self._put(key, tombstone(record, decision.reason or EndReason.IDLE, now), None)
-                self._forget(key, record)
+            # Not alive: it may be past its time already, as if it had left.
+            if self._clock() >= self._leaves_at(key, record):
+                self._drop(key)
+                return NO_SESSION, None
+            if decision.expired_now:
+                self._write_tombstone(
+                    key, tombstone(record, decision.reason or EndReason.IDLE, now)
+                )
             return decision, record
 
     def create(self, key: str, record: SessionRecord, limits: Limits) -> None:
         with self._lock:
-            self._put(key, record, limits)
-            self._limits[key] = limits
-            if record.subject is not None:
-                self._by_subject.setdefault(record.subject, set()).add(key)
+            self._write_live(key, record, limits)
 
     def end(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
         with self._lock:
-            entry = self._cache.get(key)
-            record = entry[0] if entry is not None else None
+            record = self._get(key, self._clock())
             live = record is not None and record.ended is None
-            self._put(key, tombstone(record, reason, now), None)
-            if record is not None and live:
-                self._forget(key, record)
-                return record
-            return None
+            self._write_tombstone(key, tombstone(record, reason, now))
+            return record if live else None
 
     def reauthenticate(self, key: str, now: float) -> bool:
         with self._lock:
-            entry = self._cache.get(key)
-            if entry is None or entry[0].ended is not None:
+            record = self._get(key, self._clock())
+            if record is None or record.ended is not None:
                 return False
-            record = entry[0]
             if now > record.authenticated_at:
-                self._cache[key] = (
-                    SessionRecord(
-                        record.subject,
-                        record.tenant,
-                        record.created_at,
-                        record.last_activity,
-                        now,
-                    ),
-                    entry[1],
+                # In place: a new authentication is not activity, and it moves
+                # neither deadline, so the record keeps its place and limits.
+                self._cache[key] = SessionRecord(
+                    record.subject,
+                    record.tenant,
+                    record.created_at,
+                    record.last_activity,
+                    now,
                 )
             return True
 
     def sessions_of(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
+        """The live sessions of ``subject``.
+
+        One pass over the records rather than an index by subject: an index
+        would cost a dict slot per session, a third of the memory budget, for
+        an operation an administrator runs now and then.
+        """
         with self._lock:
+            clock_now = self._clock()
             found = []
-            for key in list(self._by_subject.get(subject, ())):
-                entry = self._cache.get(key)
-                if entry is None or entry[0].ended is not None:
-                    self._by_subject.get(subject, set()).discard(key)
+            for key, record in list(self._cache.items()):
+                if record.subject != subject or record.ended is not None:
                     continue
-                found.append((key, entry[0]))
+                if clock_now >= self._leaves_at(key, record):
+                    self._drop(key)
+                    continue
+                found.append((key, record))
             return found
 
     def purge_expired(self, now: float) -> list[tuple[str, SessionRecord, EndReason]]:
@@ -132,32 +219,30 @@ class MemoryStore(Store):
         """
         expired = []
         with self._lock:
-            for key, limits in list(self._limits.items()):
-                entry = self._cache.get(key)
-                if entry is None or entry[0].ended is not None:
-                    self._limits.pop(key, None)
+            self._sweep(self._clock())
+            for key, record in list(self._cache.items()):
+                if record.ended is not None:
                     continue
-                decision = decide(entry[0], limits, False, now)
+                limits = self._limits_of(key)
+                if limits is None:
+                    continue
+                decision = decide(record, limits, False, now)
                 if decision.expired_now:
                     reason = decision.reason or EndReason.IDLE
-                    self._put(key, tombstone(entry[0], reason, now), None)
-                    self._forget(key, entry[0])
-                    expired.append((key, entry[0], reason))
+                    self._write_tombstone(key, tombstone(record, reason, now))
+                    expired.append((key, record, reason))
         return expired
 
     def __len__(self) -> int:
         with self._lock:
+            self._sweep(self._clock())
             return len(self._cache)
 
-    def _forget(self, key: str, record: SessionRecord) -> None:
-        self._limits.pop(key, None)
-        if record.subject is not None:
-            keys = self._by_subject.get(record.subject)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._by_subject[record.subject]
 
-
-def _leaves_at(_key: Any, value: tuple[SessionRecord, float], _now: float) -> float:
-    return value[1]
+def _first(cache: dict[str, SessionRecord], count: int) -> list[str]:
+    keys = []
+    for key in cache:
+        keys.append(key)
+        if len(keys) >= count:
+            break
+    return keys

@@ -73,13 +73,16 @@ class MemoryStore(Store):
     def _limits_of(self, key: str) -> Limits | None:
         return self._other_limits.get(key, self._common_limits)
 
-    def _write_live(self, key: str, record: SessionRecord, limits: Limits) -> None:
+    def _place(self, key: str, record: SessionRecord) -> None:
         cache = self._cache
         if key in cache:
             del cache[key]
         elif len(cache) >= self.maxsize:
             self._make_room()
         cache[key] = record
+
+    def _write_live(self, key: str, record: SessionRecord, limits: Limits) -> None:
+        self._place(key, record)
         if self._common_limits is None:
             self._common_limits = limits
         if limits is self._common_limits or limits == self._common_limits:
@@ -90,12 +93,7 @@ class MemoryStore(Store):
         self._wrote()
 
     def _write_tombstone(self, key: str, record: SessionRecord) -> None:
-        cache = self._cache
-        if key in cache:
-            del cache[key]
-        elif len(cache) >= self.maxsize:
-            self._make_room()
-        cache[key] = record
+        self._place(key, record)
         self._tombstone_leaves[key] = self._clock() + self.tombstone_ttl
         self._other_limits.pop(key, None)
         self._wrote()

@@ -74,7 +74,9 @@
   function answer(result, reported) {
     var body = result.body;
     if (result.status === 200 && body.active) return apply(body, true, reported);
-    if (result.status === 200 || result.status === 401) return ended(body.reason || "signed_out");
+    // No reason: the cookie is already gone (another request of this page ended the
+    // session first). Past the deadline that was the idle limit, not a sign-out.
+    if (result.status === 200 || result.status === 401) return ended(body.reason || (st.active && now() >= deadline() ? "idle" : "signed_out"));
     throw new Error("idleguard: " + result.status);
   }
 

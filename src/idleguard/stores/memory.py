@@ -1,9 +1,8 @@
 """The embedded store: one process, no server, on a plain dict under one lock.
 
-Earlier versions kept records in :class:`cachetools.TLRUCache`. That cache
-keeps, per key, an item object, a heap entry, an order entry and a size entry
-besides the value: about 760 bytes per live session, and a third of a
-microsecond per lookup. A plain dict keyed by digest, with the record itself
+Why not :class:`cachetools.TLRUCache`: it keeps, per key, an item object, a
+heap entry, an order entry and a size entry besides the value, about 760 bytes
+per live session and a third of a microsecond per lookup. A plain dict keyed by digest, with the record itself
 as the value, costs the key, the record and one dict slot (under 300 bytes)
 and one lookup. Expiry is lazy (a record past its time is dropped when it is
 next looked at) plus an amortized sweep, so records still leave on their own.

@@ -173,15 +173,6 @@ class Settings:
         return self.policies.default.policy
 
     # -- per request ----------------------------------------------------------
-    def policy_for(self, facts: RequestFacts) -> Policy:
-        """The policy for this request before its session is known (path and device rules).
-
-        The flow refines it with the session's tenant and user
-        (:meth:`idleguard.PolicyEngine.resolve`); this is the answer when there
-        is no session.
-        """
-        return self.policies.for_facts(facts).policy
-
     def is_exempt(self, facts: RequestFacts) -> bool:
         """Neither checked nor touched: exempt paths and API-key requests."""
         if self.exempt_paths and path_matches(facts.path, self.exempt_paths):

@@ -66,7 +66,7 @@ def build(
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 def test_an_expired_bearer_token_stays_refused(kind: str) -> None:
-    clock, store, events = SettableClock(), None, EventCollector()
+    clock, events = SettableClock(), EventCollector()
     store = MemoryStore(clock=clock)
     client = build(kind, BearerToken(), clock, store, events)
     token = client.post("/token", cookies=False).json()["token"]

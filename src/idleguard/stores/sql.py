@@ -400,8 +400,7 @@ class SQLStore(SteppedStore):
         except StoreUnavailable:
             raise
         except (SQLAlchemyError, OSError) as failure:
-            first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
-            raise StoreUnavailable(f"sql: {type(failure).__name__}: {first_line}") from failure
+            raise _unavailable(failure) from failure
 
     def close(self) -> None:
         self._engine.dispose()
@@ -440,14 +439,20 @@ class SQLStore(SteppedStore):
         except StoreUnavailable:
             raise
         except (SQLAlchemyError, OSError) as failure:
-            first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
-            raise StoreUnavailable(f"sql: {type(failure).__name__}: {first_line}") from failure
+            raise _unavailable(failure) from failure
 
     async def aclose(self) -> None:
         if self._async_engine is not None:
             await self._async_engine.dispose()
             self._async_engine = None
         self._engine.dispose()
+
+
+def _unavailable(failure: BaseException) -> StoreUnavailable:
+    """The driver's error as the store's: its type and first line, never a whole dump."""
+    text = str(failure).strip()
+    first_line = text.splitlines()[0] if text else ""
+    return StoreUnavailable(f"sql: {type(failure).__name__}: {first_line}")
 
 
 def _reply(result: sa.CursorResult[Any], shape: str) -> Any:

@@ -92,9 +92,11 @@ class Harness:
 class AsgiHarness(Harness):
     kind = "asgi"
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, root_path: str = "") -> None:
         super().__init__()
         self.app = app
+        #: Where the app is mounted: the scope's ``path`` starts with it, as servers send it.
+        self.root_path = root_path
 
     def _send(
         self,
@@ -121,10 +123,10 @@ class AsgiHarness(Harness):
             "http_version": "1.1",
             "method": method,
             "scheme": "https",
-            "path": raw_path,
-            "raw_path": raw_path.encode(),
+            "path": self.root_path + raw_path,
+            "raw_path": (self.root_path + raw_path).encode(),
             "query_string": query.encode(),
-            "root_path": "",
+            "root_path": self.root_path,
             "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
             "client": ("127.0.0.1", 50000),
             "server": ("testserver", 443),

@@ -12,7 +12,7 @@ from typing import Any
 
 from .context import SessionContext
 from .events import Event, emit_async, emit_sync
-from .facts import HEADER_NAMES, RequestFacts, normalize_path
+from .facts import HEADER_NAMES, RequestFacts, app_path, readings
 from .flow import Flow, Reply, drive_async, drive_sync
 from .settings import Settings
 
@@ -182,13 +182,15 @@ class IdleGuard:
 
     def _facts(self, scope: Scope, websocket: bool = False) -> RequestFacts:
         client = scope.get("client")
+        path, routed = readings(app_path(scope["path"], scope.get("root_path", "")))
         return RequestFacts(
             "GET" if websocket else scope["method"],
-            normalize_path(scope["path"]),
+            path,
             read_headers(scope["headers"]),
             websocket,
             query.decode("latin-1") if (query := scope.get("query_string")) else "",
             client[0] if client else None,
+            routed,
         )
 
     async def _touch_if_due(self, context: SessionContext) -> None:
@@ -216,14 +218,23 @@ class IdleGuard:
         flow = self.flow
         touch_if_due = self._touch_if_due
 
+        replaced = False
+
         async def guarded_send(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the app's answer was replaced; the rest of its body goes nowhere
             if message["type"] == "http.response.start":
                 if context.has_headers:
-                    added, events = await self._run(flow.leave(context))
+                    added, events, failed = await self._run(flow.leave(context))
+                    await self._emit(events)
+                    if failed is not None:
+                        replaced = True
+                        await _send_reply(send, failed)
+                        return
                     if added:
                         message = dict(message)
                         message["headers"] = merge_headers(message.get("headers", []), added)
-                    await self._emit(events)
             elif message.get("more_body") and context.key is not None:
                 # A long download is activity while its bytes flow.
                 await touch_if_due(context)
@@ -264,36 +275,60 @@ class IdleGuard:
         flow = self.flow
         clock = self.settings.clock
         closed = asyncio.Event()
+        # A sign-out or expiry found by another request of this process wakes
+        # the watcher at once; other processes are seen at the next recheck.
+        ended = asyncio.Event()
+        loop = asyncio.get_running_loop()
 
-        async def close_if_over(step: Any) -> None:
-            await self._emit(await self._run(step))
-            if context.key is None and not closed.is_set():
+        def on_end() -> None:
+            context.key = None
+            loop.call_soon_threadsafe(ended.set)
+
+        forget = flow.listen(context.key, on_end)
+
+        async def close_now() -> None:
+            if not closed.is_set():
                 closed.set()
                 await send({"type": "websocket.close", "code": WEBSOCKET_SESSION_ENDED})
 
+        async def close_if_over(step: Any) -> None:
+            await self._emit(await self._run(step))
+            if context.key is None:
+                await close_now()
+
         async def guarded_receive() -> Message:
             message = await receive()
-            if message["type"] == "websocket.receive" and context.key is not None:
-                now = clock()
-                if flow.activity_due(context, now):
-                    await close_if_over(flow.keep_alive(context, now))
+            if message["type"] == "websocket.receive":
+                if context.key is not None:
+                    now = clock()
+                    if flow.activity_due(context, now):
+                        await close_if_over(flow.keep_alive(context, now))
+                if context.key is None:
+                    # The session is over: this message must not reach the app.
+                    await close_now()
+                    return {"type": "websocket.disconnect", "code": WEBSOCKET_SESSION_ENDED}
             return message
 
         async def guarded_send(message: Message) -> None:
             if closed.is_set():
                 return  # the socket was closed for the session; the app's late sends go nowhere
+            if context.key is None:
+                await close_now()
+                return
             await send(message)
 
         async def watch() -> None:
             # The session can end with the socket silent, or be ended elsewhere.
             while not closed.is_set():
-                await asyncio.sleep(self.websocket_recheck)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(ended.wait(), self.websocket_recheck)
                 await close_if_over(flow.keep_alive(context, clock(), activity=False))
 
         watcher = asyncio.ensure_future(watch())
         try:
             await self.app(scope, guarded_receive, guarded_send)
         finally:
+            forget()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher

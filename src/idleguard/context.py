@@ -164,7 +164,9 @@ class SessionContext:
         self.refresh(now)
 
     def end(self, reason: EndReason = EndReason.SIGNED_OUT) -> None:
-        key = self.key if self.key is not None else self.credential_key
+        # Only a live session is ended: a credential idleguard has no live
+        # record for gets no tombstone, so junk can never fill the store.
+        key = self.key
         if key is None:
             return
         self._ask(PendingAction("end", key, self.settings.clock(), reason=reason))

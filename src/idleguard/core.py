@@ -57,6 +57,8 @@ class EndReason(str, enum.Enum):
     SIGNED_OUT = "signed_out"
     REVOKED = "revoked"
     INVALID = "invalid"
+    #: An app credential idleguard has no record of: refused, never stored.
+    UNKNOWN = "unknown"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from .context import SessionContext
 from .events import EventType
 from .facts import RequestFacts, normalize_path
-from .flow import NO_STORE, Entry, Flow, Op, Reply, _safe_next, json_reply
+from .flow import NO_STORE, Entry, Flow, Op, Reply, _safe_next, json_reply, with_headers
 
 __all__ = ["client_script_url", "cross_site_reason", "serve"]
 
@@ -143,30 +143,22 @@ def cross_site_reason(facts: RequestFacts, trusted_origins: frozenset[str]) -> s
     return None if netloc == host else "Origin is not this site"
 
 
-def _page(flow: Flow, facts: RequestFacts, *, activity: bool) -> RequestFacts | None:
+def _page(flow: Flow, facts: RequestFacts) -> RequestFacts | None:
     """The request as if it were for the page the client names in ``?path=``.
 
-    The page chooses the limits; whether the request counts as activity is the
-    endpoint's to say, so the passive header is set or dropped here. A page
-    that is exempt or passive by path falls back to the endpoint's own path.
+    The page chooses the limits only: whether the request counts as activity
+    is the endpoint's to say, and the session is checked whatever the page
+    (an exempt or passive page has a session like any other).
     """
     values = parse_qs(facts.query, keep_blank_values=True).get("path")
     raw = values[0] if values else "/"
     if len(raw) > 2048 or not _safe_next(raw):
         return None
     path = normalize_path(raw.split("?", 1)[0].split("#", 1)[0])
-    settings = flow.settings
-    if path.startswith(settings.endpoint_prefix):
+    if path.startswith(flow.settings.endpoint_prefix):
         return None
-    headers = {
-        name: value for name, value in facts.headers.items() if name != "x-idleguard-passive"
-    }
-    if not activity:
-        headers[PASSIVE] = "1"
-    page = dataclasses.replace(facts, path=path, headers=headers)
-    if settings.is_exempt(page) or settings.is_passive(dataclasses.replace(page, headers={})):
-        page = dataclasses.replace(page, path=facts.path)
-    return page
+    headers = {name: value for name, value in facts.headers.items() if name != PASSIVE}
+    return dataclasses.replace(facts, path=path, headers=headers, routed=None)
 
 
 def _state(context: SessionContext) -> dict[str, Any]:
@@ -200,11 +192,11 @@ def _checked(
     flow: Flow, facts: RequestFacts, *, activity: bool
 ) -> Generator[Op, Any, tuple[Entry, Reply | None]]:
     """Check the session for the named page; a reply when the answer is already known."""
-    page = _page(flow, facts, activity=activity)
+    page = _page(flow, facts)
     if page is None:
         context = SessionContext(flow.settings, facts)
         return Entry(context), json_reply(400, {"error": "bad_path"}, [])
-    entry = yield from flow.enter(page)
+    entry = yield from flow.check(page, activity=activity)
     if entry.reply is not None:
         return entry, entry.reply
     if entry.context.unguarded:
@@ -216,9 +208,9 @@ def _checked(
 def _status(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
     entry, reply = yield from _checked(flow, facts, activity=False)
     if reply is None:
-        headers, events = yield from flow.leave(entry.context)
+        headers, events, failed = yield from flow.leave(entry.context)
         entry.events.extend(events)
-        reply = _answer(200, _state(entry.context), headers)
+        reply = failed or _answer(200, _state(entry.context), headers)
     return Entry(entry.context, reply, entry.events)
 
 
@@ -228,10 +220,12 @@ def _keepalive(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
     entry, reply = yield from _checked(flow, facts, activity=True)
     context = entry.context
     if reply is None:
-        headers, events = yield from flow.leave(context)
+        headers, events, failed = yield from flow.leave(context)
         entry.events.extend(events)
         info = context.info()
-        if info is None:
+        if failed is not None:
+            reply = failed
+        elif info is None:
             reply = _answer(401, {"error": "no_session"}, headers)
         else:
             now = flow.settings.clock()
@@ -253,13 +247,18 @@ def _keepalive(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
 def _logout(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
     entry, reply = yield from _checked(flow, facts, activity=False)
     context = entry.context
-    if reply is not None and reply.status != 503:
-        return Entry(context, reply, entry.events)  # already over; the reply clears the cookie
-    # With the store down the end still clears the cookie, so this browser is signed out.
+    if reply is not None:
+        # Already over (the reply clears the cookie), or the store is down: then
+        # the sign-out is not recorded and the answer must not claim it was,
+        # though this browser still forgets the session.
+        if reply.status == 503:
+            reply = with_headers(reply, flow.settings.clear_cookie_headers())
+        return Entry(context, reply, entry.events)
     context.end()
-    headers, events = yield from flow.leave(context)
+    headers, events, failed = yield from flow.leave(context)
     payload = {"active": False, "login_url": flow.settings.login_url}
-    return Entry(context, _answer(200, payload, headers), [*entry.events, *events])
+    reply = failed or _answer(200, payload, headers)
+    return Entry(context, reply, [*entry.events, *events])
 
 
 _ROUTES: dict[str, tuple[str, Handler]] = {

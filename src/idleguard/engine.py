@@ -34,7 +34,6 @@ from .rules import (
     to_tenant_policy,
     to_user_choice,
 )
-from .stores.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from .context import SessionContext
@@ -301,17 +300,20 @@ class PolicyEngine:
         try:
             raw = yield (resolver, args)
             value = coerce(raw) if raw is not None else None
-        except (StoreUnavailable, PolicyError) as error:
+        except Exception:
+            # The app's resolver failed (its database is down, or a bug): never an
+            # outage of idleguard's store, so never the fail_open path.
             if found:
                 # Stale beats nothing: the last answer stays until the resolver recovers,
                 # retried after a short pause instead of on every request.
-                logger.warning(
-                    "idleguard policy resolver failed for %r; using the last answer", key
+                logger.error(
+                    "idleguard policy resolver failed for %r; using the last answer",
+                    key,
+                    exc_info=True,
                 )
                 cache.put(key, value, now, ttl=min(cache.ttl, 5.0))
                 return value
-            logger.error("idleguard policy resolver failed for %r: %s", key, error)
-            raise StoreUnavailable(f"policy resolver: {type(error).__name__}") from error
+            raise  # the request is refused, and the error logged with its traceback
         cache.put(key, value, now)
         return value
 

@@ -8,18 +8,26 @@ lives here, once.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
 import hmac
 import ipaddress
 import posixpath
+import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import Union
 from urllib.parse import unquote
 
 __all__ = [
+    "AMBIGUOUS",
     "HEADER_NAMES",
+    "Ambiguous",
+    "Presented",
     "RequestFacts",
     "api_keys",
+    "bearer_token",
     "client_address",
+    "cookie_value",
     "default_api_key_exempt",
     "normalize_path",
     "path_matches",
@@ -52,7 +60,10 @@ class RequestFacts:
     ``path`` is normalized (see :func:`normalize_path`); ``headers`` holds only
     :data:`HEADER_NAMES`, lower-case, repeated headers joined as HTTP allows;
     ``query`` is the raw query string; ``client`` the peer address the server
-    saw (``None`` when unknown).
+    saw (``None`` when unknown). ``routed`` is the path as the app itself
+    routes it (decoded by the server, ``..`` left in place) when that differs
+    from ``path``: the flow refuses a request whose two readings would be
+    treated differently.
     """
 
     method: str
@@ -61,6 +72,7 @@ class RequestFacts:
     websocket: bool = False
     query: str = ""
     client: str | None = None
+    routed: str | None = None
 
     @property
     def wants_html(self) -> bool:
@@ -98,6 +110,27 @@ def normalize_path(raw: str) -> str:
     return normalized
 
 
+def app_path(path: str, root_path: str = "") -> str:
+    """The path relative to where the app is mounted (ASGI ``root_path``).
+
+    Servers and routers put the mount prefix in ``root_path`` and, per the
+    ASGI specification, keep it at the front of ``path`` too; rules, passive
+    and exempt paths and the endpoints are written relative to the app.
+    """
+    if root_path and path.startswith(root_path):
+        rest = path[len(root_path) :]
+        if not rest or rest[0] == "/":
+            return rest or "/"
+    return path
+
+
+def readings(path: str) -> tuple[str, str | None]:
+    """``(normalized, routed)``: the path as :func:`normalize_path` reads it, and
+    the raw path when the app would route a different string (else ``None``)."""
+    normalized = normalize_path(path)
+    return normalized, (path if normalized != path and path else None)
+
+
 def path_matches(path: str, prefixes: tuple[str, ...]) -> bool:
     """True when ``path`` is one of ``prefixes`` or below one (on a segment boundary)."""
     for prefix in prefixes:
@@ -106,30 +139,76 @@ def path_matches(path: str, prefixes: tuple[str, ...]) -> bool:
     return False
 
 
-def read_cookie(header: str, name: str) -> str | None:
-    """The value of cookie ``name``, or ``None``.
+class Ambiguous(enum.Enum):
+    """A credential that parsers could read in more than one way."""
 
-    Presented twice with different values, the cookie is ambiguous: an
-    attacker may have planted one beside the real one, so neither is trusted.
+    AMBIGUOUS = "ambiguous"
+
+
+#: Two cookies of the same name with different values, a quoted or escaped
+#: value, two ``Authorization`` headers, an odd separator: the request is refused.
+AMBIGUOUS = Ambiguous.AMBIGUOUS
+#: What a request presents: a credential, nothing (``None``), or :data:`AMBIGUOUS`.
+Presented = Union[str, None, Ambiguous]  # noqa: UP007
+
+# RFC 6265 cookie-octets: what every parser reads byte for byte. Quotes,
+# backslashes, spaces, commas and anything non-ASCII are read differently by
+# werkzeug, Starlette and Django (unquoting, octal escapes, cut at a space).
+_COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
+# RFC 6750 b64token.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def cookie_value(header: str, name: str) -> Presented:
+    """Cookie ``name`` as every common parser reads it, or :data:`AMBIGUOUS`.
+
+    Parsers disagree on duplicates (werkzeug takes the first, Starlette and
+    Django the last), on quoted values (they unquote and decode octal
+    escapes), on whitespace around the name (Starlette strips any Unicode
+    space, werkzeug only space and tab) and on values with spaces. Wherever
+    they could disagree the answer is :data:`AMBIGUOUS`, so the credential
+    idleguard checks is always the one the app reads. ``""`` is a cookie
+    present with an empty value.
     """
+    if name not in header:
+        return None
     found: str | None = None
-    start = 0
-    prefix = name + "="
-    while True:
-        index = header.find(prefix, start)
-        if index < 0:
-            return found
-        start = index + len(prefix)
-        if index > 0 and header[index - 1] not in " ;":
+    for part in header.split(";"):
+        key, _, value = part.partition("=")
+        # werkzeug reads a bare name as that cookie with an empty value.
+        bare = key.strip(" \t")
+        if bare != name:
+            if key.strip() == name:
+                return AMBIGUOUS  # a name only some parsers strip down to ``name``
             continue
-        end = header.find(";", start)
-        value = header[start:] if end < 0 else header[start:end]
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
+        value = value.strip(" \t")
+        if not _COOKIE_OCTETS.fullmatch(value):
+            return AMBIGUOUS
         if found is not None and found != value:
-            return ""
+            return AMBIGUOUS
         found = value
+    return found
+
+
+def bearer_token(authorization: str | None) -> Presented:
+    """The token of ``Authorization: Bearer <token>``, ``None``, or :data:`AMBIGUOUS`.
+
+    Any mention of the Bearer scheme must be exactly one ``Bearer``, one
+    space and one RFC 6750 token: a tab, two spaces, or two headers (joined
+    with a comma by the server) are read differently by different apps.
+    """
+    if authorization is None or "bearer" not in authorization.lower():
+        return None
+    scheme, space, token = authorization.partition(" ")
+    if not space or scheme.lower() != "bearer" or not _B64TOKEN.fullmatch(token):
+        return AMBIGUOUS
+    return token
+
+
+def read_cookie(header: str, name: str) -> str | None:
+    """The value of cookie ``name``; ``None`` when absent, ``""`` when ambiguous or empty."""
+    value = cookie_value(header, name)
+    return "" if value is AMBIGUOUS else value
 
 
 def client_address(facts: RequestFacts, trusted_proxy_depth: int = 0) -> str | None:

@@ -11,23 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Generator
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from .context import SessionContext
 from .core import Decision, EndReason, SessionRecord, Verdict, decide, touched
 from .events import Event, EventType
-from .facts import RequestFacts, client_address, path_matches, read_cookie
+from .facts import (
+    AMBIGUOUS,
+    Presented,
+    RequestFacts,
+    bearer_token,
+    client_address,
+    cookie_value,
+    path_matches,
+    read_cookie,
+)
 from .policy import Limits
 from .rules import StepUp, step_up_due
 from .settings import Settings
 from .stores.base import Check, Store, StoreUnavailable
 
-__all__ = ["Entry", "Op", "Reply", "drive_async", "drive_sync"]
+__all__ = ["Departure", "Entry", "Op", "Reply", "drive_async", "drive_sync"]
 
 logger = logging.getLogger("idleguard")
 
@@ -58,9 +69,29 @@ class Entry:
 NO_STORE = ("cache-control", "no-store")
 #: Limits under which a check only reads: nothing can expire, nothing is touched.
 PEEK = Limits(None, None, float("inf"))
-_CLEAR = "\x00clear"
+
+
+class CookieChange(enum.Enum):
+    """What happens to the browser's session cookie besides setting a new one."""
+
+    CLEAR = "clear"
+
+
+class Departure(NamedTuple):
+    """What the flow adds after the app: headers, events, and a reply that replaces the app's."""
+
+    headers: list[tuple[str, str]]
+    events: list[Event]
+    reply: Reply | None = None
+
+
 _COOKIE_CACHE_SIZE = 4096
 _COOKIE_CACHE_HEADER_LIMIT = 4096
+
+
+def printable(text: str) -> str:
+    """``text`` with control and invisible characters escaped: one log line stays one line."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def json_reply(status: int, payload: dict[str, Any], headers: list[tuple[str, str]]) -> Reply:
@@ -99,6 +130,51 @@ def _safe_next(path: str) -> bool:
     return path.startswith("/") and not path.startswith("//") and "\\" not in path
 
 
+#: Outages are logged at most once per this many seconds per store (one per burst).
+OUTAGE_LOG_INTERVAL = 10.0
+_last_outage_log: dict[int, float] = {}
+
+
+def report_outage(settings: Settings, error: Exception) -> None:
+    """Log a store outage at ERROR, once per burst, naming the store and the driver's message."""
+    now = time.monotonic()
+    store = settings.store
+    if now - _last_outage_log.get(id(store), float("-inf")) < OUTAGE_LOG_INTERVAL:
+        return
+    _last_outage_log[id(store)] = now
+    logger.error(
+        "idleguard: the session store (%s) is unavailable: %s; requests with a session get %s",
+        type(store).__name__,
+        printable(str(error))[:300],
+        "served unguarded (fail_open)" if settings.fail_open else "503",
+    )
+
+
+_UNAVAILABLE_PAGE = (
+    b"<!doctype html><html lang=en><meta charset=utf-8><title>Service unavailable</title>"
+    b"<h1>Sign-in is unavailable</h1><p>The session service is not answering. "
+    b"Nothing was changed; please try again in a moment.</p></html>"
+)
+
+
+def with_headers(reply: Reply, headers: list[tuple[str, str]]) -> Reply:
+    """``reply`` with ``headers`` added (its own ``Cache-Control`` kept, not repeated)."""
+    extra = [header for header in headers if header != NO_STORE]
+    return dataclasses.replace(reply, headers=[*reply.headers, *extra])
+
+
+def store_unavailable_reply(facts: RequestFacts) -> Reply:
+    """``503``: JSON for an API client, a page that says so for a browser."""
+    headers = [("retry-after", "5")]
+    if "text/html" in facts.headers.get("accept", ""):
+        return Reply(
+            503,
+            [("content-type", "text/html; charset=utf-8"), NO_STORE, *headers],
+            _UNAVAILABLE_PAGE,
+        )
+    return json_reply(503, {"error": "store_unavailable"}, headers)
+
+
 class Flow:
     """The steps of a request, bound to one middleware's settings."""
 
@@ -106,34 +182,85 @@ class Flow:
         self.settings = settings
         # Cookie header -> our cookie's value. A browser sends the same header
         # on every request until a cookie changes, so parsing it once pays.
-        self._cookie_values: dict[str, str | None] = {}
+        self._cookie_values: dict[str, Presented] = {}
+        #: Session key -> what to call when it ends here (the open WebSockets).
+        self.listeners: dict[str, set[Callable[[], None]]] = {}
 
     # -- before the app -------------------------------------------------------
     def enter(self, facts: RequestFacts) -> Generator[Op, Any, Entry]:
-        """Find the request's session and decide it (one store call at most)."""
-        settings = self.settings
-        if facts.path.startswith(settings.endpoint_prefix) and not facts.websocket:
-            from .endpoints import serve  # it builds on this module, so it is imported late
+        """Answer an endpoint request, or check the request's session (one store call at most).
 
-            return (yield from serve(self, facts))
+        Any error that is not the store's own (a bug here, in a store or in a
+        resolver) is logged with its traceback and refused: it never reads as
+        an outage, so ``fail_open`` cannot let it through.
+        """
+        try:
+            if facts.path.startswith(self.settings.endpoint_prefix) and not facts.websocket:
+                from .endpoints import serve  # it builds on this module, so it is imported late
+
+                return (yield from serve(self, facts))
+            return (yield from self.check(facts))
+        except Exception:
+            return Entry(SessionContext(self.settings, facts), self.internal_error(facts))
+
+    def internal_error(self, facts: RequestFacts) -> Reply:
+        """Log the error being handled, loudly, and the answer that refuses the request."""
+        logger.error(
+            "idleguard: internal error on %s %s; the request is refused",
+            facts.method,
+            printable(facts.path),
+            exc_info=True,
+        )
+        return json_reply(500, {"error": "internal_error"}, [])
+
+    def check(self, facts: RequestFacts, activity: bool | None = None) -> Generator[Op, Any, Entry]:
+        """Find the request's session and decide it.
+
+        ``activity`` overrides whether the request counts as activity (the
+        client endpoints say it themselves); by default it does unless it is
+        passive, a preflight, or exempt. A request that presents a session
+        credential is always checked: exemption (API keys, exempt paths) only
+        means "this request has no session", so an exempt request with a
+        credential is checked passively.
+        """
+        settings = self.settings
         context = SessionContext(settings, facts)
-        if settings.is_exempt(facts):
-            context.exempt = True
-            return Entry(context)
+        if facts.routed is not None and self._readings_differ(facts):
+            return Entry(context, json_reply(400, {"error": "ambiguous_path"}, []))
+        identity = settings.identity
         credential = self._credential(facts)
+        if credential is AMBIGUOUS:
+            if identity.issues:
+                # Only idleguard reads its own cookie, and only an exact signed
+                # value names a session: an odd one is simply no session.
+                credential = ""
+            else:
+                # The app reads its own credential; it might read another one than ours.
+                reply = json_reply(400, {"error": "ambiguous_credential"}, [])
+                return Entry(context, reply)
         if not credential:
-            if credential == "":
-                context.clear_cookie = settings.identity.source == "cookie"
+            if settings.is_exempt(facts):
+                context.exempt = True
+            elif credential == "":
+                context.clear_cookie = identity.source == "cookie"
             return Entry(context)
-        key = settings.identity.key_for(credential)
+        key = identity.key_for(credential)
         if key is None:
-            # Tampered, rotated-out, malformed: no session, and the browser is
-            # told to forget the bad cookie. No store query was made.
-            context.clear_cookie = settings.identity.issues
-            return Entry(context)
+            if identity.issues:
+                # Tampered, rotated-out, malformed: no session, and the browser is
+                # told to forget the bad cookie. No store query was made.
+                context.clear_cookie = True
+                return Entry(context)
+            # The app may accept what idleguard cannot even hash: refuse it.
+            return Entry(
+                context, settings.expired_response(settings, facts, EndReason.UNKNOWN.value)
+            )
         context.credential_key = key
         now = settings.clock()
-        activity = not (facts.preflight or settings.is_passive(facts))
+        if activity is None:
+            activity = not (
+                facts.preflight or settings.is_passive(facts) or settings.is_exempt(facts)
+            )
         context.activity = activity
         carrier = settings.carrier_name
         if carrier is not None:
@@ -159,9 +286,14 @@ class Flow:
             return self._store_down(context, now, error)
         context.settle(key, decision, record, now)
         verdict = decision.verdict
+        if verdict is not Verdict.ALLOW and self.listeners:
+            self.ended(key)  # its open sockets in this process close now
         if policies.explain_log:
             logger.info(
-                "idleguard explain %s %s: %s", facts.method, facts.path, self._explain(context)
+                "idleguard explain %s %s: %s",
+                facts.method,
+                printable(facts.path),
+                self._explain(context),
             )
         if verdict is Verdict.ALLOW:
             resolved = context.resolution
@@ -173,11 +305,16 @@ class Flow:
                 self._reseal(context, key, decision, record, now)
             return Entry(context)
         if verdict is Verdict.NO_SESSION:
-            if not settings.identity.issues and settings.identity_adopts:
-                started = yield from self._adopt(context, key, now)
-                return Entry(context, events=started)
-            context.clear_cookie = settings.identity.issues
-            return Entry(context)
+            if identity.issues:
+                context.clear_cookie = True
+                return Entry(context)
+            if settings.adopt is not None:
+                return (yield from self._adopt(context, credential, key, now))
+            # A credential the app issued that idleguard has no record of: never
+            # registered, or ended so long ago its tombstone is gone. Refused.
+            return Entry(
+                context, settings.expired_response(settings, facts, EndReason.UNKNOWN.value)
+            )
         # The session is over: refuse the credential, and report it if it ended just now.
         reason = (decision.reason or EndReason.INVALID).value
         events = []
@@ -185,6 +322,22 @@ class Flow:
             events.append(self._expiry_event(context, decision, record, now))
         reply = settings.expired_response(settings, facts, reason)
         return Entry(context, reply, events)
+
+    def _readings_differ(self, facts: RequestFacts) -> bool:
+        """The app's own reading of the path would be treated differently from ours."""
+        assert facts.routed is not None
+        routed = dataclasses.replace(facts, path=facts.routed, routed=None)
+        return self._path_treatment(facts) != self._path_treatment(routed)
+
+    def _path_treatment(self, facts: RequestFacts) -> tuple[bool, ...]:
+        settings = self.settings
+        path = facts.path
+        return (
+            path.startswith(settings.endpoint_prefix),
+            bool(settings.exempt_paths) and path_matches(path, settings.exempt_paths),
+            bool(settings.passive_paths) and path_matches(path, settings.passive_paths),
+            *(rule.matches(facts) for rule in settings.policies.rules),
+        )
 
     def _check(
         self, context: SessionContext, key: str, activity: bool, now: float
@@ -279,14 +432,11 @@ class Flow:
         if self.settings.carrier_name is not None and decision.touch and record is not None:
             context.carry = self.settings.store.seal(key, touched(record, now))
 
-    def _credential(self, facts: RequestFacts) -> str | None:
-        """The raw credential the request presents; ``""`` for an unusable cookie."""
+    def _credential(self, facts: RequestFacts) -> Presented:
+        """The credential the request presents: a string, ``None``, or :data:`AMBIGUOUS`."""
         identity = self.settings.identity
         if identity.source == "bearer":
-            authorization = facts.headers.get("authorization")
-            if authorization is None or authorization[:7].lower() != "bearer ":
-                return None
-            return authorization[7:].strip() or None
+            return bearer_token(facts.headers.get("authorization"))
         cookie_header = facts.headers.get("cookie")
         if cookie_header is None:
             return None
@@ -294,28 +444,41 @@ class Flow:
         try:
             return cache[cookie_header]
         except KeyError:
-            value = read_cookie(cookie_header, self.settings.cookie_name)
+            value = cookie_value(cookie_header, self.settings.cookie_name)
             if len(cache) >= _COOKIE_CACHE_SIZE:
                 cache.clear()
             if len(cookie_header) <= _COOKIE_CACHE_HEADER_LIMIT:
                 cache[cookie_header] = value
             return value
 
-    def _adopt(self, context: SessionContext, key: str, now: float) -> Step:
-        record = SessionRecord(None, None, now, now, now)
+    def _adopt(
+        self, context: SessionContext, credential: str, key: str, now: float
+    ) -> Generator[Op, Any, Entry]:
+        """Ask the app whose this unknown credential is; guard it from now on, or refuse it."""
+        settings = self.settings
+        adopt = settings.adopt
+        assert adopt is not None
+        subject = yield (adopt, (credential,))
+        if subject is None:
+            reply = settings.expired_response(settings, context.facts, EndReason.UNKNOWN.value)
+            return Entry(context, reply)
+        if not isinstance(subject, str):
+            raise TypeError(
+                f"adopt must return a subject (str) or None, not {type(subject).__name__}"
+            )
+        record = SessionRecord(subject, None, now, now, now)
         try:
             yield ("create", (key, record, context.policy.limits))
         except StoreUnavailable as error:
-            self._store_down(context, now, error)
-            return []
-        self.settings.policies.remember(key, None, None)
+            return self._store_down(context, now, error)
+        settings.policies.remember(key, subject, None)
         context.settle(key, Decision(Verdict.ALLOW), record, now)
         context.refresh(now)
-        return [self.event(EventType.SESSION_STARTED, context, now)]
+        return Entry(context, events=[self.event(EventType.SESSION_STARTED, context, now)])
 
     def _store_down(self, context: SessionContext, now: float, error: Exception) -> Entry:
         settings = self.settings
-        logger.warning("idleguard store unavailable: %s", type(error).__name__)
+        report_outage(settings, error)
         event = self.event(
             EventType.STORE_UNAVAILABLE,
             context,
@@ -325,8 +488,7 @@ class Flow:
         if settings.fail_open:
             context.unguarded = True
             return Entry(context, events=[event])
-        reply = json_reply(503, {"error": "store_unavailable"}, [("retry-after", "5")])
-        return Entry(context, reply, [event])
+        return Entry(context, store_unavailable_reply(context.facts), [event])
 
     # -- while bytes flow -----------------------------------------------------
     def activity_due(self, context: SessionContext, now: float) -> bool:
@@ -349,6 +511,10 @@ class Flow:
                 self._carrying(context, key, context.policy.limits, activity, now),
             )
         except StoreUnavailable:
+            return []  # the stream goes on; the next check or request decides
+        except Exception:
+            logger.error("idleguard: internal error while re-checking a stream", exc_info=True)
+            context.key = None  # refused from here on: the socket or stream is closed
             return []
         context.settle(key, decision, record, now)
         if decision.alive:
@@ -358,14 +524,22 @@ class Flow:
         return []
 
     # -- after the app --------------------------------------------------------
-    def leave(
-        self, context: SessionContext
-    ) -> Generator[Op, Any, tuple[list[tuple[str, str]], list[Event]]]:
-        """Carry out the app's begin, end and reauthenticate; return headers and events."""
+    def leave(self, context: SessionContext) -> Generator[Op, Any, Departure]:
+        """Carry out the app's begin, end and reauthenticate: the headers, events and any
+        reply that must replace the app's (a sign-in or sign-out the store did not record)."""
+        try:
+            return (yield from self._leave(context))
+        except Exception:
+            context.pending = ()
+            reply = self.internal_error(context.facts)
+            return Departure([*self.settings.clear_cookie_headers(), NO_STORE], [], reply)
+
+    def _leave(self, context: SessionContext) -> Generator[Op, Any, Departure]:
         settings = self.settings
         events: list[Event] = []
-        # What the browser's cookie becomes: a new credential, _CLEAR, or unchanged (None).
-        cookie: str | None = None
+        # What the browser's cookie becomes: a new credential, CookieChange.CLEAR, or unchanged.
+        cookie: str | CookieChange | None = None
+        failed: Reply | None = None
         for action in context.pending:
             now = action.at
             try:
@@ -400,7 +574,8 @@ class Flow:
                                 reason=action.reason.value,
                             )
                         )
-                    cookie = _CLEAR
+                    self.ended(action.key)
+                    cookie = CookieChange.CLEAR
                 else:  # reauthenticate
                     if (yield ("reauthenticate", self._carrying(context, action.key, now))):
                         events.append(
@@ -409,6 +584,7 @@ class Flow:
                     if settings.carrier_name is not None and context.record is not None:
                         context.carry = settings.store.seal(action.key, context.record)
             except StoreUnavailable as error:
+                report_outage(settings, error)
                 events.append(
                     self.event(
                         EventType.STORE_UNAVAILABLE,
@@ -417,26 +593,45 @@ class Flow:
                         metadata={"during": action.kind, "error": type(error).__name__},
                     )
                 )
-                if action.kind == "begin":
-                    # No record was written: hand out no cookie for it.
-                    cookie = _CLEAR if cookie is not None else None
-                elif action.kind == "end":
-                    # The browser forgets the session even if the store missed the tombstone.
-                    cookie = _CLEAR
+                # The app's answer would claim a sign-in or sign-out that did not
+                # happen: say 503 instead. The browser forgets the session either way.
+                failed = store_unavailable_reply(context.facts)
+                cookie = CookieChange.CLEAR
+                context.key = None
         context.pending = ()
-        if cookie is _CLEAR:
+        if cookie is CookieChange.CLEAR:
             headers = [*settings.clear_cookie_headers(), NO_STORE]
             if settings.clear_site_data:
                 headers.append(("clear-site-data", '"cookies"'))
-            return headers, events
+            if failed is not None:
+                failed = with_headers(failed, headers)
+            return Departure(headers, events, failed)
         carried = [settings.set_carrier_header(context.carry)] if context.carry else []
-        if cookie is not None and settings.identity.issues:
-            return [settings.set_cookie_header(cookie), *carried, NO_STORE], events
+        if isinstance(cookie, str) and settings.identity.issues:
+            return Departure([settings.set_cookie_header(cookie), *carried, NO_STORE], events)
         if context.clear_cookie:
-            return [*settings.clear_cookie_headers(), NO_STORE], events
+            return Departure([*settings.clear_cookie_headers(), NO_STORE], events)
         if carried:
-            return [*carried, NO_STORE], events
-        return [], events
+            return Departure([*carried, NO_STORE], events)
+        return Departure([], events)
+
+    def ended(self, key: str) -> None:
+        """Tell this process's open sockets of session ``key`` that it is over, at once."""
+        for listener in list(self.listeners.get(key, ())):
+            listener()
+
+    def listen(self, key: str, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when session ``key`` ends in this process; returns the undo."""
+        self.listeners.setdefault(key, set()).add(listener)
+
+        def forget() -> None:
+            listeners = self.listeners.get(key)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    self.listeners.pop(key, None)
+
+        return forget
 
     # -- sweeping -------------------------------------------------------------
     def sweep(self, now: float) -> Generator[Op, Any, list[Event]]:
@@ -537,11 +732,11 @@ def drive_sync(store: Store, step: Generator[Op, Any, Any]) -> Any:
                 if inspect.isawaitable(send_value):
                     send_value = _run_awaitable(send_value)
             error = None
-        except StoreUnavailable as failure:
+        except Exception as failure:
+            # Stores turn their driver's declared errors into StoreUnavailable;
+            # anything else is a bug and reaches the step as itself, to be refused
+            # and logged as one, never mistaken for an outage.
             error, send_value = failure, None
-        except Exception as failure:  # a driver's own error: the store did not answer
-            logger.debug("idleguard store call %s failed", name, exc_info=True)
-            error, send_value = StoreUnavailable(f"{name}: {type(failure).__name__}"), None
 
 
 def _run_awaitable(awaitable: Any) -> Any:
@@ -575,11 +770,19 @@ async def drive_async(store: Store, step: Generator[Op, Any, Any], timeout: floa
             else:
                 send_value = call
             error = None
-        except StoreUnavailable as failure:
+        except asyncio.TimeoutError:
+            # The store did not answer within store_timeout: that is an outage.
+            error, send_value = StoreUnavailable(f"{name}: no answer in {timeout} s"), None
+        except Exception as failure:  # as in drive_sync: bugs stay bugs
             error, send_value = failure, None
-        except Exception as failure:
-            logger.debug("idleguard store call %s failed", name, exc_info=True)
-            error, send_value = StoreUnavailable(f"{name}: {type(failure).__name__}"), None
 
 
-__all__ += ["Flow", "expired_reply", "json_reply", "path_matches", "step_up_location"]
+__all__ += [
+    "Flow",
+    "expired_reply",
+    "json_reply",
+    "path_matches",
+    "printable",
+    "step_up_location",
+    "store_unavailable_reply",
+]

@@ -16,16 +16,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, Union
 
 from itsdangerous import BadSignature, Signer
 
 __all__ = [
+    "Adopt",
     "AppCookie",
     "BearerToken",
     "Identity",
     "SignedCookie",
+    "check_adopt",
     "digest",
     "new_session_id",
 ]
@@ -121,18 +123,42 @@ class SignedCookie:
         return self._signer.sign(session_id).decode("ascii"), digest(session_id)
 
 
-class _AppCredential:
-    """A credential the app owns. ``adopt``: start guarding an unknown one on first sight.
+#: ``credential -> subject`` (or an awaitable of it): the app vouches for a
+#: credential idleguard has no record of. A string starts a session for that
+#: subject; ``None`` refuses the credential.
+Adopt = Callable[[str], Union[str, Awaitable[Union[str, None]], None]]  # noqa: UP007
 
-    Without ``adopt`` the app registers each credential with
-    ``idleguard.begin(request, subject=..., credential=...)`` when it issues it;
-    an unregistered credential is "no session" and passes through unguarded.
-    With ``adopt`` every credential the app accepts is guarded from its first
-    request, at the price of a store write for any credential presented.
+
+def check_adopt(adopt: object) -> Adopt | None:
+    """``adopt`` checked: a callable, or ``None``; ``True`` is refused with what to do instead."""
+    if adopt is True:
+        raise TypeError(
+            "adopt=True would guard any credential presented, including ones the app never "
+            "issued; pass adopt=<callable(credential) -> subject or None> that checks the "
+            "credential with the app and returns whose it is"
+        )
+    if adopt is None or adopt is False:
+        return None
+    if not callable(adopt):
+        raise TypeError("adopt must be a callable(credential) -> subject or None")
+    return adopt  # checked callable above
+
+
+class _AppCredential:
+    """A credential the app owns, guarded by its digest.
+
+    The app registers each credential with
+    ``idleguard.begin(request, subject=..., credential=...)`` when it issues
+    it. A credential idleguard has no live record for (never registered,
+    ended long ago, forgotten) is refused like an expired one: idleguard
+    cannot tell a stolen old credential from a new one, so the app must say.
+    ``adopt``, a callable ``credential -> subject | None`` (sync or async),
+    is how it says: it is asked about each unknown credential and a subject
+    starts a session for it; ``None`` refuses it.
     """
 
     issues = False
-    adopt = False
+    adopt: Adopt | None = None
 
     def key_for(self, credential: str) -> str | None:
         if not credential or len(credential) > MAX_CREDENTIAL_LENGTH:
@@ -153,9 +179,9 @@ class AppCookie(_AppCredential):
 
     source = "cookie"
 
-    def __init__(self, name: str = "session", *, adopt: bool = False) -> None:
+    def __init__(self, name: str = "session", *, adopt: Adopt | None = None) -> None:
         self.name = name
-        self.adopt = adopt
+        self.adopt = check_adopt(adopt)
 
 
 class BearerToken(_AppCredential):
@@ -164,5 +190,5 @@ class BearerToken(_AppCredential):
     source = "bearer"
     name = "authorization"
 
-    def __init__(self, *, adopt: bool = False) -> None:
-        self.adopt = adopt
+    def __init__(self, *, adopt: Adopt | None = None) -> None:
+        self.adopt = check_adopt(adopt)

@@ -154,7 +154,13 @@ class PathRule:
 
     def matches(self, facts: RequestFacts) -> bool:
         """True when this rule applies to the request (its path and method)."""
-        if self.methods is not None and facts.method not in self.methods:
+        # HEAD is answered by the GET handler in every common framework.
+        method = "GET" if facts.method == "HEAD" else facts.method
+        if (
+            self.methods is not None
+            and method not in self.methods
+            and facts.method not in self.methods
+        ):
             return False
         if self._regex is not None:
             return self._regex.fullmatch(facts.path) is not None

@@ -12,7 +12,7 @@ from .audit import AuditTrail, CounterHook, Redactor, Sink
 from .engine import PolicyEngine, TenantResolver, UserResolver
 from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, RequestFacts, default_api_key_exempt, path_matches
-from .identity import Identity, SignedCookie
+from .identity import Identity, SignedCookie, check_adopt
 from .policy import Policy
 from .rules import Rule, TenantPolicy
 from .stores import Store, from_url
@@ -117,7 +117,8 @@ class Settings:
             # Without a secret, event tags are stable within this process only.
             self._tag_key = secrets.token_bytes(32)
         self.identity: Identity = identity
-        self.identity_adopts = bool(getattr(identity, "adopt", False))
+        #: ``credential -> subject | None``: the app vouches for an unknown credential.
+        self.adopt = None if identity.issues else check_adopt(getattr(identity, "adopt", None))
         self.https_only = https_only
         if identity.issues:
             self.cookie_name = ("__Host-" if https_only else "") + identity.name

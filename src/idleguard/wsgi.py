@@ -11,8 +11,8 @@ from typing import Any
 
 from .context import SessionContext
 from .events import Event, emit_sync
-from .facts import HEADER_NAMES, RequestFacts, normalize_path
-from .flow import Flow, drive_sync
+from .facts import HEADER_NAMES, RequestFacts, readings
+from .flow import Flow, Reply, drive_sync
 from .settings import Settings
 
 __all__ = ["IdleGuardWSGI"]
@@ -51,38 +51,53 @@ class IdleGuardWSGI:
             emit_sync(self.settings.hooks, events)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        # PATH_INFO is already relative to where the app is mounted (SCRIPT_NAME).
+        path, routed = readings(environ.get("PATH_INFO", "") or "/")
         facts = RequestFacts(
             environ.get("REQUEST_METHOD", "GET"),
-            normalize_path(environ.get("PATH_INFO", "") or "/"),
+            path,
             read_headers(environ),
             False,
             environ.get("QUERY_STRING", ""),
             environ.get("REMOTE_ADDR"),
+            routed,
         )
         entry = drive_sync(self.store, self.flow.enter(facts))
         self._emit(entry.events)
-        reply = entry.reply
-        if reply is not None:
-            headers = [*reply.headers, ("content-length", str(len(reply.body)))]
-            start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
-            return [reply.body]
+        if entry.reply is not None:
+            return _send_reply(start_response, entry.reply)
         context: SessionContext = entry.context
         environ["idleguard"] = context
+        # Set when the flow must replace the app's answer (a sign-in or
+        # sign-out the store did not record); started: start_response was called.
+        replacement: list[Reply] = []
+        started: list[bool] = []
 
         def guarded_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], object]:
+            started.append(True)
             if context.has_headers:
-                added, events = drive_sync(self.store, self.flow.leave(context))
+                added, events, failed = drive_sync(self.store, self.flow.leave(context))
+                self._emit(events)
+                if failed is not None:
+                    replacement.append(failed)
+                    return _start(start_response, failed, exc_info)
                 if added:
                     headers = merge_headers(headers, added)
-                self._emit(events)
             return start_response(status, headers, exc_info)
 
         if context.key is None or not context.activity:
-            return self.app(environ, guarded_start_response)
-        environ["wsgi.input"] = _ActiveInput(environ["wsgi.input"], self, context)
-        return _ActiveBody(self.app(environ, guarded_start_response), self, context)
+            body = self.app(environ, guarded_start_response)
+        else:
+            environ["wsgi.input"] = _ActiveInput(environ["wsgi.input"], self, context)
+            body = _ActiveBody(self.app(environ, guarded_start_response), self, context)
+        if replacement:
+            _close(body)
+            return [replacement[0].body]
+        if not started:
+            return _Replaceable(body, replacement)  # start_response may come with the first chunk
+        return body
 
     def purge_expired(self) -> list[Event]:
         """End the sessions past their deadline that no request discovered, and report them.
@@ -111,6 +126,43 @@ def merge_headers(
     merged = [(name, value) for name, value in existing if name.lower() not in replaced]
     merged.extend(added)
     return merged
+
+
+def _start(
+    start_response: StartResponse, reply: Reply, exc_info: Any = None
+) -> Callable[[bytes], object]:
+    headers = [*reply.headers, ("content-length", str(len(reply.body)))]
+    return start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers, exc_info)
+
+
+def _send_reply(start_response: StartResponse, reply: Reply) -> list[bytes]:
+    _start(start_response, reply)
+    return [reply.body]
+
+
+def _close(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+class _Replaceable:
+    """A body whose app calls ``start_response`` lazily: replaced if the flow says so."""
+
+    def __init__(self, body: Iterable[bytes], replacement: list[Reply]) -> None:
+        self._body = body
+        self._replacement = replacement
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            if self._replacement:
+                break
+            yield chunk
+        if self._replacement:
+            yield self._replacement[0].body
+
+    def close(self) -> None:
+        _close(self._body)
 
 
 class _ActiveInput:
@@ -159,6 +211,4 @@ class _ActiveBody:
             yield chunk
 
     def close(self) -> None:
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            close()
+        _close(self._body)

@@ -84,18 +84,35 @@ def test_an_expired_bearer_token_stays_refused(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
-def test_an_unregistered_token_passes_unguarded_unless_adopted(kind: str) -> None:
+def test_an_unregistered_token_is_refused_unless_the_app_vouches(kind: str) -> None:
     clock, events = SettableClock(), EventCollector()
     store = MemoryStore(clock=clock)
     client = build(kind, BearerToken(), clock, store, events)
-    assert client.get("/me", headers={"authorization": "Bearer abc"}).json()["user"] is None
-    assert len(store) == 0
-    adopting = build(kind, BearerToken(adopt=True), clock, store, events)
-    assert adopting.get("/me", headers={"authorization": "Bearer abc"}).status == 200
-    assert len(store) == 1
+    refused = client.get("/me", headers={"authorization": "Bearer abc"})
+    assert refused.status == 401
+    assert refused.json() == {"error": "session_expired", "reason": "unknown"}
+    assert len(store) == 0, "nothing is written for a credential idleguard never saw"
+    asked: list[str] = []
+
+    def vouch(credential: str) -> str | None:
+        asked.append(credential)
+        return "svc" if credential == "abc" else None
+
+    adopting = build(kind, BearerToken(adopt=vouch), clock, store, events)
+    assert adopting.get("/me", headers={"authorization": "Bearer abc"}).json()["user"] == "svc"
+    assert adopting.get("/me", headers={"authorization": "Bearer other"}).status == 401
+    assert len(store) == 1, "only the credential the app vouched for is stored"
+    assert asked == ["abc", "other"]
     clock.advance(901)
     assert adopting.get("/me", headers={"authorization": "Bearer abc"}).status == 401
     assert events.types() == ["session_started", "session_expired_inactivity"]
+
+
+def test_adopting_any_credential_is_refused_at_start_up() -> None:
+    with pytest.raises(TypeError, match="adopt=True would guard any credential"):
+        BearerToken(adopt=True)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="adopt=True"):
+        AppCookie("sid", adopt=True)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
@@ -113,16 +130,26 @@ def test_the_app_cookie_is_guarded_and_cleared(kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "authorization",
-    ["Bearer", "Bearer ", "bearer\tx", "Basic abc", "Bearer " + "x" * 5000, "Bearer \x01"],
+    ("authorization", "status"),
+    [
+        pytest.param("Basic abc", 200, id="another-scheme-is-no-session"),
+        pytest.param("Bearer", 400, id="no-token"),
+        pytest.param("Bearer ", 400, id="empty-token"),
+        pytest.param("bearer\tx", 400, id="tab"),
+        pytest.param("Bearer  x", 400, id="two-spaces"),
+        pytest.param("Bearer x, Bearer y", 400, id="two-headers-joined"),
+        pytest.param("Bearer \x01", 400, id="control-character"),
+        pytest.param("Bearer " + "x" * 5000, 401, id="too-long-to-know"),
+    ],
 )
-def test_malformed_authorization_is_no_session(authorization: str) -> None:
+def test_malformed_authorization_is_refused_or_no_session(authorization: str, status: int) -> None:
     clock, events = SettableClock(), EventCollector()
     store = MemoryStore(clock=clock)
-    client = build("wsgi", BearerToken(adopt=True), clock, store, events)
+    client = build("wsgi", BearerToken(adopt=lambda credential: "svc"), clock, store, events)
     response = client.get("/me", headers={"authorization": authorization})
-    assert response.status == 200
-    assert response.json()["user"] is None
+    assert response.status == status
+    if status == 200:
+        assert response.json()["user"] is None
     assert len(store) == 0
 
 

@@ -27,6 +27,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from ..core import NO_SESSION, EndReason, SessionRecord, Verdict, decide, record_from_mapping
 from ..policy import Limits
 from .base import Check, Store
+from .memory import MemoryStore
 
 __all__ = ["CookieStore"]
 
@@ -77,6 +78,9 @@ class CookieStore(Store):
             from . import from_url
 
             denylist = from_url(denylist)
+        if isinstance(denylist, MemoryStore):
+            # A denylist entry dropped for room would bring a signed-out cookie back.
+            denylist.keep_tombstones = True
         self.denylist = denylist
 
     @classmethod

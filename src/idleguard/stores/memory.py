@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ..core import NO_SESSION, EndReason, SessionRecord, Verdict, decide, tombstone, touched
 from ..policy import Limits
-from .base import Check, Store, deadline
+from .base import Check, Store, StoreUnavailable, deadline
 
 __all__ = ["MemoryStore"]
 
@@ -48,10 +48,20 @@ class MemoryStore(Store):
         maxsize: int = 1_000_000,
         tombstone_ttl: float = 24 * 3600.0,
         clock: Callable[[], float] = time.time,
+        *,
+        keep_tombstones: bool = False,
+        max_sessions_per_subject: int = 100,
     ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
+        if max_sessions_per_subject < 1:
+            raise ValueError("max_sessions_per_subject must be at least 1")
         self.maxsize = maxsize
+        self.keep_tombstones = keep_tombstones
+        self.max_sessions_per_subject = max_sessions_per_subject
+        # Subject -> its live sessions' keys, oldest first: one key as itself
+        # (no list for the usual single session), several as a list.
+        self._by_subject: dict[str, str | list[str]] = {}
         self.tombstone_ttl = tombstone_ttl
         self._clock = clock
         self._lock = threading.Lock()
@@ -92,6 +102,7 @@ class MemoryStore(Store):
         self._wrote()
 
     def _write_tombstone(self, key: str, record: SessionRecord) -> None:
+        self._unindex(key)
         self._place(key, record)
         self._tombstone_leaves[key] = self._clock() + self.tombstone_ttl
         self._other_limits.pop(key, None)
@@ -110,7 +121,32 @@ class MemoryStore(Store):
             return float("-inf")
         return deadline(record, limits) + self.tombstone_ttl
 
+    def _index(self, key: str, subject: str) -> None:
+        """Note a new live session of ``subject``; sign out its oldest beyond the cap."""
+        keys = self._by_subject.get(subject)
+        if keys is None:
+            self._by_subject[subject] = key
+            return
+        if isinstance(keys, str):
+            keys = self._by_subject[subject] = [keys]
+        keys.append(key)
+        while len(keys) > self.max_sessions_per_subject:
+            self._drop(keys[0])
+
+    def _unindex(self, key: str) -> None:
+        record = self._cache.get(key)
+        if record is None or record.subject is None or record.ended is not None:
+            return
+        keys = self._by_subject.get(record.subject)
+        if keys == key:
+            del self._by_subject[record.subject]
+        elif isinstance(keys, list) and key in keys:
+            keys.remove(key)
+            if len(keys) == 1:
+                self._by_subject[record.subject] = keys[0]
+
     def _drop(self, key: str) -> None:
+        self._unindex(key)
         del self._cache[key]
         self._tombstone_leaves.pop(key, None)
         self._other_limits.pop(key, None)
@@ -136,7 +172,25 @@ class MemoryStore(Store):
             return
         # Several at once: deleting from the front of a dict leaves holes that
         # the next scan from the front must step over until the dict resizes.
-        for key in list(_first(cache, max(1, len(cache) // 64))):
+        count = max(1, len(cache) // 64)
+        tombstones = [key for key in self._tombstone_leaves if key in cache][:count]
+        if not self.keep_tombstones:
+            for key in tombstones:
+                self._drop(key)
+            if len(cache) < self.maxsize:
+                return
+        live = []
+        for key, record in cache.items():
+            if record.ended is None:
+                live.append(key)
+                if len(live) >= count:
+                    break
+        if not live:
+            raise StoreUnavailable(
+                f"memory store full: {len(cache)} records, none of which may leave yet "
+                "(raise maxsize, or use a server store)"
+            )
+        for key in live:
             self._drop(key)
 
     # -- the Store interface -------------------------------------------------
@@ -164,6 +218,8 @@ class MemoryStore(Store):
     def create(self, key: str, record: SessionRecord, limits: Limits) -> None:
         with self._lock:
             self._write_live(key, record, limits)
+            if record.subject is not None:
+                self._index(key, record.subject)
 
     def end(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
         with self._lock:

@@ -40,7 +40,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from ... import api
 from ...context import SessionContext
 from ...events import Event, emit_async, emit_sync
-from ...facts import RequestFacts, normalize_path
+from ...facts import RequestFacts, readings
 from ...flow import Flow, Reply, drive_async, drive_sync
 from ...settings import Settings
 from ...wsgi import read_headers
@@ -100,9 +100,11 @@ class IdleGuardMiddleware:
             logout(request)
         response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
         if context.pending or context.clear_cookie:
-            added, events = drive_sync(self.store, self.flow.leave(context))
-            _add_headers(response, added)
+            added, events, failed = drive_sync(self.store, self.flow.leave(context))
             self._emit(events)
+            if failed is not None:
+                return _response(failed)
+            _add_headers(response, added)
         return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
@@ -118,9 +120,11 @@ class IdleGuardMiddleware:
                 await alogout(request)
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
         if context.pending or context.clear_cookie:
-            added, events = await self._run(self.flow.leave(context))
-            _add_headers(response, added)
+            added, events, failed = await self._run(self.flow.leave(context))
             await self._aemit(events)
+            if failed is not None:
+                return _response(failed)
+            _add_headers(response, added)
         return response
 
     async def _run(self, step: Any) -> Any:
@@ -139,13 +143,15 @@ class IdleGuardMiddleware:
 
 def _facts(request: HttpRequest) -> RequestFacts:
     meta = request.META
+    path, routed = readings(request.path_info or "/")
     return RequestFacts(
         request.method or "GET",
-        normalize_path(request.path_info or "/"),
+        path,
         read_headers(meta),
         False,
         meta.get("QUERY_STRING", ""),
         meta.get("REMOTE_ADDR"),
+        routed,
     )
 
 

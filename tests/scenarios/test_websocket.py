@@ -143,3 +143,53 @@ async def test_a_step_up_path_refuses_the_socket_with_its_own_code() -> None:
     assert message == {"type": "websocket.close", "code": 4403, "reason": "step_up_required"}
     await asyncio.wait_for(socket.task, 2)
     assert events.types() == ["step_up_required"]
+
+
+async def test_a_sign_out_in_the_same_process_closes_its_sockets_at_once() -> None:
+    """No store call per message, no recheck to wait for: the sign-out tells its sockets."""
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    import idleguard
+
+    clock, events = SettableClock(), EventCollector()
+    received: list[str] = []
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                text = await websocket.receive_text()
+                received.append(text)
+                await websocket.send_text(text)
+        except WebSocketDisconnect:
+            pass
+
+    async def login(request: Request) -> PlainTextResponse:
+        idleguard.begin(request, subject="alice")
+        return PlainTextResponse("in")
+
+    async def logout(request: Request) -> PlainTextResponse:
+        idleguard.end(request)
+        return PlainTextResponse("out")
+
+    inner = Starlette(
+        routes=[
+            WebSocketRoute("/ws", echo),
+            Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+        ]
+    )
+    # A recheck far longer than the test: only the sign-out itself can close the socket.
+    app = IdleGuard(inner, secret_key=SECRET, clock=clock, on_event=events, websocket_recheck=3600)
+    http = AsgiHarness(app)
+    cookie = await _login(http)
+    socket = Socket(app, cookie)
+    assert (await socket.next())["type"] == "websocket.accept"
+    assert (await socket.say("before"))["text"] == "before"
+    await http.send_async("POST", "/logout", {"cookie": cookie}, [])
+    assert await socket.next() == {"type": "websocket.close", "code": 4401}
+    await socket.inbox.put({"type": "websocket.receive", "text": "after"})
+    await asyncio.wait_for(socket.task, 2)
+    assert received == ["before"], "no message reaches the app once the session is over"

@@ -218,6 +218,11 @@ class RedisServer(ServerProcess):
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def socket_path(self) -> Path:
+        """The unix socket the server also listens on."""
+        return self.directory / "redis.sock"
+
     def command(self) -> Sequence[str]:
         return [
             self.binary,
@@ -228,6 +233,8 @@ class RedisServer(ServerProcess):
             "--appendonly", "yes" if self.persistent else "no",
             "--appendfsync", "always",
             "--protected-mode", "no",
+            "--unixsocket", str(self.directory / "redis.sock"),
+            "--unixsocketperm", "700",
         ]  # fmt: skip
 
     def ready(self) -> bool:

@@ -31,7 +31,9 @@ def context_of(request: Any) -> SessionContext:
     if isinstance(request, Mapping):
         holder = request
     else:
-        for attribute in ("scope", "environ", "META"):
+        # Starlette, Litestar, Quart, BlackSheep and Falcon's ASGI request: scope;
+        # Flask, Pyramid, Bottle: environ; Django: META; Falcon's WSGI request: env.
+        for attribute in ("scope", "environ", "META", "env"):
             holder = getattr(request, attribute, None)
             if isinstance(holder, Mapping) and "idleguard" in holder:
                 break

@@ -36,7 +36,7 @@ import re
 from collections.abc import Generator, Sequence
 from importlib import resources
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis
 import redis.asyncio
@@ -212,7 +212,10 @@ class RedisStore(SteppedStore):
                 options.setdefault(name, value.lower() in {"1", "true", "yes", "on"})
             else:
                 kept.append((name, value))
-        return cls(urlunsplit(parts._replace(query=urlencode(kept))), **options)
+        # Not urlunsplit: it folds "unix:///run/redis.sock" into "unix:/run/redis.sock",
+        # which redis-py then reads as a host named "run".
+        base = url.split("?", 1)[0]
+        return cls(base + ("?" + urlencode(kept) if kept else ""), **options)
 
     # -- keys -----------------------------------------------------------------
     def _key(self, key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -175,20 +176,28 @@ def test_two_servers_share_one_session_through_redis(two_servers: tuple[str, str
     assert answer.json() == {"error": "session_expired", "reason": "signed_out"}
 
 
-async def test_redis_over_a_unix_socket_as_the_docs_write_it(own_redis: RedisServer) -> None:
+def test_redis_over_a_unix_socket_as_the_docs_write_it(own_redis: RedisServer) -> None:
     url = f"unix://{own_redis.socket_path}?db=0"
     clock = SettableClock()
     asgi = IdleGuard(asgi_app, **guard_options(url, clock))  # type: ignore[arg-type]
     wsgi = IdleGuardWSGI(wsgi_app, **guard_options(url, clock))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=asgi), base_url="http://app", headers=JSON
-    ) as client:
-        await client.get("/login?user=alice")
-        assert (await client.get("/me")).json() == {"subject": "alice"}
-        cookies = dict(client.cookies)
+
+    async def sign_in_over_asgi() -> dict[str, str]:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=asgi), base_url="http://app", headers=JSON
+        ) as client:
+            await client.get("/login?user=alice")
+            assert (await client.get("/me")).json() == {"subject": "alice"}
+            cookies = dict(client.cookies)
+        await asgi.store.aclose()
+        return cookies
+
+    cookies = asyncio.run(sign_in_over_asgi())
     with httpx.Client(
-        transport=httpx.WSGITransport(app=wsgi), base_url="http://app", headers=JSON, cookies=cookies
-    ) as sync_client:
-        assert sync_client.get("/me").json() == {"subject": "alice"}, "one store, both drivers"
-    await asgi.store.aclose()
+        transport=httpx.WSGITransport(app=wsgi),
+        base_url="http://app",
+        headers=JSON,
+        cookies=cookies,
+    ) as client:
+        assert client.get("/me").json() == {"subject": "alice"}, "one store, both drivers"
     wsgi.store.close()

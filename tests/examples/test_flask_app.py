@@ -103,3 +103,37 @@ def test_a_second_sign_in_replaces_the_session(client: httpx.Client) -> None:
     sign_in(client, "bob")
     assert client.cookies["idleguard"] != first
     assert client.get("/api/me").json()["user"] == "bob"
+
+
+def test_a_login_beside_another_users_session_is_signed_out(client: httpx.Client) -> None:
+    sign_in(client, "alice")
+    with (
+        httpx.Client(base_url=client.base_url) as mallory,
+        httpx.Client(base_url=client.base_url) as mixed,
+    ):
+        sign_in(mallory, "mallory")
+        pair = f"session={client.cookies['session']}; idleguard={mallory.cookies['idleguard']}"
+        page = mixed.get("/", headers={**HTML, "cookie": pair})
+        assert page.status_code == 302
+        assert page.headers["location"].startswith("/login")
+        assert "alice" not in page.text
+    assert "Hello, alice" in client.get("/").text  # alice's own browser is still signed in
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        pytest.param("/", HTML, 302, id="page"),
+        pytest.param("/api/me", {}, 401, id="api"),
+    ],
+)
+def test_an_exempt_request_is_served_signed_out(
+    client: httpx.Client, path: str, headers: dict[str, str], status: int
+) -> None:
+    sign_in(client)
+    # An API key exempts the request from idleguard: the login it carries is not served.
+    response = client.get(path, headers={**headers, "x-api-key": "a-key"})
+    assert response.status_code == status
+    assert "ann" not in response.text
+    if status == 401:
+        assert response.json() == {"error": "not_signed_in"}

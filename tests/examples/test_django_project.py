@@ -209,8 +209,10 @@ def test_a_login_beside_another_users_session_is_signed_out(
             assert response.headers["location"].startswith("/login")
         else:
             assert response.json() == signed_out
-        # Django's session lives on the server: the copied login ended for its owner too.
+        # Django's session lives on the server: the copied login ended for its owner too,
+        # and an idleguard session alone is no sign-in to the example's views.
         assert whoami(ann) == {"user": None, "session": True}
+        assert ann.get("/api/me").json() == {"error": "not_signed_in"}
 
 
 def test_a_login_that_recorded_no_session_is_signed_out(client: httpx.Client) -> None:

@@ -68,12 +68,15 @@ def create_app(**options: Any) -> Flask:
     def load_user(user_id: str) -> User:
         return User(user_id)
 
+    def not_signed_in() -> Response:
+        response = jsonify(error="not_signed_in")
+        response.status_code = 401
+        return response
+
     @login_manager.unauthorized_handler
     def unauthorized() -> ResponseReturnValue:
         if request.path.startswith("/api/"):
-            response = jsonify(error="not_signed_in")
-            response.status_code = 401
-            return response
+            return not_signed_in()
         return redirect(url_for("login_form"))
 
     def page(title: str, template: str, **context: Any) -> str:
@@ -105,7 +108,10 @@ def create_app(**options: Any) -> Flask:
     @flask_login.login_required
     def me() -> Response:
         session = idleguard.current(request)
-        assert session is not None  # login_required ran, and Flask-Login follows idleguard
+        if session is None:
+            # login_required passed, and the extension serves a login only with its own live
+            # session; a view that reads the session still answers for itself, not with a 500.
+            return not_signed_in()
         return jsonify(
             user=session.subject,
             idle_remaining=session.idle_remaining,

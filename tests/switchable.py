@@ -17,12 +17,14 @@ class SwitchableStore(Store):
 
     The async twins go to ``inner``'s own async twins, so a network store wrapped
     here is still driven the way the ASGI adapter drives it (see :func:`switchable`).
+    ``ended`` lists the keys ``end`` was asked for, up or down.
     """
 
     def __init__(self, clock: SettableClock, inner: Store | None = None) -> None:
         self.inner = inner if inner is not None else MemoryStore(clock=clock)
         self.down = False
         self.broken_by: type[Exception] = StoreUnavailable
+        self.ended: list[str] = []
 
     def _guard(self) -> None:
         if self.down:
@@ -37,6 +39,7 @@ class SwitchableStore(Store):
         self.inner.create(key, record, limits)
 
     def end(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
+        self.ended.append(key)
         self._guard()
         return self.inner.end(key, reason, now)
 
@@ -68,6 +71,7 @@ class SwitchableStore(Store):
         await self.inner.acreate(key, record, limits)
 
     async def aend(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
+        self.ended.append(key)
         self._guard()
         return await self.inner.aend(key, reason, now)
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from idleguard import Policy
+from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.testing import EventCollector, SettableClock
 from tests.examples.servers import serve_asgi, serve_wsgi
+from tests.switchable import SwitchableStore
 
 HTML = {"accept": "text/html"}
 PASSWORD = "demo"
@@ -42,23 +46,50 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     del os.environ["IDLEGUARD_DJANGO_DB"]
 
 
+Serve = Callable[..., contextlib.AbstractContextManager[str]]
+
+
 @pytest.fixture(params=["wsgi", "asgi"])
-def client(
-    request: pytest.FixtureRequest, database: Path, clock: SettableClock, events: EventCollector
-) -> Iterator[httpx.Client]:
+def serve(
+    request: pytest.FixtureRequest,
+    database: Path,
+    clock: SettableClock,
+    events: EventCollector,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Serve:
+    """Serve the example with more ``IDLEGUARD`` options (over WSGI, then ASGI); yield its URL."""
+    from django.conf import settings
+
     from examples.django_project.wsgi import create_app, create_asgi_app
 
-    options = {
-        "clock": clock,
-        "on_event": events,
-        "policy": Policy(idle_timeout=900, absolute_timeout=3600, warn_before=60),
-        "https_only": False,
-    }
-    if request.param == "wsgi":
-        server = serve_wsgi(create_app(**options))
-    else:
-        server = serve_asgi(create_asgi_app(**options))
-    with server as base_url, httpx.Client(base_url=base_url) as client:
+    # Each server merges its options into settings.IDLEGUARD: put them back after the test.
+    monkeypatch.setattr(settings, "IDLEGUARD", settings.IDLEGUARD)
+    monkeypatch.setattr(settings, "ROOT_URLCONF", "tests.examples.django_urls")
+
+    def served(**extra: Any) -> contextlib.AbstractContextManager[str]:
+        options = {
+            "clock": clock,
+            "on_event": events,
+            "policy": Policy(idle_timeout=900, absolute_timeout=3600, warn_before=60),
+            "https_only": False,
+            **extra,
+        }
+        if request.param == "wsgi":
+            return serve_wsgi(create_app(**options))
+        return serve_asgi(create_asgi_app(**options))
+
+    return served
+
+
+@pytest.fixture
+def base_url(serve: Serve) -> Iterator[str]:
+    with serve() as url:
+        yield url
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url) as client:
         yield client
 
 
@@ -119,3 +150,122 @@ def test_browser_sent_to_sign_in_with_the_reason(
     assert response.status_code == 303
     assert response.headers["location"] == "/login?reason=idle&next=/"
     assert "Signed out: idle" in client.get(response.headers["location"]).text
+
+
+# -- a Django login is served only with the idleguard session it began ------------------------
+
+#: The same question asked of a sync view (``request.user``) and an async one (``request.auser()``).
+VIEWS = [pytest.param("/whoami", id="sync-view"), pytest.param("/async/whoami", id="async-view")]
+SIGNED_OUT = {"user": None, "session": False}
+
+
+def whoami(client: httpx.Client, path: str = "/whoami", **headers: str) -> Any:
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200
+    return response.json()
+
+
+def sign_out(client: httpx.Client) -> None:
+    token = form_token(client, "/")
+    assert client.post("/logout", data={"csrfmiddlewaretoken": token}).status_code == 303
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_a_bound_login_is_served_until_sign_out(
+    client: httpx.Client, clock: SettableClock, events: EventCollector, view: str
+) -> None:
+    sign_in(client)
+    for _ in range(3):
+        clock.advance(600)  # under the idle limit each time, 30 minutes in all
+        assert whoami(client, view) == {"user": "ann", "session": True}
+    sign_out(client)
+    assert whoami(client, view) == SIGNED_OUT
+    assert events.types() == ["session_started", "session_ended"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "signed_out"),
+    [
+        pytest.param("/", HTML, None, id="page"),
+        pytest.param("/whoami", {}, SIGNED_OUT, id="sync-view"),
+        pytest.param("/async/whoami", {}, SIGNED_OUT, id="async-view"),
+    ],
+)
+def test_a_login_beside_another_users_session_is_signed_out(
+    base_url: str, path: str, headers: dict[str, str], signed_out: dict[str, object] | None
+) -> None:
+    with (
+        httpx.Client(base_url=base_url) as ann,
+        httpx.Client(base_url=base_url) as mallory,
+        httpx.Client(base_url=base_url) as mixed,
+    ):
+        sign_in(ann, "ann")
+        sign_in(mallory, "mallory")
+        pair = f"sessionid={ann.cookies['sessionid']}; idleguard={mallory.cookies['idleguard']}"
+        response = mixed.get(path, headers={**headers, "cookie": pair})
+        assert "ann" not in response.text
+        if signed_out is None:  # the page sends the browser to sign in
+            assert response.status_code == 302
+            assert response.headers["location"].startswith("/login")
+        else:
+            assert response.json() == signed_out
+        # Django's session lives on the server: the copied login ended for its owner too,
+        # and an idleguard session alone is no sign-in to the example's views.
+        assert whoami(ann) == {"user": None, "session": True}
+        assert ann.get("/api/me").json() == {"error": "not_signed_in"}
+
+
+def test_a_login_that_recorded_no_session_is_signed_out(client: httpx.Client) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    sign_in(client)
+    # As a login made before bindings were recorded would be.
+    stored = SessionStore(session_key=client.cookies["sessionid"])
+    stored.pop(BINDING_SESSION_KEY, None)
+    stored.save()
+    assert whoami(client) == SIGNED_OUT
+
+
+def test_an_exempt_request_without_the_session_is_served_signed_out(
+    serve: Serve, clock: SettableClock
+) -> None:
+    store = SwitchableStore(clock)
+    with serve(store=store, exempt_paths=["/public"]) as url, httpx.Client(base_url=url) as client:
+        sign_in(client)
+        del client.cookies["idleguard"]
+        assert whoami(client, "/public/whoami") == SIGNED_OUT
+    assert store.ended == []  # idleguard did not look, so it ends nothing
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        pytest.param("/public/whoami", {}, id="exempt-path"),
+        pytest.param("/whoami", {"x-api-key": "anything"}, id="api-key"),
+        pytest.param("/async/whoami", {"x-api-key": "anything"}, id="api-key-async-view"),
+    ],
+)
+def test_an_exempt_request_presenting_the_session_is_checked_and_served(
+    serve: Serve, clock: SettableClock, path: str, headers: dict[str, str]
+) -> None:
+    store = SwitchableStore(clock)
+    with serve(store=store, exempt_paths=["/public"]) as url, httpx.Client(base_url=url) as client:
+        sign_in(client)
+        assert whoami(client, path, **headers)["user"] == "ann"
+    assert store.ended == []
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_a_login_is_not_served_unguarded(
+    serve: Serve, clock: SettableClock, events: EventCollector, view: str
+) -> None:
+    store = SwitchableStore(clock)
+    with serve(store=store, fail_open=True) as url, httpx.Client(base_url=url) as client:
+        sign_in(client)
+        store.down = True
+        assert whoami(client, view) == SIGNED_OUT
+        assert store.ended == []  # no write for a session the store could not vouch for
+        assert "idleguard" not in client.cookies  # but the browser forgets it
+        store.down = False
+        assert whoami(client, view) == SIGNED_OUT
+    assert events.types() == ["session_started", "store_unavailable"]

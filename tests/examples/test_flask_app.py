@@ -103,3 +103,49 @@ def test_a_second_sign_in_replaces_the_session(client: httpx.Client) -> None:
     sign_in(client, "bob")
     assert client.cookies["idleguard"] != first
     assert client.get("/api/me").json()["user"] == "bob"
+
+
+def test_a_login_beside_another_users_session_is_signed_out(client: httpx.Client) -> None:
+    sign_in(client, "alice")
+    with (
+        httpx.Client(base_url=client.base_url) as mallory,
+        httpx.Client(base_url=client.base_url) as mixed,
+    ):
+        sign_in(mallory, "mallory")
+        pair = f"session={client.cookies['session']}; idleguard={mallory.cookies['idleguard']}"
+        page = mixed.get("/", headers={**HTML, "cookie": pair})
+        assert page.status_code == 302
+        assert page.headers["location"].startswith("/login")
+        assert "alice" not in page.text
+    assert "Hello, alice" in client.get("/").text  # alice's own browser is still signed in
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        pytest.param("/", HTML, 302, id="page"),
+        pytest.param("/api/me", {}, 401, id="api"),
+    ],
+)
+def test_an_api_key_without_the_session_cookie_is_served_signed_out(
+    client: httpx.Client, path: str, headers: dict[str, str], status: int
+) -> None:
+    sign_in(client)
+    # The Flask login alone, with an API key: idleguard has no session to vouch for.
+    client.cookies.delete("idleguard")
+    response = client.get(path, headers={**headers, "x-api-key": "a-key"})
+    assert response.status_code == status
+    assert "ann" not in response.text
+    if status == 401:
+        assert response.json() == {"error": "not_signed_in"}
+
+
+def test_an_api_key_beside_an_expired_session_revives_nothing(
+    client: httpx.Client, clock: SettableClock
+) -> None:
+    sign_in(client)
+    clock.advance(1000)  # past the example's idle limit
+    for path, headers in (("/", HTML), ("/api/me", {})):
+        response = client.get(path, headers={**headers, "x-api-key": "anything"})
+        assert response.status_code in (303, 401)
+        assert "ann" not in response.text

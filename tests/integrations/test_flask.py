@@ -1,14 +1,23 @@
-"""The Flask extension: configuration from app.config, app factories, apps without Flask-Login."""
+"""The Flask extension: configuration from app.config, app factories, apps without Flask-Login,
+and a Flask-Login login bound to its idleguard session."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import flask_login
 import pytest
 from flask import Flask, render_template_string, request
+from flask.testing import FlaskClient
 
 import idleguard
 from idleguard import IdleGuardWSGI, Policy
+from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.integrations.flask import IdleGuard
-from idleguard.testing import SettableClock
+from idleguard.stores import MemoryStore
+from idleguard.testing import EventCollector, SettableClock
+from tests.switchable import SwitchableStore
 
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
 
@@ -115,3 +124,208 @@ def test_fresh_auth_required_sends_a_browser_to_reauthenticate(
     assert response.status_code == status
     assert response.headers.get("location") == location
     assert response.headers["cache-control"] == "no-store"
+
+
+# -- Flask-Login: a login is served only with the idleguard session it began -----------------
+
+
+@dataclasses.dataclass
+class Member:
+    """A Flask-Login user: anyone, by name."""
+
+    id: str
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return self.id
+
+
+def make_login_app(clock: SettableClock, store: SwitchableStore, **options: Any) -> Flask:
+    """An app with Flask-Login; ``/public`` is exempt, and ``whoami`` shows both views of a user."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=SECRET, IDLEGUARD_HTTPS_ONLY=False, IDLEGUARD_IDLE_TIMEOUT=600)
+    flask_login.LoginManager(app).user_loader(Member)
+
+    @app.post("/login/<name>")
+    def login(name: str) -> str:
+        flask_login.login_user(Member(name), remember=request.args.get("remember") == "1")
+        return "signed in"
+
+    @app.post("/logout")
+    def logout() -> str:
+        flask_login.logout_user()
+        return "signed out"
+
+    def whoami() -> dict[str, object]:
+        session = idleguard.current(request)
+        return {
+            "user": flask_login.current_user.get_id(),
+            "session": session.subject if session else None,
+        }
+
+    app.add_url_rule("/whoami", "whoami", whoami)
+    app.add_url_rule("/public/whoami", "public_whoami", whoami)
+    IdleGuard(app, clock=clock, store=store, exempt_paths=["/public"], **options)
+    return app
+
+
+SIGNED_OUT = {"user": None, "session": None}
+
+
+@pytest.fixture
+def store(clock: SettableClock) -> SwitchableStore:
+    return SwitchableStore(clock)
+
+
+@pytest.fixture
+def login_app(clock: SettableClock, store: SwitchableStore, events: EventCollector) -> Flask:
+    return make_login_app(clock, store, on_event=events)
+
+
+def signed_in(app: Flask, name: str) -> FlaskClient:
+    client = app.test_client()
+    assert client.post(f"/login/{name}").status_code == 200
+    return client
+
+
+def cookie(client: FlaskClient, name: str) -> str:
+    found = client.get_cookie(name)
+    assert found is not None
+    return found.value
+
+
+def whoami(client: FlaskClient, path: str = "/whoami", **headers: str) -> Any:
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200
+    return response.json
+
+
+def test_a_bound_login_is_served_until_sign_out(
+    login_app: Flask, clock: SettableClock, events: EventCollector
+) -> None:
+    alice = signed_in(login_app, "alice")
+    for _ in range(3):
+        clock.advance(500)  # under the idle limit each time, 25 minutes in all
+        assert whoami(alice) == {"user": "alice", "session": "alice"}
+    assert alice.post("/logout").status_code == 200
+    assert alice.get_cookie("idleguard") is None
+    assert whoami(alice) == SIGNED_OUT
+    assert events.types() == ["session_started", "session_ended"]
+
+
+def test_the_login_records_its_session_by_keyed_tag(login_app: Flask) -> None:
+    alice = signed_in(login_app, "alice")
+    credential = cookie(alice, "idleguard")
+    settings = guard_of(login_app).settings
+    key = settings.identity.key_for(credential)
+    assert key is not None
+    with alice.session_transaction() as flask_session:
+        recorded = flask_session[BINDING_SESSION_KEY]
+    assert recorded == settings.tag(key)
+    assert recorded not in (credential, key)
+
+
+@pytest.mark.parametrize(
+    ("login_of", "session_of"),
+    [
+        pytest.param("alice", "mallory", id="another-users-session"),
+        pytest.param("mallory", "alice", id="another-users-login"),
+        pytest.param("alice", "alice-elsewhere", id="another-session-of-the-same-user"),
+    ],
+)
+def test_a_login_presented_beside_another_session_is_signed_out(
+    login_app: Flask, login_of: str, session_of: str
+) -> None:
+    browsers = {
+        "alice": signed_in(login_app, "alice"),
+        "mallory": signed_in(login_app, "mallory"),
+        "alice-elsewhere": signed_in(login_app, "alice"),
+    }
+    mixed = login_app.test_client(use_cookies=False)
+    pair = (
+        f"session={cookie(browsers[login_of], 'session')}; "
+        f"idleguard={cookie(browsers[session_of], 'idleguard')}"
+    )
+    assert whoami(mixed, cookie=pair) == SIGNED_OUT
+    # The browser whose login was copied keeps it: only the copy was signed out.
+    name = login_of.partition("-")[0]
+    assert whoami(browsers[login_of]) == {"user": name, "session": name}
+
+
+def test_a_login_that_recorded_no_session_is_signed_out(login_app: Flask) -> None:
+    # As a login made before bindings were recorded would be.
+    alice = signed_in(login_app, "alice")
+    with alice.session_transaction() as flask_session:
+        flask_session.pop(BINDING_SESSION_KEY, None)
+    assert whoami(alice) == SIGNED_OUT
+
+
+def test_a_login_restored_from_remember_me_is_signed_out(login_app: Flask) -> None:
+    alice = login_app.test_client()
+    alice.post("/login/alice?remember=1")
+    assert alice.get_cookie("remember_token") is not None
+    alice.delete_cookie("session")  # the browser was closed: only the long-lived cookies stay
+    assert whoami(alice) == SIGNED_OUT
+    assert alice.get_cookie("remember_token") is None
+
+
+def test_a_login_whose_session_expired_is_signed_out(
+    login_app: Flask, clock: SettableClock
+) -> None:
+    alice = signed_in(login_app, "alice")
+    clock.advance(600)
+    assert alice.get("/whoami").json == {"error": "session_expired", "reason": "idle"}
+    assert whoami(alice) == SIGNED_OUT
+    with alice.session_transaction() as flask_session:
+        assert "_user_id" not in flask_session
+        assert BINDING_SESSION_KEY not in flask_session
+
+
+def test_an_exempt_request_without_the_session_is_served_signed_out(
+    login_app: Flask, store: SwitchableStore
+) -> None:
+    alice = signed_in(login_app, "alice")
+    alice.delete_cookie("idleguard")
+    assert whoami(alice, "/public/whoami") == SIGNED_OUT
+    assert store.ended == []  # idleguard did not look, so it ends nothing
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        pytest.param("/public/whoami", {}, id="exempt-path"),
+        pytest.param("/whoami", {"x-api-key": "anything"}, id="api-key"),
+    ],
+)
+def test_an_exempt_request_presenting_the_session_is_checked_and_served(
+    login_app: Flask, store: SwitchableStore, path: str, headers: dict[str, str]
+) -> None:
+    alice = signed_in(login_app, "alice")
+    assert whoami(alice, path, **headers)["user"] == "alice"
+    assert store.ended == []
+
+
+def test_a_login_is_not_served_unguarded(
+    clock: SettableClock, store: SwitchableStore, events: EventCollector
+) -> None:
+    app = make_login_app(clock, store, on_event=events, fail_open=True)
+    alice = signed_in(app, "alice")
+    store.down = True
+    assert whoami(alice) == SIGNED_OUT
+    assert events.types() == ["session_started", "store_unavailable"]
+    assert store.ended == []  # no write for a session the store could not vouch for
+    assert alice.get_cookie("idleguard") is None  # but the browser forgets it
+    store.down = False
+    assert whoami(alice) == SIGNED_OUT
+
+
+def test_a_login_whose_session_is_gone_writes_nothing(
+    login_app: Flask, clock: SettableClock, store: SwitchableStore
+) -> None:
+    alice = signed_in(login_app, "alice")
+    store.inner = MemoryStore(clock=clock)  # the store lost its records (a restart)
+    assert whoami(alice) == SIGNED_OUT
+    assert store.ended == []
+    assert alice.get_cookie("idleguard") is None

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 import idleguard
+from idleguard import SessionInfo
 
 
 def sign_in(request: HttpRequest) -> HttpResponse:
@@ -28,10 +29,25 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "demo/home.html", {"user": request.user})
 
 
+def signed_in_session(request: HttpRequest) -> SessionInfo | None:
+    """The session of a signed-in user, or ``None``: the view answers ``401``.
+
+    Django's login is the sign-in (the middleware serves it only with its own live idleguard
+    session); an idleguard session the browser still holds after Django's login ended is not.
+    """
+    if not request.user.is_authenticated:
+        return None
+    return idleguard.current(request)
+
+
+def not_signed_in() -> JsonResponse:
+    return JsonResponse({"error": "not_signed_in"}, status=401)
+
+
 def me(request: HttpRequest) -> JsonResponse:
-    session = idleguard.current(request)
+    session = signed_in_session(request)
     if session is None:
-        return JsonResponse({"error": "not_signed_in"}, status=401)
+        return not_signed_in()
     return JsonResponse(
         {
             "user": request.user.get_username(),
@@ -43,8 +59,8 @@ def me(request: HttpRequest) -> JsonResponse:
 
 def notifications(request: HttpRequest) -> JsonResponse:
     # A background poll: configured passive, so it never keeps a session alive.
-    if idleguard.current(request) is None:
-        return JsonResponse({"error": "not_signed_in"}, status=401)
+    if signed_in_session(request) is None:
+        return not_signed_in()
     return JsonResponse({"notifications": []})
 
 

@@ -4,11 +4,13 @@ Each integration only translates: a framework's configuration into the
 middleware's keyword arguments, a framework's request into the request
 object :func:`idleguard.current` already understands, and the answers below
 into the framework's response type. None of them decides anything about a
-session.
+session: whether a framework's login may be served is decided here, once,
+by `login_is_bound`.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import inspect
 from collections.abc import Mapping
@@ -23,12 +25,16 @@ from ..rules import Resolution, step_up_due
 from ..settings import Settings
 
 __all__ = [
+    "BINDING_SESSION_KEY",
     "CLIENT_SCRIPT_PATH",
     "NOT_SIGNED_IN",
     "POLICY_FIELDS",
     "STEP_UP_REQUIRED",
     "FreshnessCheck",
+    "binding_for",
     "check_fresh",
+    "end_with_framework_login",
+    "login_is_bound",
     "middleware_options",
     "script_tag",
     "session_was_checked",
@@ -42,6 +48,9 @@ NOT_SIGNED_IN = "not_signed_in"
 STEP_UP_REQUIRED = "step_up_required"
 #: The :class:`~idleguard.Policy` fields a configuration mapping may set one by one.
 POLICY_FIELDS = ("idle_timeout", "absolute_timeout", "warn_before", "touch_interval")
+#: Where a framework's own session (Flask's `session`, Django's `request.session`) records
+#: which idleguard session its login belongs to (see `binding_for`).
+BINDING_SESSION_KEY = "_idleguard_session"
 #: Options of the ASGI adapter that :class:`~idleguard.settings.Settings` does not take.
 _ADAPTER_OPTIONS = ("websocket_recheck",)
 
@@ -96,13 +105,82 @@ def middleware_options(
 
 
 def session_was_checked(request: Any) -> bool:
-    """True when idleguard checked this request's session (neither exempt nor unguarded).
+    """Whether idleguard checked this request's session (neither exempt nor unguarded).
 
-    A framework login that is still alive while this is true and
-    :func:`idleguard.current` is ``None`` outlived idleguard's session and must end.
+    Whether a framework login may be served is `login_is_bound`'s question, not this one: a
+    checked request may present another login's session.
+
+    Args:
+        request: The framework's request (anything `idleguard.current` accepts).
+
+    Returns:
+        True unless the request was exempt or served unguarded under `fail_open`.
     """
     context = context_of(request)
     return not (context.exempt or context.unguarded)
+
+
+def binding_for(request: Any) -> str | None:
+    """What a framework's session records at sign-in, under `BINDING_SESSION_KEY`.
+
+    Call it right after `idleguard.begin`, so it names the session just begun. The value is
+    that session's keyed tag (the one events name it by), never its id or store key: a
+    framework session kept in a cookie, as Flask's is, can be read by the browser.
+
+    Args:
+        request: The framework's request, inside the middleware.
+
+    Returns:
+        The tag of the request's session, or None when it has none.
+    """
+    context = context_of(request)
+    return None if context.key is None else context.settings.tag(context.key)
+
+
+def login_is_bound(request: Any, subject: str, recorded: object) -> bool:
+    """Whether a framework login may be served on this request.
+
+    Bound means: idleguard checked this request, found a live session, and it is the session
+    begun at this login, for this subject. Not bound, and so logged out before the view runs:
+    an exempt request, one served unguarded under `fail_open`, no live session, another
+    session, another subject, or a login that recorded nothing (made before bindings were
+    recorded, or outside the middleware).
+
+    Args:
+        request: The framework's request, inside the middleware.
+        subject: The framework user's subject, as the integration gives it to `idleguard.begin`.
+        recorded: What the framework's session holds under `BINDING_SESSION_KEY`; None when it
+            holds nothing.
+
+    Returns:
+        True when the login may be served.
+    """
+    context = context_of(request)
+    key = context.key
+    # Exempt and unguarded requests were never looked up, so nothing vouches for their login.
+    if context.exempt or context.unguarded or key is None or not isinstance(recorded, str):
+        return False
+    session = context.info()
+    if session is None or session.subject != subject:
+        return False
+    return hmac.compare_digest(context.settings.tag(key), recorded)
+
+
+def end_with_framework_login(request: Any) -> None:
+    """End the request's idleguard session along with the framework's login (on its logout).
+
+    Only a live session is ended in the store. Without one (not found, or the store did not
+    answer under `fail_open`) nothing is written to the store: the browser is only told to
+    forget a cookie idleguard issued. An exempt request presented nothing, so nothing changes.
+
+    Args:
+        request: The framework's request, inside the middleware.
+    """
+    context = context_of(request)
+    if context.alive:
+        context.end()
+    elif context.credential_key is not None and context.settings.identity.issues:
+        context.clear_cookie = True
 
 
 class FreshnessCheck:

@@ -6,9 +6,11 @@ example ``IDLEGUARD_IDLE_TIMEOUT = 900``, ``IDLEGUARD_STORE = "redis://..."``,
 ``IDLEGUARD_SECRET_KEY`` the cookie is signed with Flask's ``SECRET_KEY``.
 
 With Flask-Login installed, signing in with ``login_user()`` begins an
-idleguard session and ``logout_user()`` ends it; and a Flask-Login user whose
-idleguard session is over is logged out before the view runs, so the two
-never disagree.
+idleguard session and records it in Flask's ``session``, and ``logout_user()``
+ends it. A Flask-Login login is bound to that idleguard session: on a request
+that does not carry it live (it is over, another session or user is presented,
+the request is exempt, or the store is down under ``fail_open``) the user is
+logged out before the view runs, so the two never disagree.
 """
 
 from __future__ import annotations
@@ -17,14 +19,23 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, current_app, jsonify, redirect, request
+from flask import Flask, current_app, jsonify, redirect, request, session
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import api
 from ..events import emit_sync
 from ..wsgi import IdleGuardWSGI
-from . import CLIENT_SCRIPT_PATH, check_fresh, middleware_options, script_tag, session_was_checked
+from . import (
+    BINDING_SESSION_KEY,
+    CLIENT_SCRIPT_PATH,
+    binding_for,
+    check_fresh,
+    end_with_framework_login,
+    login_is_bound,
+    middleware_options,
+    script_tag,
+)
 
 __all__ = ["IdleGuard", "fresh_auth_required"]
 
@@ -43,8 +54,8 @@ class IdleGuard:
         The Flask app, or ``None`` to call :meth:`init_app` later (app factories).
     ``flask_login``
         Wire Flask-Login's ``user_logged_in`` / ``user_logged_out`` signals and
-        log out a user whose idleguard session is over. Default: when
-        Flask-Login is installed.
+        log out a user whose login is not bound to a live idleguard session.
+        Default: when Flask-Login is installed.
     ``subject``
         ``user -> str``: the subject recorded for a Flask-Login user. Default:
         ``user.get_id()``.
@@ -107,22 +118,25 @@ class IdleGuard:
         def logged_in(sender: Flask, user: Any, **extra: Any) -> None:
             tenant = self.tenant(user) if self.tenant is not None else None
             api.begin(request, subject=self.subject(user), tenant=tenant)
+            session[BINDING_SESSION_KEY] = binding_for(request)
 
         def logged_out(sender: Flask, user: Any, **extra: Any) -> None:
-            api.end(request)
+            end_with_framework_login(request)
+            session.pop(BINDING_SESSION_KEY, None)
 
         flask_login.user_logged_in.connect(logged_in, app, weak=False)
         flask_login.user_logged_out.connect(logged_out, app, weak=False)
 
         def follow_idleguard() -> None:
-            # Flask-Login's own cookie outlives idleguard's: once idleguard has
-            # found no live session, the Flask-Login user is logged out too.
+            # Flask's session cookie outlives idleguard's and can be presented
+            # beside another one: a login is served only with its own live session.
             if getattr(app, "login_manager", None) is None:
                 return  # Flask-Login is installed, but this app does not use it
-            if (
-                flask_login.current_user.is_authenticated
-                and api.current(request) is None
-                and session_was_checked(request)
+            user = flask_login.current_user
+            if user.is_authenticated and not login_is_bound(
+                request,
+                self.subject(user._get_current_object()),
+                session.get(BINDING_SESSION_KEY),
             ):
                 flask_login.logout_user()
 

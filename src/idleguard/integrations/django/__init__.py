@@ -16,9 +16,12 @@ with Django's ``SECRET_KEY``. Place the middleware after
 
 Add ``"idleguard.integrations.django"`` to ``INSTALLED_APPS`` for the
 ``{% idleguard_script %}`` template tag (``{% load idleguard %}``) and for
-``login()`` / ``logout()`` to begin and end idleguard's session. A Django
-login whose idleguard session is over is logged out before the view runs,
-so the two never disagree.
+``login()`` / ``logout()`` to begin and end idleguard's session. ``login()``
+records that session in ``request.session``, binding the Django login to it:
+on a request that does not carry it live (it is over, another session or user
+is presented, the request is exempt, or the store is down under
+``fail_open``) the user is logged out before the view runs, so the two never
+disagree.
 
 The middleware runs inside Django's handler, after the request body has
 been parsed, so a long upload or streamed download does not count as
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings
@@ -44,7 +47,16 @@ from ...facts import RequestFacts, readings
 from ...flow import Flow, Reply, drive_async, drive_sync
 from ...settings import Settings
 from ...wsgi import read_headers
-from .. import middleware_options, session_was_checked
+from .. import (
+    BINDING_SESSION_KEY,
+    binding_for,
+    end_with_framework_login,
+    login_is_bound,
+    middleware_options,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
 __all__ = ["IdleGuardMiddleware", "settings_from_django"]
 
@@ -96,8 +108,10 @@ class IdleGuardMiddleware:
         context: SessionContext = entry.context
         request.META["idleguard"] = context
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and _outlived(request):
-            logout(request)
+        if user is not None and user.is_authenticated:
+            recorded = request.session.get(BINDING_SESSION_KEY)
+            if not login_is_bound(request, _subject(user), recorded):
+                logout(request)
         response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
         if context.pending or context.clear_cookie:
             added, events, failed = drive_sync(self.store, self.flow.leave(context))
@@ -116,8 +130,13 @@ class IdleGuardMiddleware:
         request.META["idleguard"] = context
         if hasattr(request, "auser"):
             user = await request.auser()
-            if user.is_authenticated and _outlived(request):
-                await alogout(request)
+            if user.is_authenticated:
+                recorded = await request.session.aget(BINDING_SESSION_KEY)
+                if not login_is_bound(request, _subject(user), recorded):
+                    await alogout(request)
+                    # alogout() resets request.user but leaves auser()'s cached user,
+                    # which an async view (or @login_required on one) would still see.
+                    request.auser = _signed_out
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
         if context.pending or context.clear_cookie:
             added, events, failed = await self._run(self.flow.leave(context))
@@ -155,10 +174,17 @@ def _facts(request: HttpRequest) -> RequestFacts:
     )
 
 
-def _outlived(request: HttpRequest) -> bool:
-    # Django's login outlives idleguard's session when the request was checked
-    # and found none: the session cookie expired, was cleared, or never existed.
-    return api.current(request) is None and session_was_checked(request)
+def _subject(user: Any) -> str:
+    # What begin_on_login records and the middleware compares: one definition for both.
+    return str(user.pk)
+
+
+async def _signed_out() -> AnonymousUser:
+    # Imported here as Django's own logout() does: this package is an app, and
+    # auth's models cannot be imported while the app registry is still loading.
+    from django.contrib.auth.models import AnonymousUser
+
+    return AnonymousUser()
 
 
 def _response(reply: Reply) -> HttpResponse:
@@ -175,16 +201,20 @@ def _add_headers(response: HttpResponseBase, added: list[tuple[str, str]]) -> No
 
 
 def begin_on_login(sender: Any, request: HttpRequest | None, user: Any, **extra: Any) -> None:
-    """``user_logged_in`` receiver: begin an idleguard session for ``user`` (subject: its pk)."""
+    """``user_logged_in`` receiver: begin an idleguard session for ``user`` (subject: its pk).
+
+    The session is recorded in ``request.session``: the login is bound to it.
+    """
     if request is None or "idleguard" not in request.META:
         # A login outside the middleware (the test client's force_login): no
-        # idleguard session starts, and the first checked request logs it out.
+        # idleguard session starts, nothing is bound, and the next request logs it out.
         logger.debug("idleguard: login without the middleware; no session started")
         return
-    api.begin(request, subject=str(user.pk))
+    api.begin(request, subject=_subject(user))
+    request.session[BINDING_SESSION_KEY] = binding_for(request)
 
 
 def end_on_logout(sender: Any, request: HttpRequest | None, user: Any, **extra: Any) -> None:
-    """``user_logged_out`` receiver: end the request's idleguard session."""
+    """``user_logged_out`` receiver: end the request's idleguard session with the login."""
     if request is not None and "idleguard" in request.META:
-        api.end(request)
+        end_with_framework_login(request)

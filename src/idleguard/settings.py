@@ -16,6 +16,7 @@ from .identity import Identity, SignedCookie
 from .policy import Policy
 from .rules import Rule, TenantPolicy
 from .stores import Store, from_url
+from .urls import check_local_path, check_origin, check_redirect_url
 
 if TYPE_CHECKING:
     from .flow import Reply
@@ -124,7 +125,7 @@ class Settings:
         else:
             self.cookie_name = identity.name
         if login_url is not None:
-            _check_login_url(login_url)
+            check_redirect_url("login_url", login_url)
         self.login_url = login_url
         self.passive_paths = _prefixes(passive_paths, "passive_paths")
         self.exempt_paths = _prefixes(exempt_paths, "exempt_paths")
@@ -146,7 +147,9 @@ class Settings:
         self.endpoint_prefix = _endpoint_prefix(endpoint_prefix)
         if isinstance(trusted_origins, str):
             raise TypeError("trusted_origins must be a list of origins, not one string")
-        self.trusted_origins = frozenset(origin.rstrip("/").lower() for origin in trusted_origins)
+        self.trusted_origins = frozenset(
+            check_origin("trusted_origins", origin) for origin in trusted_origins
+        )
         self.policies.bind(clock, self.hooks, self.exempt_paths)
         attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
         self._cookie_attributes = attributes
@@ -223,18 +226,5 @@ def _prefixes(paths: Iterable[str], name: str) -> tuple[str, ...]:
 
 
 def _endpoint_prefix(prefix: str) -> str:
-    if not prefix.startswith("/") or prefix.startswith("//") or "\\" in prefix:
-        raise ValueError(
-            f"endpoint_prefix must be a local path like '/_idleguard/', got {prefix!r}"
-        )
+    check_local_path("endpoint_prefix", prefix, example="/_idleguard/")
     return prefix.rstrip("/") + "/"
-
-
-def _check_login_url(url: str) -> None:
-    if any(ord(char) < 32 or ord(char) == 127 for char in url):
-        raise ValueError("login_url must not contain control characters")
-    if url.startswith("/") and not url.startswith("//"):
-        return
-    if url.startswith(("https://", "http://")):
-        return
-    raise ValueError(f"login_url must be a local path like '/login' or an http(s) URL, got {url!r}")

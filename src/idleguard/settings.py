@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .audit import AuditTrail, CounterHook, Redactor, Sink
 from .engine import PolicyEngine, TenantResolver, UserResolver
 from .events import EventHook, session_tag
-from .facts import ApiKeyPredicate, RequestFacts, default_api_key_exempt, path_matches
+from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_exempt, path_matches
 from .identity import Identity, SignedCookie
 from .policy import Policy
 from .rules import Rule, TenantPolicy
@@ -62,6 +62,7 @@ class Settings:
         redactor: Redactor | None = None,
         counters: CounterHook | None = None,
         trusted_proxy_depth: int = 0,
+        trusted_proxies: Iterable[str] = (),
         endpoint_prefix: str = "/_idleguard/",
         trusted_origins: Iterable[str] = (),
     ) -> None:
@@ -141,6 +142,8 @@ class Settings:
         if trusted_proxy_depth < 0:
             raise ValueError("trusted_proxy_depth must be 0 (no proxy) or more")
         self.trusted_proxy_depth = trusted_proxy_depth
+        #: Which peers ``X-Forwarded-For`` is believed from, for events' ``client_ip``.
+        self.proxy_trust = ProxyTrust.parse(trusted_proxies, trusted_proxy_depth)
         # Every event goes through the trail: redacted, counted, then delivered.
         self.audit = AuditTrail(on_event, redactor=redactor, counters=counters, clock=clock)
         self.hooks: tuple[EventHook, ...] = (self.audit,) if self.audit.active else ()

@@ -72,7 +72,7 @@ def check_redirect_url(name: str, url: str) -> str:
 def check_local_path(name: str, path: str, *, example: str = "/login") -> str:
     """``path`` unchanged if it is a path on this site; else a ``ValueError``.
 
-    The local-path half of :func:`check_redirect_url`, for settings that may
+    The local-path half of ``check_redirect_url``, for settings that may
     never name another site (``endpoint_prefix``).
 
     Args:
@@ -100,7 +100,7 @@ def check_origin(name: str, origin: str) -> str:
     """``origin`` as browsers write it in an ``Origin`` header; else a ``ValueError``.
 
     Accepted: ``http`` or ``https``, a host and an optional port, with at
-    most a trailing ``/``; the same characters as :func:`check_redirect_url`.
+    most a trailing ``/``; the same characters as ``check_redirect_url``.
     The answer is lower-case without the trailing ``/``, the form a request's
     ``Origin`` is compared in.
 

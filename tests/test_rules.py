@@ -310,6 +310,12 @@ def test_step_up_due(
             id="tenant-preset-typo",
         ),
         pytest.param(lambda: PolicyEngine(step_up_url="//evil"), "step_up_url", id="bad-url"),
+        pytest.param(
+            lambda: PolicyEngine(step_up_url="/\\evil"), "step_up_url", id="backslash-url"
+        ),
+        pytest.param(
+            lambda: PolicyEngine(step_up_url="/reauth\r\nX: y"), "step_up_url", id="crlf-url"
+        ),
     ],
 )
 def test_misconfiguration_fails_at_start_up(build: Any, message: str) -> None:

@@ -77,9 +77,16 @@ class IdleGuard:
     ``counters``
         An object with ``increment(name, labels, amount)`` (e.g.
         :class:`~idleguard.audit.CounterSet`) for a metrics exporter.
+    ``trusted_proxies``
+        Addresses or networks of the reverse proxies in front of the app, as
+        strings (``["10.0.0.0/8", "127.0.0.1", "::1"]``); a bad entry fails at
+        start-up. Only a peer among them is believed about ``X-Forwarded-For``:
+        events then take the client address from its right end, past every
+        entry that is itself a trusted proxy. Default: none, the peer is the client.
     ``trusted_proxy_depth``
-        How many reverse proxies stand in front of the app (default 0): events
-        then take the client address from ``X-Forwarded-For``, trusting only them.
+        Instead of skipping trusted proxies, take the ``N``-th ``X-Forwarded-For``
+        entry from the right (default 0: skip). Needs ``trusted_proxies``, and
+        applies only to requests whose peer is one of them.
     ``login_url``
         Where a browser whose session ended is sent (``303``, with
         ``?reason=idle|absolute``). ``None`` answers ``401`` JSON to everyone.

@@ -34,6 +34,7 @@ from .rules import (
     to_tenant_policy,
     to_user_choice,
 )
+from .urls import check_redirect_url
 
 if TYPE_CHECKING:
     from .context import SessionContext
@@ -175,13 +176,11 @@ class PolicyEngine:
         self._user_cache: TTLCache[Hint, UserChoice | None] = TTLCache(cache_ttl, cache_size)
         self._sessions: collections.OrderedDict[str, Hint] = collections.OrderedDict()
         self._sessions_lock = threading.Lock()
-        if step_up_url is not None and not (
-            step_up_url.startswith(("https://", "http://"))
-            or (step_up_url.startswith("/") and not step_up_url.startswith("//"))
-        ):
-            raise PolicyError(
-                f"step_up_url must be a local path or an http(s) URL: {step_up_url!r}"
-            )
+        if step_up_url is not None:
+            try:
+                check_redirect_url("step_up_url", step_up_url)
+            except ValueError as error:
+                raise PolicyError(str(error)) from None
         self.step_up_url = step_up_url
         self.explain_log = explain_log
         self._plain: tuple[TenantPolicy, Resolution] | None = None

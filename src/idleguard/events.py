@@ -66,8 +66,9 @@ class Event:
     ``idle_seconds``
         Seconds since the last recorded activity, for an expiry.
     ``client_ip``
-        The client's address: the peer, or the ``X-Forwarded-For`` entry picked by
-        ``trusted_proxy_depth`` (never a value a client could simply claim).
+        The client's address: the peer, or, when the peer is one of
+        ``trusted_proxies``, the ``X-Forwarded-For`` entry that proxy vouches
+        for (never a value a client could simply claim).
     ``user_agent``
         The request's ``User-Agent`` header.
     ``policy``

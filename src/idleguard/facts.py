@@ -15,7 +15,7 @@ import ipaddress
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Union
+from typing import TypeAlias, Union
 from urllib.parse import unquote
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "HEADER_NAMES",
     "Ambiguous",
     "Presented",
+    "ProxyTrust",
     "RequestFacts",
     "api_keys",
     "bearer_token",
@@ -211,29 +212,138 @@ def read_cookie(header: str, name: str) -> str | None:
     return "" if value is AMBIGUOUS else value
 
 
-def client_address(facts: RequestFacts, trusted_proxy_depth: int = 0) -> str | None:
-    """The client's IP address, trusting exactly ``trusted_proxy_depth`` proxies.
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-    With ``0`` it is the peer the server saw and ``X-Forwarded-For`` is
-    ignored: anyone can send that header. With ``N`` proxies in front of the
-    app, each appending the address it saw, the client is the ``N``-th entry
-    from the right; entries further left were written by the client and are
-    never believed. Too few entries (a request that bypassed a proxy) or an
-    entry that is not an IP address gives ``None`` rather than a guess.
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProxyTrust:
+    """Which peers may say, in ``X-Forwarded-For``, whom they forward for.
+
+    Built once at start-up from ``trusted_proxies`` and ``trusted_proxy_depth``
+    (see ``parse``) and read by ``client_address``.
+
+    Attributes:
+        proxies: The networks the reverse proxies connect from; one address
+            is a ``/32`` or ``/128`` network. Empty: no peer is believed.
+        depth: ``0`` reads ``X-Forwarded-For`` from the right past every
+            trusted proxy; ``N`` takes the ``N``-th entry from the right.
     """
-    if trusted_proxy_depth <= 0:
+
+    proxies: tuple[IPNetwork, ...] = ()
+    depth: int = 0
+
+    def __post_init__(self) -> None:
+        if self.depth > 0 and not self.proxies:
+            # Believing the header without knowing who sent it let any client
+            # that reached the app directly write its own address into events.
+            raise ValueError(
+                f"trusted_proxy_depth={self.depth} needs trusted_proxies=: list your proxies' "
+                "addresses or networks (e.g. trusted_proxies=['10.0.0.0/8', '127.0.0.1']), so "
+                "X-Forwarded-For is believed only from them"
+            )
+
+    @classmethod
+    def parse(cls, trusted_proxies: Iterable[str], depth: int = 0) -> ProxyTrust:
+        """The trust the two settings describe; a bad entry fails here, at start-up.
+
+        Args:
+            trusted_proxies: IP addresses (``"127.0.0.1"``, ``"::1"``) or
+                networks (``"10.0.0.0/8"``) of the reverse proxies.
+            depth: ``trusted_proxy_depth``, the number of proxies in front
+                of the app, or ``0`` to skip every trusted proxy.
+
+        Raises:
+            TypeError: ``trusted_proxies`` is one string, or holds a non-string.
+            ValueError: an entry is not an address or a network, or a depth
+                is given without proxies.
+        """
+        if isinstance(trusted_proxies, str):
+            raise TypeError(
+                "trusted_proxies must be a list of addresses or networks, not one string"
+            )
+        networks: list[IPNetwork] = []
+        for entry in trusted_proxies:
+            if not isinstance(entry, str):
+                raise TypeError(
+                    f"trusted_proxies: {entry!r} must be a string like '10.0.0.0/8' or '::1'"
+                )
+            try:
+                networks.append(ipaddress.ip_network(entry.strip()))
+            except ValueError as error:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or network ({error}); "
+                    "write addresses like '127.0.0.1' or '::1' and networks like '10.0.0.0/8'"
+                ) from None
+        return cls(tuple(networks), depth)
+
+    def trusts(self, address: str | IPAddress | None) -> bool:
+        """True when ``address`` (a peer or a forwarded entry) is one of the proxies."""
+        if not self.proxies or address is None:
+            return False
+        if isinstance(address, str):
+            parsed = _forwarded_address(address)
+            if parsed is None:
+                return False
+            address = parsed
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            # A dual-stack server reports an IPv4 proxy as ::ffff:10.0.0.1.
+            address = address.ipv4_mapped
+        return any(address in network for network in self.proxies)
+
+
+def client_address(facts: RequestFacts, trust: ProxyTrust) -> str | None:
+    """The client's IP address: the peer, or whom a trusted proxy forwarded for.
+
+    ``X-Forwarded-For`` is read only when the peer the server saw is one of
+    ``trust.proxies``: anyone else can send that header and claim any address,
+    so for them the peer is the client. Each proxy appends the address it saw,
+    so the list is read from the right: with ``trust.depth`` ``0``, past every
+    entry that is itself a trusted proxy to the first that is not; with ``N``,
+    the ``N``-th entry. Entries further left were written by the client and
+    are never believed.
+
+    A trusted peer that forwards nothing (a health check from the proxy) is
+    the client, and so is the leftmost entry when every entry is a trusted
+    proxy. An entry read on the way that is not an IP address, or fewer than
+    ``N`` entries (a request that bypassed a proxy), gives ``None`` rather
+    than a guess.
+
+    Args:
+        facts: The request; ``facts.client`` is the peer.
+        trust: The settings' ``proxy_trust``.
+
+    Returns:
+        The address in its normal form (the peer's as the server gave it), or ``None``.
+    """
+    if not trust.trusts(facts.client):
         return facts.client
     forwarded = [part.strip() for part in facts.headers.get("x-forwarded-for", "").split(",")]
     forwarded = [part for part in forwarded if part]
-    if len(forwarded) < trusted_proxy_depth:
-        return None
-    candidate = forwarded[-trusted_proxy_depth]
-    if candidate.startswith("[") and "]" in candidate:
-        candidate = candidate[1 : candidate.index("]")]  # "[2001:db8::1]:443"
-    elif candidate.count(":") == 1:
-        candidate = candidate.split(":", 1)[0]  # "203.0.113.7:51234"
+    if trust.depth > 0:
+        if len(forwarded) < trust.depth:
+            return None
+        chosen = _forwarded_address(forwarded[-trust.depth])
+        return None if chosen is None else str(chosen)
+    if not forwarded:
+        return facts.client
+    for entry in reversed(forwarded):
+        chosen = _forwarded_address(entry)
+        if chosen is None:
+            return None
+        if not trust.trusts(chosen):
+            return str(chosen)
+    # Every entry is a trusted proxy: the client was one of those hosts itself.
+    return str(chosen)
+
+
+def _forwarded_address(entry: str) -> IPAddress | None:
+    if entry.startswith("[") and "]" in entry:
+        entry = entry[1 : entry.index("]")]  # "[2001:db8::1]:443"
+    elif entry.count(":") == 1:
+        entry = entry.split(":", 1)[0]  # "203.0.113.7:51234"
     try:
-        return str(ipaddress.ip_address(candidate))
+        return ipaddress.ip_address(entry)
     except ValueError:
         return None
 

@@ -706,7 +706,7 @@ class Flow:
             path=facts.path,
             method=facts.method,
             idle_seconds=idle_seconds,
-            client_ip=client_address(facts, self.settings.trusted_proxy_depth),
+            client_ip=client_address(facts, self.settings.proxy_trust),
             user_agent=facts.headers.get("user-agent"),
             policy=context.policy.as_dict() if context.policy is not None else None,
             metadata=metadata or {},

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from .audit import AuditTrail, CounterHook, Redactor, Sink
 from .engine import PolicyEngine, TenantResolver, UserResolver
 from .events import EventHook, session_tag
-from .facts import ApiKeyPredicate, RequestFacts, default_api_key_exempt, path_matches
+from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_exempt, path_matches
 from .identity import Identity, SignedCookie, check_adopt
 from .policy import Policy
 from .rules import Rule, TenantPolicy
 from .stores import Store, from_url
+from .urls import check_local_path, check_origin, check_redirect_url
 
 if TYPE_CHECKING:
     from .flow import Reply
@@ -61,6 +62,7 @@ class Settings:
         redactor: Redactor | None = None,
         counters: CounterHook | None = None,
         trusted_proxy_depth: int = 0,
+        trusted_proxies: Iterable[str] = (),
         endpoint_prefix: str = "/_idleguard/",
         trusted_origins: Iterable[str] = (),
     ) -> None:
@@ -125,7 +127,7 @@ class Settings:
         else:
             self.cookie_name = identity.name
         if login_url is not None:
-            _check_login_url(login_url)
+            check_redirect_url("login_url", login_url)
         self.login_url = login_url
         self.passive_paths = _prefixes(passive_paths, "passive_paths")
         self.exempt_paths = _prefixes(exempt_paths, "exempt_paths")
@@ -141,13 +143,17 @@ class Settings:
         if trusted_proxy_depth < 0:
             raise ValueError("trusted_proxy_depth must be 0 (no proxy) or more")
         self.trusted_proxy_depth = trusted_proxy_depth
+        #: Which peers ``X-Forwarded-For`` is believed from, for events' ``client_ip``.
+        self.proxy_trust = ProxyTrust.parse(trusted_proxies, trusted_proxy_depth)
         # Every event goes through the trail: redacted, counted, then delivered.
         self.audit = AuditTrail(on_event, redactor=redactor, counters=counters, clock=clock)
         self.hooks: tuple[EventHook, ...] = (self.audit,) if self.audit.active else ()
         self.endpoint_prefix = _endpoint_prefix(endpoint_prefix)
         if isinstance(trusted_origins, str):
             raise TypeError("trusted_origins must be a list of origins, not one string")
-        self.trusted_origins = frozenset(origin.rstrip("/").lower() for origin in trusted_origins)
+        self.trusted_origins = frozenset(
+            check_origin("trusted_origins", origin) for origin in trusted_origins
+        )
         self.policies.bind(clock, self.hooks, self.exempt_paths)
         attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
         self._cookie_attributes = attributes
@@ -224,18 +230,5 @@ def _prefixes(paths: Iterable[str], name: str) -> tuple[str, ...]:
 
 
 def _endpoint_prefix(prefix: str) -> str:
-    if not prefix.startswith("/") or prefix.startswith("//") or "\\" in prefix:
-        raise ValueError(
-            f"endpoint_prefix must be a local path like '/_idleguard/', got {prefix!r}"
-        )
+    check_local_path("endpoint_prefix", prefix, example="/_idleguard/")
     return prefix.rstrip("/") + "/"
-
-
-def _check_login_url(url: str) -> None:
-    if any(ord(char) < 32 or ord(char) == 127 for char in url):
-        raise ValueError("login_url must not contain control characters")
-    if url.startswith("/") and not url.startswith("//"):
-        return
-    if url.startswith(("https://", "http://")):
-        return
-    raise ValueError(f"login_url must be a local path like '/login' or an http(s) URL, got {url!r}")

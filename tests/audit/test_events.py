@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from idleguard.events import SCHEMA_VERSION, Event, EventType
-from idleguard.facts import RequestFacts, client_address
+from idleguard.facts import ProxyTrust, RequestFacts, client_address
 from idleguard.testing import EventCollector
 
 from .harness import ADAPTERS, make_client
@@ -70,38 +74,178 @@ def facts(forwarded: str | None, peer: str | None = "10.0.0.2") -> RequestFacts:
     return RequestFacts("GET", "/", headers, client=peer)
 
 
+PROXIES = ("10.0.0.0/8", "::1")
+BEHIND_PROXIES = ProxyTrust.parse(PROXIES)
+
+
 @pytest.mark.parametrize(
-    ("forwarded", "depth", "expected"),
+    ("forwarded", "peer", "trust", "expected"),
     [
-        pytest.param("198.51.100.1", 0, "10.0.0.2", id="no-proxy-ignores-the-header"),
-        pytest.param(None, 0, "10.0.0.2", id="no-proxy-peer"),
-        pytest.param("198.51.100.1", 1, "198.51.100.1", id="one-proxy"),
-        pytest.param("6.6.6.6, 198.51.100.1", 1, "198.51.100.1", id="spoofed-left-entry-ignored"),
-        pytest.param("6.6.6.6, 198.51.100.1, 10.1.1.1", 2, "198.51.100.1", id="two-proxies"),
-        pytest.param("198.51.100.1", 2, None, id="too-few-entries"),
-        pytest.param(None, 1, None, id="proxy-expected-but-no-header"),
-        pytest.param("not-an-ip", 1, None, id="garbage"),
-        pytest.param("198.51.100.1:4431", 1, "198.51.100.1", id="with-port"),
-        pytest.param("[2001:db8::1]:443", 1, "2001:db8::1", id="ipv6-with-port"),
-        pytest.param("2001:DB8::1", 1, "2001:db8::1", id="ipv6-normalized"),
+        # Without trusted proxies nobody is believed.
+        pytest.param("198.51.100.1", "10.0.0.2", ProxyTrust(), "10.0.0.2", id="no-proxies"),
+        pytest.param(None, "10.0.0.2", ProxyTrust(), "10.0.0.2", id="no-proxies-no-header"),
+        pytest.param("198.51.100.1", None, BEHIND_PROXIES, None, id="no-peer"),
+        # A client that reaches the app directly cannot name itself.
+        pytest.param(
+            "6.6.6.6", "203.0.113.9", BEHIND_PROXIES, "203.0.113.9", id="direct-client-spoofs"
+        ),
+        pytest.param(
+            "6.6.6.6",
+            "203.0.113.9",
+            ProxyTrust.parse(PROXIES, 1),
+            "203.0.113.9",
+            id="direct-client-spoofs-with-depth",
+        ),
+        pytest.param("6.6.6.6", "testclient", BEHIND_PROXIES, "testclient", id="peer-not-an-ip"),
+        # From a trusted proxy: right to left, past every trusted proxy.
+        pytest.param("198.51.100.1", "10.0.0.2", BEHIND_PROXIES, "198.51.100.1", id="one-proxy"),
+        pytest.param(
+            "6.6.6.6, 198.51.100.1", "10.0.0.2", BEHIND_PROXIES, "198.51.100.1", id="spoofed-left"
+        ),
+        pytest.param(
+            "6.6.6.6, 198.51.100.1, 10.1.1.1",
+            "10.0.0.2",
+            BEHIND_PROXIES,
+            "198.51.100.1",
+            id="trusted-hops-skipped",
+        ),
+        pytest.param(
+            "198.51.100.1, ::1", "::1", BEHIND_PROXIES, "198.51.100.1", id="ipv6-proxy-peer"
+        ),
+        pytest.param(
+            "198.51.100.1",
+            "::ffff:10.0.0.2",
+            BEHIND_PROXIES,
+            "198.51.100.1",
+            id="ipv4-mapped-peer",
+        ),
+        pytest.param(
+            "198.51.100.1, ::ffff:10.1.1.1",
+            "10.0.0.2",
+            BEHIND_PROXIES,
+            "198.51.100.1",
+            id="ipv4-mapped-hop",
+        ),
+        pytest.param(
+            "10.9.9.9, 10.1.1.1", "10.0.0.2", BEHIND_PROXIES, "10.9.9.9", id="every-hop-trusted"
+        ),
+        pytest.param(None, "10.0.0.2", BEHIND_PROXIES, "10.0.0.2", id="proxy-forwards-nothing"),
+        pytest.param(
+            " , 198.51.100.1 ,, ", "10.0.0.2", BEHIND_PROXIES, "198.51.100.1", id="empty-entries"
+        ),
+        pytest.param(
+            "6.6.6.6, not-an-ip", "10.0.0.2", BEHIND_PROXIES, None, id="garbage-on-the-way"
+        ),
+        pytest.param(
+            "not-an-ip, 198.51.100.1",
+            "10.0.0.2",
+            BEHIND_PROXIES,
+            "198.51.100.1",
+            id="garbage-left-of-the-client",
+        ),
+        pytest.param(
+            "198.51.100.1:4431", "10.0.0.2", BEHIND_PROXIES, "198.51.100.1", id="with-port"
+        ),
+        pytest.param(
+            "[2001:db8::1]:443", "10.0.0.2", BEHIND_PROXIES, "2001:db8::1", id="ipv6-with-port"
+        ),
+        pytest.param(
+            "2001:DB8::1", "10.0.0.2", BEHIND_PROXIES, "2001:db8::1", id="ipv6-normalized"
+        ),
+        # A depth picks the N-th entry from the right, as before, once the peer is trusted.
+        pytest.param(
+            "6.6.6.6, 198.51.100.1",
+            "10.0.0.2",
+            ProxyTrust.parse(PROXIES, 1),
+            "198.51.100.1",
+            id="depth-one",
+        ),
+        pytest.param(
+            "6.6.6.6, 198.51.100.1, 203.0.113.50",
+            "10.0.0.2",
+            ProxyTrust.parse(PROXIES, 2),
+            "198.51.100.1",
+            id="depth-two",
+        ),
+        pytest.param(
+            "198.51.100.1", "10.0.0.2", ProxyTrust.parse(PROXIES, 2), None, id="depth-too-few"
+        ),
+        pytest.param(None, "10.0.0.2", ProxyTrust.parse(PROXIES, 1), None, id="depth-no-header"),
+        pytest.param(
+            "not-an-ip", "10.0.0.2", ProxyTrust.parse(PROXIES, 1), None, id="depth-garbage"
+        ),
     ],
 )
-def test_client_address_trusts_only_the_configured_proxies(
-    forwarded: str | None, depth: int, expected: str | None
+def test_client_address_believes_only_trusted_proxies(
+    forwarded: str | None, peer: str | None, trust: ProxyTrust, expected: str | None
 ) -> None:
-    assert client_address(facts(forwarded), depth) == expected
+    assert client_address(facts(forwarded, peer), trust) == expected
+
+
+def untrusted(address: IPv4Address | IPv6Address) -> bool:
+    return not BEHIND_PROXIES.trusts(address)
+
+
+TRUSTED_HOPS = st.lists(st.ip_addresses(network="10.0.0.0/8"), max_size=4)
+
+
+@given(st.ip_addresses().filter(untrusted), st.text())
+@example(ip_address("203.0.113.9"), "198.51.100.1")
+def test_a_peer_that_is_no_proxy_is_the_client_whatever_it_sends(
+    peer: IPv4Address | IPv6Address, forwarded: str
+) -> None:
+    assert client_address(facts(forwarded, str(peer)), BEHIND_PROXIES) == str(peer)
+
+
+@given(
+    st.text(),
+    st.ip_addresses().filter(untrusted),
+    TRUSTED_HOPS,
+    st.ip_addresses(network="10.0.0.0/8"),
+)
+@example("10.0.0.7, ::1", ip_address("198.51.100.1"), [], ip_address("10.0.0.2"))
+def test_what_the_client_writes_never_changes_the_answer(
+    claimed: str,
+    client: IPv4Address | IPv6Address,
+    hops: list[IPv4Address | IPv6Address],
+    peer: IPv4Address | IPv6Address,
+) -> None:
+    # The client writes ``claimed``; the first proxy appends the client's address and
+    # every further proxy the address of the one before it.
+    forwarded = ", ".join([claimed, str(client), *map(str, hops)])
+    request = facts(forwarded, str(peer))
+    assert client_address(request, BEHIND_PROXIES) == str(client)
+    depth = ProxyTrust.parse(PROXIES, len(hops) + 1)
+    assert client_address(request, depth) == str(client)
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
 @pytest.mark.parametrize(
-    ("depth", "expected"),
-    [pytest.param(0, "192.0.2.50", id="peer"), pytest.param(1, "203.0.113.4", id="proxy")],
+    ("peer", "options", "expected"),
+    [
+        pytest.param("192.0.2.50", {}, "192.0.2.50", id="peer"),
+        pytest.param(
+            "10.0.0.2", {"trusted_proxies": ["10.0.0.0/8"]}, "203.0.113.4", id="trusted-proxy"
+        ),
+        pytest.param(
+            "10.0.0.2",
+            {"trusted_proxies": ["10.0.0.0/8"], "trusted_proxy_depth": 1},
+            "203.0.113.4",
+            id="trusted-proxy-with-depth",
+        ),
+        pytest.param(
+            "192.0.2.50",
+            {"trusted_proxies": ["10.0.0.0/8"], "trusted_proxy_depth": 1},
+            "192.0.2.50",
+            id="direct-client-not-believed",
+        ),
+    ],
 )
 def test_events_carry_client_address_and_user_agent(
-    adapter: str, depth: int, expected: str
+    adapter: str, peer: str, options: dict[str, Any], expected: str
 ) -> None:
     events = EventCollector()
-    client = make_client(adapter, peer="192.0.2.50", on_event=events, trusted_proxy_depth=depth)
+    client = make_client(adapter, peer=peer, on_event=events, **options)
     client.request(
         "POST",
         "/login",
@@ -111,6 +255,40 @@ def test_events_carry_client_address_and_user_agent(
     (event,) = events.events
     assert event.client_ip == expected
     assert event.user_agent == "Tester/1.0"
+
+
+def test_a_proxy_depth_without_trusted_proxies_fails_at_start() -> None:
+    with pytest.raises(ValueError, match=r"trusted_proxy_depth=1 needs trusted_proxies=: list"):
+        make_client("wsgi", trusted_proxy_depth=1)
+
+
+@pytest.mark.parametrize(
+    ("proxies", "error", "message"),
+    [
+        pytest.param(
+            ["not-an-ip"], ValueError, "trusted_proxies: 'not-an-ip' is not", id="not-an-address"
+        ),
+        pytest.param(
+            ["10.0.0.1/8"],
+            ValueError,
+            "trusted_proxies: '10.0.0.1/8' is not an IP address or network "
+            "(10.0.0.1/8 has host bits set)",
+            id="host-bits",
+        ),
+        pytest.param(
+            ["10.0.0.0/33"], ValueError, "trusted_proxies: '10.0.0.0/33' is not", id="prefix"
+        ),
+        pytest.param(["127.0.0.1", "*"], ValueError, "trusted_proxies: '*' is not", id="wildcard"),
+        pytest.param([""], ValueError, "trusted_proxies: '' is not", id="empty"),
+        pytest.param("10.0.0.0/8", TypeError, "trusted_proxies must be a list", id="one-string"),
+        pytest.param([10], TypeError, "trusted_proxies: 10 must be a string", id="not-a-string"),
+    ],
+)
+def test_a_bad_trusted_proxy_fails_at_start_naming_it(
+    proxies: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        make_client("wsgi", trusted_proxies=proxies)
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,11 @@ KEY = "k" * 43
             id="field-over-policy",
         ),
         pytest.param({"websocket_recheck": 2.0}, {"websocket_recheck": 2.0}, id="adapter-option"),
+        pytest.param(
+            {"trusted_proxies": ["10.0.0.0/8"], "trusted_proxy_depth": 1},
+            {"trusted_proxies": ["10.0.0.0/8"], "trusted_proxy_depth": 1},
+            id="trusted-proxies",
+        ),
     ],
 )
 def test_middleware_options(config: dict[str, Any], expected: dict[str, Any]) -> None:

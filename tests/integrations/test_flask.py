@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 import idleguard
 from idleguard import IdleGuardWSGI, Policy
+from idleguard.facts import ProxyTrust
 from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.integrations.flask import IdleGuard
 from idleguard.stores import MemoryStore
@@ -56,6 +57,37 @@ def test_configured_from_app_config_and_arguments() -> None:
     assert settings.policy == Policy(idle_timeout=600)
     assert settings.login_url == "/elsewhere"
     assert app.wsgi_app is guard_of(app)
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected"),
+    [
+        pytest.param("10.0.0.2", "203.0.113.4", id="through-the-proxy"),
+        pytest.param("192.0.2.50", "192.0.2.50", id="direct-client-not-believed"),
+    ],
+)
+def test_trusted_proxies_from_app_config(peer: str, expected: str) -> None:
+    events = EventCollector()
+    app = make_app(
+        IDLEGUARD_TRUSTED_PROXIES=["10.0.0.0/8", "::1"],
+        IDLEGUARD_TRUSTED_PROXY_DEPTH=1,
+        IDLEGUARD_ON_EVENT=events,
+    )
+    IdleGuard(app)
+    trust = guard_of(app).settings.proxy_trust
+    assert trust == ProxyTrust.parse(["10.0.0.0/8", "::1"], 1)
+    app.test_client().post(
+        "/login",
+        headers={"x-forwarded-for": "6.6.6.6, 203.0.113.4"},
+        environ_base={"REMOTE_ADDR": peer},
+    )
+    (event,) = events.events
+    assert event.client_ip == expected
+
+
+def test_a_bad_trusted_proxy_in_app_config_fails_at_start_up() -> None:
+    with pytest.raises(ValueError, match=r"trusted_proxies: '10\.0\.0\.300' is not"):
+        IdleGuard(make_app(IDLEGUARD_TRUSTED_PROXIES=["10.0.0.300"]))
 
 
 def test_an_unknown_key_fails_at_start_up() -> None:

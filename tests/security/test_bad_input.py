@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import string
 from typing import Any
 
@@ -124,11 +125,53 @@ def test_the_redirect_is_never_open_or_injected(
         pytest.param("javascript:alert(1)", id="javascript"),
         pytest.param("/login\r\nX: y", id="crlf"),
         pytest.param("login", id="relative"),
+        pytest.param("/\\evil.example", id="slash-backslash"),
+        pytest.param("\\/evil.example", id="backslash-slash"),
+        pytest.param("https://evil.example\\@good.example", id="backslash-before-at"),
+        pytest.param("https://good.example@evil.example", id="userinfo"),
+        pytest.param("/login\t", id="tab"),
+        pytest.param("https:///evil.example", id="no-host"),
     ],
 )
 def test_a_dangerous_login_url_fails_at_start_up(login_url: str) -> None:
     with pytest.raises(ValueError, match="login_url"):
         IdleGuard(lambda *_: None, secret_key=SECRET, login_url=login_url)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("middleware", [IdleGuard, IdleGuardWSGI], ids=["asgi", "wsgi"])
+@pytest.mark.parametrize(
+    ("setting", "value", "bad"),
+    [
+        pytest.param("login_url", "/\\evil.example", "/\\evil.example", id="login_url"),
+        pytest.param("step_up_url", "/\\evil.example", "/\\evil.example", id="step_up_url"),
+        pytest.param(
+            "step_up_url",
+            "/reauth\r\nSet-Cookie: x=1",
+            "/reauth\r\nSet-Cookie: x=1",
+            id="step_up_url-crlf",
+        ),
+        pytest.param(
+            "step_up_url",
+            "https://good.example@evil.example",
+            "https://good.example@evil.example",
+            id="step_up_url-userinfo",
+        ),
+        pytest.param("endpoint_prefix", "/_idle\nguard/", "/_idle\nguard/", id="endpoint_prefix"),
+        pytest.param(
+            "trusted_origins",
+            ["https://front.example", "https://front.example/app"],
+            "https://front.example/app",
+            id="trusted_origins-path",
+        ),
+        pytest.param("trusted_origins", ["null"], "null", id="trusted_origins-null"),
+    ],
+)
+def test_every_url_setting_is_held_to_the_same_rules(
+    middleware: Any, setting: str, value: Any, bad: str
+) -> None:
+    # The message names the setting and the refused value first, whichever module checked it.
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{setting} {bad!r} is refused: ')}"):
+        middleware(lambda *_: None, secret_key=SECRET, **{setting: value})
 
 
 @pytest.mark.parametrize(

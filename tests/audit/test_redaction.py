@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from idleguard.audit import DEFAULT_RULES, REDACTED, Redactor, Rule
-from idleguard.audit.redaction import truncate
+from idleguard.audit.redaction import printable, truncate
 from idleguard.events import Event, EventType
 
 from .sinks_under_test import outputs_of_every_sink
@@ -343,3 +343,51 @@ WITHOUT_HINTS = Redactor(rules=[dataclasses.replace(rule, hints=()) for rule in 
 )
 def test_the_hint_fast_path_never_changes_a_result(text: str) -> None:
     assert Redactor().text(text) == WITHOUT_HINTS.text(text)
+
+
+# -- printable: text from a request, safe for one log line or a terminal ------------------
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param("/a\nGET /admin 200", "/a\\nGET /admin 200", id="forged-line"),
+        pytest.param("/a\r\n", "/a\\r\\n", id="crlf"),
+        pytest.param("\x1b[2J\x1b]0;owned\x07", "\\x1b[2J\\x1b]0;owned\\x07", id="ansi"),
+        pytest.param("tab\there\x00", "tab\\there\\x00", id="tab-and-nul"),
+        pytest.param("del\x7f", "del\\x7f", id="del"),
+        pytest.param("\x85next\x9b31m", "\\x85next\\x9b31m", id="c1"),
+        pytest.param("a\u2028b\u2029c", "a\\u2028b\\u2029c", id="unicode-separators"),
+        pytest.param("admin\u202etxt.exe", "admin\\u202etxt.exe", id="right-to-left-override"),
+        pytest.param("\u202a\u202c\u2066\u2069", "\\u202a\\u202c\\u2066\\u2069", id="bidi"),
+        pytest.param("lone \udc80", "lone \\udc80", id="lone-surrogate"),
+        pytest.param("C:\\x1b", "C:\\\\x1b", id="backslash-doubled"),
+        pytest.param("/café/Ωμέγα/日本 ok", "/café/Ωμέγα/日本 ok", id="other-text-kept"),
+    ],
+)
+def test_printable_shows_control_characters_as_escapes(text: str, shown: str) -> None:
+    assert printable(text) == shown
+
+
+def _unescape(shown: str) -> str:
+    # Non-ASCII text passes printable unchanged; make it an escape too, then read every
+    # escape back with Python's own decoder.
+    return shown.encode("ascii", "backslashreplace").decode("unicode_escape")
+
+
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+@settings(max_examples=300)
+@given(
+    text=st.text(
+        st.one_of(
+            st.characters(),
+            st.sampled_from("\\\n\r\x1b\x7f\x85\u2028\u2029\u202e\u2067\ud800"),
+        )
+    )
+)
+def test_printable_keeps_one_line_and_reads_back(text: str) -> None:
+    shown = printable(text)
+    assert UNSAFE.search(shown) is None
+    assert len(shown.splitlines()) <= 1
+    shown.encode("utf-8", "strict")
+    assert _unescape(shown) == text

@@ -8,6 +8,10 @@ runs first, so a cut can never leave half a secret that no rule recognises.
 
 The rules are regular expressions written to run in linear time on hostile
 input (a megabyte of ``a`` costs the same as a megabyte of text).
+
+:func:`printable` is the other half of making text safe to write out: it
+shows control characters as escapes, so a value taken from a request stays on
+one log line and cannot drive the terminal that displays it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "SENSITIVE_KEY",
     "Redactor",
     "Rule",
+    "printable",
     "truncate",
 ]
 
@@ -201,6 +206,52 @@ def truncate(text: str, max_bytes: int) -> str:
     marker = f"...[truncated {len(encoded)} bytes]"
     keep = max(0, max_bytes - len(marker.encode()))
     return encoded[:keep].decode("utf-8", "ignore") + marker
+
+
+# C0 controls, DEL and C1 controls (ESC, CR, LF, NEL, CSI, ...); the Unicode line and
+# paragraph separators, which log viewers and editors break lines on; the bidirectional
+# embeddings, overrides and isolates, which reorder what a reader sees ("Trojan Source");
+# lone surrogates, which UTF-8 cannot encode, so a log handler would drop the record; and
+# the backslash, so that every escape in the output stands for a character of the input.
+_UNPRINTABLE = re.compile(
+    r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` made safe for one log line or a terminal, control characters shown as escapes.
+
+    C0 control characters (newline, carriage return and ESC among them), DEL, C1
+    control characters, the line and paragraph separators U+2028 and U+2029, the
+    bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to
+    U+2069) and lone surrogates are written in Python's escape notation (``\\n``,
+    ``\\x1b``, ``\\x85``, ``\\u202e``); a backslash is doubled, so the result reads
+    back unambiguously. Every other character, accented letters and other scripts
+    included, is kept as it is.
+
+    Use it on any text a client chose (a request path, a header, a tenant name)
+    before it goes into a log message or onto a terminal::
+
+        logger.info("idleguard explain %s %s", facts.method, printable(facts.path))
+
+    Args:
+        text: The text to write out.
+
+    Returns:
+        The same text with each of those characters replaced by its escape, on
+        one line.
+    """
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 class Redactor:

@@ -75,14 +75,30 @@ _SEP = r"[-_.\s]"
 #: Metadata keys whose whole value is a secret (matched on the lower-cased key).
 SENSITIVE_KEY = re.compile(
     r"password|passwd|passphrase|secret|token|api" + _SEP + r"?key|access" + _SEP + r"?key"
-    r"|private" + _SEP + r"?key|cookie|authori[sz]ation|credential|signature"
+    r"|private" + _SEP + r"?key|account" + _SEP + r"?key"
+    r"|cookie|authori[sz]ation|credential|signature"
     r"|session" + _SEP + r"?id|connection" + _SEP + r"?string"
     r"|(?:^|" + _SEP + r")(?:key|pwd|pass|pin|auth|dsn|sid|jwt|otp)(?:$|" + _SEP + r")"
 )
 
-_KEYWORDS = (
-    r"password|passwd|passphrase|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
-    r"|auth|session[-_]?id|sid|cookie|credentials?|signature|jwt"
+# Key names in text ("password=...", "accessToken: ...", "DBPASS=..."). A name that
+# contains one of the long words is a secret's name whatever comes before it, glued on
+# or not (newPassword, clientSecret, SharedAccessKey). The short words are too common
+# inside ordinary words (compass, outside, oauth) to be taken there: they count after a
+# separator (db_pass), capitalized after a prefix (dbPass) or in an upper-case name
+# (DBPASS).
+_LONG_KEYWORDS = (
+    r"password|passwd|passphrase|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
+    r"|account[-_]?key|session[-_]?id|cookie|credentials?|signature"
+)
+_SHORT_KEYWORDS = r"pwd|pass|auth|sid|jwt"
+# Every quantifier is bounded, and a name starts only where a word does (the lookbehind
+# in the rule), so each start costs a bounded number of steps.
+_KEY_NAME = (
+    r"(?:[A-Za-z0-9]{1,24}[-_.]?)?(?:" + _LONG_KEYWORDS + r")"
+    r"|(?:[A-Za-z0-9]{1,24}[-_.])?(?:" + _SHORT_KEYWORDS + r")"
+    r"|(?-i:[A-Za-z0-9]{1,24}(?:Pwd|Pass|Auth|Sid|Jwt))"
+    r"|(?-i:[A-Z0-9]{1,24}(?:PWD|PASS|AUTH|SID|JWT))"
 )
 
 
@@ -111,6 +127,20 @@ def _long_token(match: re.Match[str]) -> str:
     return REDACTED
 
 
+def _aws_secret(match: re.Match[str]) -> str:
+    run = match.group(0)
+    # AWS secret access keys are random, so they nearly always hold both cases and a
+    # digit. A run starting with "/" is far more often a path than a key (one key in
+    # 64 starts that way, and then only its name before it gives it away).
+    if run.startswith("/") or not (
+        any(char.isupper() for char in run)
+        and any(char.islower() for char in run)
+        and any(char.isdigit() for char in run)
+    ):
+        return run
+    return REDACTED
+
+
 def _jwt(match: re.Match[str]) -> str:
     run = match.group(0)
     head, dot, rest = run.partition(".")
@@ -131,9 +161,15 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         hints=("private key",),
     ),
     # scheme://user:password@host and scheme://token@host: the whole userinfo goes.
+    # A password may hold "/" (unescaped, as people write them: postgresql://u:pa/ss@h);
+    # "host:8080/path/@name" is a port and a path, and is left alone. That second form
+    # stops at any ":", so each scan ends before the next "://": linear time.
     Rule(
         "uri_credentials",
-        re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/?#]{0,2048}@"),
+        re.compile(
+            r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}://)"
+            r"(?:[^\s/?#]{0,2048}|[^\s/?#@:\[\]]{0,256}:(?!\d{1,5}/)[^\s?#@:]{1,2048})@"
+        ),
         r"\1" + REDACTED + "@",
         ("://",),
     ),
@@ -155,11 +191,17 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         "key_value",
         re.compile(
-            r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9]{1,24}[-_.])?(?:" + _KEYWORDS + r")"
-            r"(?:[-_.]?[A-Za-z0-9]{1,24})?)"
-            r"([\"']?[ \t]*[:=][ \t]*)(\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s;&,\"'}]+)"
+            # The lookahead rejects, in one pass over the word, every word that no ":"
+            # or "=" follows, before the key name's alternatives are tried on it. It
+            # takes the run of name characters once and cannot give any back (the
+            # inner lookahead and the backreference stand for an atomic group, which
+            # Python 3.10 lacks): a key name is at most 61 characters, the run 64.
+            r"(?i)(?<![A-Za-z0-9])"
+            r"(?=(?=(?P<run>[A-Za-z0-9_.-]{1,64}))(?P=run)[\"']?[ \t]*[:=])"
+            r"(?P<key>(?:" + _KEY_NAME + r")(?:[-_.]?[A-Za-z0-9]{1,24})?)"
+            r"(?P<separator>[\"']?[ \t]*[:=][ \t]*)(\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s;&,\"'}]+)"
         ),
-        r"\1\2" + REDACTED,
+        r"\g<key>\g<separator>" + REDACTED,
         _KEYWORD_HINTS,
     ),
     # The value runs through any "=" ("APIKEY password=<secret>"), and a second scheme
@@ -190,6 +232,23 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}"
             r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}"
         ),
+    ),
+    # The whole path after /services/ is the credential (team, channel and token).
+    Rule(
+        "slack_webhook",
+        re.compile(
+            r"(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]{1,256}"
+        ),
+        r"\1" + REDACTED,
+        ("hooks.slack.com",),
+    ),
+    # An AWS secret access key on its own: exactly 40 characters of base64, where "/"
+    # splits the run the long_token rule looks for. The lookarounds take only a whole
+    # run, so each position is tried once.
+    Rule(
+        "aws_secret_access_key",
+        re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
+        _aws_secret,
     ),
     # Any other long run of key characters mixing letters and digits (random API
     # keys, hex secrets, tokens in a path). UUIDs and plain words are left alone.

@@ -143,3 +143,16 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
         if run.returncode != 0:
             failures[name] = error.strip().splitlines()[-1]
     assert failures == {}
+
+
+def test_names_for_store_authors_moved_with_a_warning() -> None:
+    import idleguard
+    import idleguard.stores
+
+    for name in ("Decision", "Limits", "SessionRecord", "Verdict", "decide"):
+        assert name not in idleguard.__all__
+        assert name in idleguard.stores.__all__
+        with pytest.warns(DeprecationWarning, match=f"idleguard.stores.{name}"):
+            assert getattr(idleguard, name) is getattr(idleguard.stores, name)
+    with pytest.raises(AttributeError):
+        _ = idleguard.NoSuchName

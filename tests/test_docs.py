@@ -21,6 +21,11 @@ from typing import Any
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 FENCE = re.compile(
@@ -144,6 +149,10 @@ def _check_json(code: str) -> None:
     json.loads(code)
 
 
+def _check_toml(code: str) -> None:
+    tomllib.loads(code)
+
+
 CHECKERS = {
     "console": lambda code: _check_shell(code, prompted=True),
     "shell": lambda code: _check_shell(code, prompted=False),
@@ -153,6 +162,7 @@ CHECKERS = {
     "html": _check_html,
     "sql": _check_sql,
     "json": _check_json,
+    "toml": _check_toml,
 }
 
 

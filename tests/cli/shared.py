@@ -2,7 +2,7 @@
 
 A ``memory://`` store lives inside one process, so a command given ``memory://`` builds a
 new, empty one. Registered under its own scheme, this one is found by
-:func:`idleguard.stores.from_url` like any store, and every URL with the same name is the
+`idleguard.stores.from_url` like any store, and every URL with the same name is the
 same store: the app under test and the command run in the test's process share it.
 """
 

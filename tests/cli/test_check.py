@@ -329,3 +329,26 @@ def test_python_m_idleguard_check_exits_non_zero_without_a_traceback() -> None:
     assert result.returncode == 1
     assert "did you mean 'hipaa'?" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path: Path) -> None:
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("IDLEGUARD_")},
+        "IDLEGUARD_SECRET_KEY": SECRET,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    # No reader at all: the first write fails, as it would once `| head` has what it wants.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "idleguard", "check", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in errors
+    assert "BrokenPipeError" not in errors

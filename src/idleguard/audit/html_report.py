@@ -4,7 +4,7 @@ The page stands alone: its style is inline, its chart (sessions ended per day, b
 drawn by matplotlib) is an SVG image in a ``data:`` URI, and its Content-Security-Policy
 allows nothing else, so opening it makes no request and runs no script. Every value from
 the events (tenants, subjects, actors, reasons: all chosen by whoever could write the log)
-goes through :func:`~idleguard.audit.redaction.printable`, which shows control and
+goes through `idleguard.audit.redaction.printable`, which shows control and
 bidirectional characters as escapes, and then through Jinja2's autoescaping; in the chart,
 a reason is drawn as glyph outlines and never read as matplotlib markup.
 

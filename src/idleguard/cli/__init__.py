@@ -5,10 +5,10 @@ idleguard sessions list --store redis://redis.internal:6379/0 --subject alice
 idleguard sessions revoke --store redis://redis.internal:6379/0 --subject alice
 idleguard check --config idleguard.toml
 
-Each subcommand is a module with ``add_parser(commands)``, listed in :data:`COMMANDS`;
+Each subcommand is a module with ``add_parser(commands)``, listed in `COMMANDS`;
 its parser sets ``run`` (``arguments -> exit status``) and ``prog`` as defaults. A new
 subcommand is one more module and one more entry. What the subcommands do is in
-:mod:`idleguard.operations`; here they parse arguments and print.
+`idleguard.operations`; here they parse arguments and print.
 
 Exit status: ``0`` done, ``1`` the command ran and something failed (a store that did not
 answer, a check that found a problem, a report source that could not be read), ``2`` the
@@ -18,6 +18,7 @@ mistake is one line on standard error, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -70,5 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreUnavailable as error:
         # Raised only by a subcommand's run, after its arguments parsed.
         print(f"{arguments.prog}: the store did not answer: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (`idleguard ... | head`): stop quietly, as other tools do,
+        # and keep the interpreter from failing again when it flushes standard output.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
     return status

@@ -2,7 +2,7 @@
 
 A subcommand is a module with ``add_parser(commands)``, which adds its parser to the
 subparsers and sets ``run`` (``arguments -> exit status``) as its default; see
-:data:`idleguard.cli.COMMANDS`.
+`idleguard.cli.COMMANDS`.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def duration(seconds: float | None) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: IO[str]) -> None:
-    """Columns aligned under their headers; every cell shown with :func:`printable`.
+    """Columns aligned under their headers; every cell shown with `printable`.
 
     Subjects and tenants come from requests: a newline or an escape sequence in one
     must not start a line of its own or drive the terminal.

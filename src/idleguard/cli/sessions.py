@@ -166,7 +166,7 @@ def _as_json(row: SessionRow) -> dict[str, Any]:
 
 
 def write_rows(rows: list[SessionRow], out: IO[str]) -> None:
-    """Sessions as a table under :data:`HEADERS`, each cell escaped for the terminal."""
+    """Sessions as a table under `HEADERS`, each cell escaped for the terminal."""
     table(
         HEADERS,
         [

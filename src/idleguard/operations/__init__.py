@@ -1,14 +1,14 @@
 """What an operator does to a deployment, as functions the commands are thin layers over.
 
-* :mod:`~idleguard.operations.configuration`: read a configuration from the environment or
+* `idleguard.operations.configuration`: read a configuration from the environment or
   a file, with the names the framework integrations use, and build the middleware's
   settings from it exactly as the middleware does;
-* :mod:`~idleguard.operations.check`: whether a configuration would start, and whether
+* `idleguard.operations.check`: whether a configuration would start, and whether
   its store answers;
-* :mod:`~idleguard.operations.sessions`: a subject's sessions, revoking them, sweeping
+* `idleguard.operations.sessions`: a subject's sessions, revoking them, sweeping
   the expired ones, each reported to the audit trail as the middleware would.
 
-``idleguard`` (:mod:`idleguard.cli`) and ``manage.py idleguard`` (the Django app's
+``idleguard`` (`idleguard.cli`) and ``manage.py idleguard`` (the Django app's
 management command) parse arguments and print; everything they do is here.
 """
 

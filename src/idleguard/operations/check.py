@@ -57,7 +57,7 @@ class CheckResult:
         problems: Each thing that would stop the middleware from starting, one line each
             (the store's answer is in ``store``).
         notes: Things worth knowing that would not (``fail_open`` is on, ...).
-        settings: What the built settings say (:meth:`Settings.describe`), when they built.
+        settings: What the built settings say (`Settings.describe`), when they built.
         store: The store's probe, when a store could be built.
     """
 
@@ -83,7 +83,7 @@ def probe(
 ) -> StoreProbe:
     """Make one harmless call to ``store`` and time it.
 
-    The call lists the sessions of :data:`PROBE_SUBJECT`: a read by the subject index that
+    The call lists the sessions of `PROBE_SUBJECT`: a read by the subject index that
     every store has, which finds nothing. A SQL store whose table is missing creates it
     first, as the middleware's first request would (unless ``create_table=False``).
 
@@ -133,15 +133,15 @@ def check_built(
     the store is still reached on its own, so one run shows every problem there is.
 
     Args:
-        build: Makes the settings; its :class:`ValueError`, :class:`TypeError` or
-            :class:`ImportError` is a problem of the configuration.
+        build: Makes the settings; its `ValueError`, `TypeError` or
+            `ImportError` is a problem of the configuration.
         source: Where the configuration comes from, for the report.
         location: The store's URL, for the report and for reaching it on its own.
         problems: Problems found before building; ``build`` is then not called.
         notes: Notes found before building.
 
     Returns:
-        The result; :attr:`CheckResult.ok` says whether all is well.
+        The result; `CheckResult.ok` says whether all is well.
     """
     result = CheckResult(source, list(problems), list(notes))
     if not result.problems:
@@ -177,14 +177,14 @@ def check_built(
 def check(configuration: Configuration, **overrides: Any) -> CheckResult:
     """Check a configuration read from the environment or a file, and reach its store.
 
-    The settings are built by the middleware itself (:func:`build_settings`).
+    The settings are built by the middleware itself (`build_settings`).
 
     Args:
         configuration: What was read.
         **overrides: Settings that replace what was read (``store`` from the command line).
 
     Returns:
-        The result; :attr:`CheckResult.ok` says whether all is well.
+        The result; `CheckResult.ok` says whether all is well.
     """
     store_setting = overrides.get("store", configuration.options.get("store", "memory://"))
     return check_built(

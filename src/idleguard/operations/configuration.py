@@ -3,12 +3,12 @@
 The names are the ones the framework integrations read: ``IDLEGUARD_STORE`` in the
 environment is ``IDLEGUARD_STORE`` in Flask's ``app.config`` and ``"store"`` in Django's
 ``settings.IDLEGUARD`` or in a file. The policy fields in the environment are read by
-:meth:`idleguard.Policy.from_env` itself. Other values arrive as text, so each setting says
+`idleguard.Policy.from_env` itself. Other values arrive as text, so each setting says
 how its text reads (``1``/``0`` for a switch, commas between paths); settings that need a
 Python object (``clock``, ``on_event``, ``identity``, ...) cannot come from text and say so.
 
 Every name and value is checked on its own first, so one run reports every mistake, each
-with what to do (``did you mean IDLEGUARD_IDLE_TIMEOUT?``). :func:`build_settings` then
+with what to do (``did you mean IDLEGUARD_IDLE_TIMEOUT?``). `build_settings` then
 hands what was read to the middleware's own constructor, which reports the rest (a secret
 that is too short, a login URL it refuses) with its own message.
 """
@@ -48,7 +48,7 @@ __all__ = [
 
 #: What every environment variable idleguard reads starts with (as Flask's config keys do).
 ENV_PREFIX = "IDLEGUARD_"
-#: Words that turn a limit or a URL off, as :meth:`idleguard.Policy.from_env` reads them.
+#: Words that turn a limit or a URL off, as `idleguard.Policy.from_env` reads them.
 _OFF_WORDS = frozenset({"none", "off", "disabled"})
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
@@ -56,7 +56,7 @@ _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 _SUGGESTION_CUTOFF = 0.7
 
 #: Reads one setting's value (text from the environment, or what a file holds) into what
-#: the middleware takes; raises :class:`ValueError` saying what is accepted.
+#: the middleware takes; raises `ValueError` saying what is accepted.
 Reader = Callable[[Any], Any]
 
 
@@ -238,13 +238,13 @@ def _read(configuration: Configuration, name: str, value: Any, spelled: str) -> 
 def from_environment(environ: Mapping[str, str] | None = None) -> Configuration:
     """The settings in ``IDLEGUARD_*`` environment variables.
 
-    An empty variable counts as unset, as :meth:`idleguard.Policy.from_env` has it. A
+    An empty variable counts as unset, as `idleguard.Policy.from_env` has it. A
     variable that is not a setting is a problem when its name is close to one (a typo),
     and only a note otherwise: the environment is shared with other programs, which may
     have variables of their own under the same prefix.
 
     Args:
-        environ: The variables to read; default :data:`os.environ`.
+        environ: The variables to read; default `os.environ`.
 
     Returns:
         The configuration, with every problem found.
@@ -347,8 +347,8 @@ async def _never_called(scope: Any, receive: Any, send: Any) -> None:
 def build_settings(configuration: Configuration, **overrides: Any) -> Settings:
     """The middleware's settings, built by the middleware itself from ``configuration``.
 
-    The options go through :func:`idleguard.integrations.middleware_options`, as a Flask or
-    Django configuration does, and then to :class:`idleguard.IdleGuard`'s constructor, so
+    The options go through `idleguard.integrations.middleware_options`, as a Flask or
+    Django configuration does, and then to `idleguard.IdleGuard`'s constructor, so
     every start-up error is the one the application would stop with.
 
     Args:

@@ -1,6 +1,6 @@
 """A subject's sessions as an operator sees them, ending them, and sweeping expired ones.
 
-Each function takes the middleware's :class:`~idleguard.settings.Settings`, so a session
+Each function takes the middleware's `idleguard.settings.Settings`, so a session
 is named the way the audit trail names it (its keyed tag, never the store key or the
 credential) and every session it ends is reported through the same ``on_event`` sinks,
 redacted, as the middleware would report it.
@@ -145,7 +145,7 @@ def revoke_sessions(
 ) -> list[SessionRow]:
     """End every session of ``subject`` ("sign out everywhere") and report each one.
 
-    The store ends them with :meth:`~idleguard.stores.Store.revoke_subject`, atomically each,
+    The store ends them with `idleguard.stores.Store.revoke_subject`, atomically each,
     so a request racing the revocation cannot keep its session; each ended session becomes a
     ``session_revoked`` event through the settings' ``on_event`` sinks, which are flushed
     before this returns.
@@ -182,7 +182,7 @@ def revoke_sessions(
 def purge_expired(settings: Settings, *, now: float | None = None) -> list[Event]:
     """End every session past its deadline that no request has found, and report each one.
 
-    The sweep of the request flow (what :class:`idleguard.Sweeper` runs in an app), driven
+    The sweep of the request flow (what `idleguard.Sweeper` runs in an app), driven
     once: each expiry becomes a ``session_expired_inactivity`` or
     ``session_expired_absolute`` event with ``metadata["discovered_by"] == "sweep"``, through
     the settings' ``on_event`` sinks, which are flushed before this returns.

@@ -6,7 +6,7 @@ python manage.py idleguard revoke --username ann --dry-run
 python manage.py idleguard check
 
 Each reads ``settings.IDLEGUARD`` as the middleware does
-(:func:`~idleguard.integrations.django.settings_from_django`), so it reaches the same store
+(`idleguard.integrations.django.settings_from_django`), so it reaches the same store
 and reports what it ends through the same ``on_event`` sinks, redacted. A subject is what
 ``login()`` records: the user's primary key, as text.
 

@@ -323,6 +323,11 @@ def test_revocations_are_written_to_the_audit_trail(
             id="missing-config",
         ),
         pytest.param(["erase"], "invalid choice: 'erase'", id="unknown-action"),
+        pytest.param(
+            ["list", "--subject", "a", "--store", "sqlite:///no/such/sessions.db"],
+            "no SQLite database at no/such/sessions.db",
+            id="mistyped-sqlite-path",
+        ),
     ],
 )
 def test_mistakes_are_one_line_with_status_2(

@@ -426,3 +426,21 @@ def test_the_command_line(tmp_path: Path) -> None:
     assert broken.returncode == 2
     assert "unknown store URL scheme 'mongodb://'" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def test_a_typo_in_the_settings_stops_every_command_with_its_suggestion(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.conf import settings
+    from django.core.management import CommandError, call_command
+
+    with serve():
+        monkeypatch.setitem(settings.IDLEGUARD, "exempt_path", ["/health"])
+        for arguments in (["purge"], ["revoke", "--subject", "1"]):
+            with pytest.raises(CommandError) as refused:
+                call_command("idleguard", *arguments)
+            assert refused.value.returncode == 2
+            assert str(refused.value) == (
+                "settings.IDLEGUARD: 'exempt_path' is not an idleguard setting; "
+                "did you mean 'exempt_paths'?"
+            )

@@ -10,6 +10,7 @@ import argparse
 import getpass
 import secrets
 import sys
+from pathlib import Path
 from typing import IO, Any
 
 from ..audit import JsonLinesSink, Sink, printable
@@ -120,6 +121,8 @@ def _settings(
         raise UsageError(
             f"{prog}: which store? Give --store URL, or set IDLEGUARD_STORE (store in --config)"
         )
+    if isinstance(store, str) and (missing := _missing_database(store)) is not None:
+        raise UsageError(f"{prog}: no SQLite database at {missing}")
     if not _tagged(configuration):
         overrides["secret_key"] = secrets.token_urlsafe(32)
     try:
@@ -136,6 +139,21 @@ def _settings(
         )
         print(f"{prog}: note: {kind}; this command finds nothing there", file=sys.stderr)
     return settings
+
+
+def _missing_database(url: str) -> str | None:
+    """The file a ``sqlite:///`` URL names, when it does not exist.
+
+    SQLite would create it, and the store its table: a mistyped path would read as a store
+    with no sessions, and leave an empty database behind.
+    """
+    scheme, _, rest = url.partition(":///")
+    if not scheme.lower().startswith("sqlite") or not rest:
+        return None
+    path = rest.split("?", 1)[0]
+    if path == ":memory:" or Path(path).exists():
+        return None
+    return path
 
 
 def _tagged(configuration: Configuration) -> bool:

@@ -124,6 +124,11 @@ class Command(BaseCommand):
 
 
 def _settings() -> Settings:
+    config = getattr(django_settings, "IDLEGUARD", {})
+    # The middleware refuses the first unknown key; a typo gets its "did you mean" here.
+    problems = unknown_names(config, SOURCE) if isinstance(config, dict) else []
+    if problems:
+        raise CommandError(problems[0], returncode=EXIT_USAGE)
     try:
         return settings_from_django()
     except (ValueError, TypeError, ImportError) as error:

@@ -359,3 +359,25 @@ def test_a_store_that_is_down_is_status_1_with_the_drivers_message(idleguard: Id
     (line,) = ran.err.strip().splitlines()
     assert line.startswith("idleguard sessions revoke: the store did not answer: redis:")
     assert "Connection refused" in line or "Error 111" in line
+
+
+@pytest.mark.memory
+def test_events_that_cannot_be_written_are_status_1_and_the_sessions_still_end(
+    tmp_path: Path,
+    events: EventCollector,
+    idleguard: Idleguard,
+    now_clock: SettableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = f"shared-memory://lost-{next(_numbers)}"
+    browser = AsgiHarness(starlette_app(now_clock, store=url, on_event=events))
+    sign_in(browser, "erin")
+    monkeypatch.setenv("IDLEGUARD_SECRET_KEY", SECRET)
+    trail = tmp_path / "no-such-directory" / "sessions.jsonl"
+    ran = idleguard(
+        "sessions", "revoke", "--store", url, "--subject", "erin", "--events", str(trail)
+    )
+    assert ran.status == 1
+    assert ran.out.splitlines()[-1] == "revoked 1 session(s) of erin"
+    assert "1 session_revoked event(s) could not be written" in ran.err
+    assert browser.get("/me").status == 401

@@ -5,8 +5,13 @@ BIN := $(VENV)/bin
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DOCS := $(VENV)/.installed-docs
+STAMP_CORE := $(VENV)/.installed-core
+# The core suite: no servers, no browser, nothing beyond the core-test extra.
+CORE_TESTS := tests/scenarios tests/test_core.py tests/test_identity.py tests/test_policy.py \
+	tests/test_presets.py tests/test_rules.py tests/test_flow_steps.py tests/test_architecture.py \
+	tests/security/test_readings.py
 
-.PHONY: demo test lint typecheck pytest bench soak docs clean
+.PHONY: demo test test-core lint typecheck pytest bench soak docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +23,10 @@ $(STAMP_DEMO): pyproject.toml | $(BIN)/python
 
 $(STAMP_DOCS): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
+$(STAMP_CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[core-test]"
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
@@ -38,6 +47,11 @@ pytest: $(STAMP_TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The core suite on another interpreter, in a venv of its own:
+#   make test-core PYTHON=python3.10 VENV=.venv-3.10
+test-core: $(STAMP_CORE)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 
 # The site goes to site/; `make test` builds it too (tests/test_docs.py), so CI checks it.
 docs: $(STAMP_DOCS)

@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DOCS := $(VENV)/.installed-docs
+STAMP_MATRIX := $(VENV)/.installed-matrix
 
-.PHONY: demo test lint typecheck pytest bench soak docs clean
+.PHONY: demo test lint typecheck pytest bench soak docs matrix clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,10 @@ $(STAMP_DOCS): pyproject.toml | $(BIN)/python
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(STAMP_MATRIX): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,matrix]"
 	touch $@
 
 demo: $(STAMP_DEMO)
@@ -51,6 +56,15 @@ bench: $(STAMP_TEST)
 # SOAK_ARGS="--seconds 600 --users 200" for a longer one.
 soak: $(STAMP_TEST)
 	$(BIN)/python -m tests.reliability.soak $(SOAK_ARGS)
+
+# Every cell of the compatibility matrix (docs/compatibility.md): each server started once,
+# the scenario client run against it. `make test` runs only the quick cells.
+matrix: $(STAMP_MATRIX)
+	@start=$$(date +%s); \
+	IDLEGUARD_MATRIX=full $(BIN)/python -m pytest -m matrix tests/matrix $(PYTEST_ARGS); \
+	status=$$?; \
+	echo "matrix: whole run took $$(( $$(date +%s) - start )) s"; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

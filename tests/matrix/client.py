@@ -22,7 +22,7 @@ from .apps.common import CHUNK_SIZE, DOWNLOAD_CHUNKS, DOWNLOAD_PATIENCE, DOWNLOA
 from .cells import Outcome
 from .deploy import AppServer
 
-__all__ = ["BROWSER", "IDLE", "Transfer", "Visitor"]
+__all__ = ["BROWSER", "IDLE", "Transfer", "Visitor", "closing", "wait_for_events"]
 
 IDLE = IDLE_TIMEOUT
 #: The headers of a browser navigating to a page.
@@ -177,6 +177,18 @@ class Visitor:
                 return f"accepted, echoed {echoed!r}"
         except InvalidStatus as refused:
             return f"HTTP {refused.response.status_code}"
+
+
+def wait_for_events(server: AppServer, subject: str, last: str) -> list[str]:
+    """The types of ``subject``'s audit events, once one of type ``last`` is written (5 s at
+    most), and a moment longer: a second one, which must not come, would come by then."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if any(event["type"] == last for event in server.events(subject)):
+            time.sleep(0.3)
+            break
+        time.sleep(0.02)
+    return [event["type"] for event in server.events(subject)]
 
 
 def closing(closed: ConnectionClosed) -> str:

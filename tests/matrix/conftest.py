@@ -40,23 +40,43 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("deployed", params, indirect=True, scope="module")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering, which can split a cell
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if FULL:
-        return
-    deselected = [item for item in items if not _quick(item)]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if _quick(item)]
+    if not FULL:
+        deselected = [item for item in items if not _quick(item)]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if _quick(item)]
+    # A cell's tests run one after another, so its server starts once: pytest keeps a
+    # module-scoped fixture only while the next test asks for the same cell. A test that
+    # stops the server comes last in its cell.
+    slots = [index for index, item in enumerate(items) if _cell_of(item) is not None]
+    ordered = sorted(
+        (items[index] for index in slots),
+        key=lambda item: (
+            CELLS.index(_cell_of(item)),
+            item.get_closest_marker("stops_server") is not None,
+        ),
+    )
+    for index, item in zip(slots, ordered, strict=True):
+        items[index] = item
+
+
+def _cell_of(item: pytest.Item) -> Cell | None:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    cell = params.get("deployed")
+    return cell if isinstance(cell, Cell) else None
 
 
 def _quick(item: pytest.Item) -> bool:
-    callspec = getattr(item, "callspec", None)
-    cell = callspec.params.get("deployed") if callspec is not None else None
-    return not isinstance(cell, Cell) or cell.quick
+    cell = _cell_of(item)
+    return cell is None or cell.quick
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs(*what): the cells this test runs in must have it")
+    config.addinivalue_line("markers", "stops_server: runs last in its cell, and stops its server")
 
 
 @pytest.fixture(scope="module")

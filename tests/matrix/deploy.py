@@ -7,12 +7,17 @@ that also holds the clock file and the uploads' progress notes.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import secrets
+import signal
+import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -66,6 +71,8 @@ class AppServer(ServerProcess):
         self.clock = ClockFile(self.directory / "clock")
         self.progress = self.directory / "progress"
         self.progress.mkdir()
+        self.events_folder = self.directory / "events"
+        self.events_folder.mkdir()
         self.secret = secrets.token_urlsafe(32)
         self.store = store
 
@@ -84,9 +91,42 @@ class AppServer(ServerProcess):
             "IDLEGUARD_TEST_CLOCK": str(self.clock.path),
             "IDLEGUARD_TEST_STORE": self.store,
             "IDLEGUARD_TEST_PROGRESS": str(self.progress),
+            "IDLEGUARD_TEST_EVENTS": str(self.events_folder),
             "IDLEGUARD_TEST_APP": self.cell.app.target,
         }
         return {"env": environment}
+
+    def events(self, subject: str) -> list[dict[str, Any]]:
+        """The audit events about ``subject`` that every process of the server has written."""
+        found = []
+        for path in sorted(self.events_folder.glob("events-*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                # A line being written may be cut short; it is read whole next time.
+                with contextlib.suppress(json.JSONDecodeError):
+                    event = json.loads(line)
+                    if event.get("subject") == subject:
+                        found.append(event)
+        return found
+
+    def terminate(self, timeout: float = 20.0) -> int | None:
+        """Stop the server as a process manager does (``SIGTERM``); its exit status, or
+        ``None`` when it is still running after ``timeout`` seconds (then it is killed)."""
+        process = self._process
+        assert process is not None, "the server is not running"
+        process.send_signal(signal.SIGTERM)
+        try:
+            status = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return None
+        # A worker that outlived its server must not outlive the test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return status
+
+    def log(self) -> str:
+        """Everything the server wrote to its output."""
+        return self._log.read_text(errors="replace")
 
     def ready(self) -> bool:
         # Answering /me means the app is built, not only that something listens:

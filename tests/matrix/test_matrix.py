@@ -7,11 +7,13 @@ on the cell's one server, at whatever time the clock shows by then.
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from .apps.common import WEBSOCKET_RECHECK
-from .client import BROWSER, IDLE, Visitor, closing
+from .client import BROWSER, IDLE, Visitor, closing, wait_for_events
 from .deploy import AppServer
 
 pytestmark = pytest.mark.matrix
@@ -98,6 +100,31 @@ def test_client_script_is_served(deployed: AppServer) -> None:
         assert "javascript" in script.headers["content-type"]
     else:
         assert script.status_code == 404
+
+
+def test_expiry_is_reported_once(deployed: AppServer) -> None:
+    user = f"audited-{secrets.token_hex(4)}"
+    with Visitor(deployed) as visitor:
+        visitor.sign_in(user)
+        copied = visitor.cookie()
+        deployed.clock.advance(IDLE)
+        assert visitor.me().status_code == 401
+    with Visitor(deployed, cookie=copied) as replay:
+        # Refused again, by whichever worker: the tombstone answers, and reports nothing new.
+        assert {replay.me().status_code for _ in range(5)} == {401}
+    kinds = wait_for_events(deployed, user, "session_expired_inactivity")
+    assert kinds.count("session_started") == 1, kinds
+    assert kinds.count("session_expired_inactivity") == 1, kinds
+
+
+@pytest.mark.stops_server
+def test_server_shuts_down_cleanly(deployed: AppServer) -> None:
+    with Visitor(deployed) as visitor:
+        visitor.sign_in()
+    status = deployed.terminate()
+    assert status is not None, "the server was still running 20 s after SIGTERM"
+    log = deployed.log()
+    assert "Traceback" not in log, log
 
 
 @pytest.mark.needs("workers")

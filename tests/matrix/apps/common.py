@@ -10,6 +10,8 @@ reaches that process through the environment:
 ``IDLEGUARD_TEST_STORE``     the store URL (default ``memory://``)
 ``IDLEGUARD_TEST_PROGRESS``  a folder: an upload notes there how many bytes it has read,
                              so the test knows the app has seen a chunk
+``IDLEGUARD_TEST_EVENTS``    a folder: each process appends its audit events to
+                             ``events-<pid>.jsonl`` there
 
 The policy is the one the scenarios are written for: 900 s idle, 4 h absolute, a touch
 interval of one second so that every move of the clock makes the next activity count.
@@ -29,6 +31,7 @@ import anyio
 
 import idleguard
 from idleguard import Policy
+from idleguard.audit import JsonLinesSink
 
 __all__ = [
     "CHUNK_SIZE",
@@ -101,6 +104,9 @@ class Config:
         self.clock = FileClock(Path(os.environ["IDLEGUARD_TEST_CLOCK"]))
         self.store = os.environ.get("IDLEGUARD_TEST_STORE", "memory://")
         self.progress = Path(os.environ["IDLEGUARD_TEST_PROGRESS"])
+        # Built in the process that serves, so each worker of a server writes its own file.
+        events = Path(os.environ["IDLEGUARD_TEST_EVENTS"]) / f"events-{os.getpid()}.jsonl"
+        self.audit = JsonLinesSink(events)
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments for :class:`idleguard.IdleGuardWSGI` (and the Flask extension)."""
@@ -111,6 +117,7 @@ class Config:
             "policy": POLICY,
             "https_only": False,  # plain HTTP on 127.0.0.1
             "passive_paths": PASSIVE_PATHS,
+            "on_event": self.audit,
         }
 
     def asgi_options(self) -> dict[str, Any]:

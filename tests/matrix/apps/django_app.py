@@ -44,6 +44,7 @@ def _configure(middleware: list[str]) -> Config:
             "policy": POLICY,
             "https_only": False,
             "passive_paths": ["/poll"],
+            "on_event": config.audit,
         },
     )
     return config

@@ -26,7 +26,7 @@ def wsgi() -> Flask:
         IDLEGUARD_HTTPS_ONLY=False,
         IDLEGUARD_PASSIVE_PATHS=["/poll"],
     )
-    IdleGuard(app, clock=config.clock)
+    IdleGuard(app, clock=config.clock, on_event=config.audit)
 
     @app.post("/login")
     def login() -> Response:

@@ -60,6 +60,7 @@ class Visitor:
         if cookie is not None:
             headers["cookie"] = cookie  # a copy of another agent's cookie, replayed
         self.http = httpx.Client(base_url=server.url, headers=headers, timeout=TIMEOUT)
+        self.signed_in_as: str | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -75,6 +76,7 @@ class Visitor:
         assert response.status_code == 200, (response.status_code, response.text)
         assert self.cookie(), f"no session cookie from {response.headers}"
         assert self.user() == user
+        self.signed_in_as = user
 
     def me(self, **headers: str) -> httpx.Response:
         return self.http.get("/me", headers=headers)
@@ -155,7 +157,7 @@ class Visitor:
         after = self.me()
         if after.status_code == 401:
             return Outcome.NOT_EXTENDED
-        assert after.json()["user"] == "alice", after.text
+        assert after.json()["user"] == self.signed_in_as, after.text
         return Outcome.KEPT_ALIVE
 
     # -- WebSockets ----------------------------------------------------------------

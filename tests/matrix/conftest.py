@@ -83,16 +83,16 @@ def pytest_configure(config: pytest.Config) -> None:
 def deployed(request: pytest.FixtureRequest) -> Iterator[AppServer]:
     """The cell's app on the cell's server, started once for the cell's tests."""
     cell: Cell = request.param
-    store = "memory://"
-    if cell.redis:
-        redis_url: str = request.getfixturevalue("redis_url")
-        store = f"{redis_url}?key_prefix=matrix{next(_prefixes)}:"
     missing = missing_modules(cell)
     if missing:
         error = ServerUnavailable(
             f"{', '.join(missing)} not installed (pip install -e '.[matrix]')"
         )
         unavailable(f"{cell.server.name} serving {cell.app.name}", error)
+    store = "memory://"
+    if cell.redis:
+        redis_url: str = request.getfixturevalue("redis_url")
+        store = f"{redis_url}?key_prefix=matrix{next(_prefixes)}:"
     server = AppServer(cell, store)
     try:
         server.start()

@@ -11,7 +11,9 @@ CORE_TESTS := tests/scenarios tests/test_core.py tests/test_identity.py tests/te
 	tests/test_presets.py tests/test_rules.py tests/test_flow_steps.py tests/test_architecture.py \
 	tests/security/test_readings.py
 
-.PHONY: demo test test-core lint typecheck pytest bench soak docs clean
+STAMP_MATRIX := $(VENV)/.installed-matrix
+
+.PHONY: demo test test-core lint typecheck pytest bench soak docs matrix clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +33,10 @@ $(STAMP_CORE): pyproject.toml | $(BIN)/python
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(STAMP_MATRIX): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,matrix]"
 	touch $@
 
 demo: $(STAMP_DEMO)
@@ -65,6 +71,15 @@ bench: $(STAMP_TEST)
 # SOAK_ARGS="--seconds 600 --users 200" for a longer one.
 soak: $(STAMP_TEST)
 	$(BIN)/python -m tests.reliability.soak $(SOAK_ARGS)
+
+# Every cell of the compatibility matrix (docs/compatibility.md): each server started once,
+# the scenario client run against it. `make test` runs only the quick cells.
+matrix: $(STAMP_MATRIX)
+	@start=$$(date +%s); \
+	IDLEGUARD_MATRIX=full $(BIN)/python -m pytest -m matrix tests/matrix $(PYTEST_ARGS); \
+	status=$$?; \
+	echo "matrix: whole run took $$(( $$(date +%s) - start )) s"; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -34,7 +34,7 @@ def sign_in(client: httpx.Client, user: str = "ann") -> httpx.Response:
 
 def test_walk_through(client: httpx.Client, clock: SettableClock, events: EventCollector) -> None:
     assert client.get("/", headers=HTML).headers["location"].startswith("/login")
-    assert "idleguard.js" in client.get("/login").text
+    assert "/_idleguard/idleguard." in client.get("/login").text
     assert client.post("/login", data={"username": "ann", "password": "x"}).status_code == 401
     signed_in = sign_in(client)
     assert signed_in.status_code == 303

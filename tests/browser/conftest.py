@@ -32,7 +32,10 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 #: The demo's member signs in with this.
-MEMBER_FORM = {"email": USERS[1].email, "password": USERS[1].password}
+MEMBER_FORM: dict[str, str | float | bool] = {
+    "email": USERS[1].email,
+    "password": USERS[1].password,
+}
 #: The limits every browser test runs under (seconds).
 IDLE = 900.0
 ABSOLUTE = 3600.0

@@ -71,9 +71,10 @@ async def test_walk_through(
 ) -> None:
     assert (await client.get("/", headers=HTML)).headers["location"] == "/login?next=/"
     page = await client.get("/login")
-    assert "<h1 id=\"sign-in\">Sign in</h1>" in page.text
+    assert '<h1 id="sign-in">Sign in</h1>' in page.text
     for user in USERS:  # the accounts are on the page, with their passwords
-        assert user.email in page.text and user.password in page.text
+        assert user.email in page.text
+        assert user.password in page.text
     wrong = await sign_in(client, MEMBER.email, "nope")
     assert wrong.status_code == 401
     assert "do not match an account" in wrong.text
@@ -140,7 +141,15 @@ async def test_the_admin_changes_the_ladder_and_the_next_request_runs_under_it(
     await sign_in(client, ADMIN.email, ADMIN.password)
     await sign_in(second, MEMBER.email, MEMBER.password)
     page = await client.get(SECURITY)
-    for label in ("Disabled", "15 minutes", "30 minutes", "1 hour", "2 hours", "4 hours", "8 hours"):
+    for label in (
+        "Disabled",
+        "15 minutes",
+        "30 minutes",
+        "1 hour",
+        "2 hours",
+        "4 hours",
+        "8 hours",
+    ):
         assert f'<span class="option-label">{label}' in page.text
     assert 'value="15m" required checked' in page.text
     saved = await client.post(SECURITY, data={"inactivity": "1h", "absolute_hours": "4"})
@@ -177,7 +186,9 @@ async def test_the_admin_changes_the_ladder_and_the_next_request_runs_under_it(
         pytest.param({"inactivity": "30m", "absolute_hours": "0"}, "between 1 and 24", id="zero"),
         pytest.param({"inactivity": "30m", "absolute_hours": "25"}, "between 1 and 24", id="25h"),
         pytest.param({"inactivity": "30m", "absolute_hours": "x"}, "whole number", id="not-hours"),
-        pytest.param({"inactivity": "8h", "absolute_hours": "4"}, "can never be reached", id="8h>4h"),
+        pytest.param(
+            {"inactivity": "8h", "absolute_hours": "4"}, "can never be reached", id="8h>4h"
+        ),
     ],
 )
 async def test_a_setting_that_cannot_apply_is_refused_in_words(
@@ -244,7 +255,9 @@ async def test_the_audit_log_is_what_idleguard_audit_reports(
     page = (await client.get("/organisation/audit-log")).text
     assert "Inactivity timeout changed <code>inactivity_timeout_updated</code>" in page
     assert f"<td>{ADMIN.email}</td>" in page
-    assert "Inactivity timeout: 15 minutes → 30 minutes; session expiration: 1 hour → 8 hours" in page
+    assert (
+        "Inactivity timeout: 15 minutes → 30 minutes; session expiration: 1 hour → 8 hours" in page
+    )
     assert 'href="/organisation/audit-log/report"' in page
     report = await client.get("/organisation/audit-log/report")
     assert f"by {ADMIN.email}  idle 900 -> 1800" in report.text
@@ -282,7 +295,8 @@ async def test_every_page_has_a_strict_csp_and_forms_refuse_other_sites(
 ) -> None:
     page = await client.get("/login")
     assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    assert "<script>" not in page.text and "style=" not in page.text
+    assert "<script>" not in page.text
+    assert "style=" not in page.text
     cross = await client.post(
         "/login",
         data={"email": MEMBER.email, "password": MEMBER.password},
@@ -305,12 +319,14 @@ async def test_a_lost_browser_gets_a_page(client: httpx.AsyncClient) -> None:
     assert (await client.get("/no/such/api")).json() == {"detail": "Not Found"}
 
 
-def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDLEGUARD_IDLE_TIMEOUT", "300")
     monkeypatch.setenv("IDLEGUARD_WARN_BEFORE", "30")
     monkeypatch.setenv("IDLEGUARD_STORE", "memory://?maxsize=10")
-    app = create_app()
-    (guard,) = [entry for entry in app.user_middleware if entry.cls.__name__ == "IdleGuard"]
-    assert guard.kwargs["policy"] == Policy(idle_timeout=300, warn_before=30)
-    assert guard.kwargs["store"] == "memory://?maxsize=10"
-    assert guard.kwargs["tenants"]("acme").policy == Policy(idle_timeout=300, warn_before=30)
+    app = create_app(https_only=False)
+    (settings,) = [entry.kwargs for entry in app.user_middleware if "store" in entry.kwargs]
+    assert settings["store"] == "memory://?maxsize=10"
+    async with browser(app) as client:
+        await sign_in(client, MEMBER.email, MEMBER.password)
+        status = (await client.get("/_idleguard/status?path=/")).json()
+    assert (status["idle_timeout"], status["warn_before"]) == (300, 30)

@@ -149,7 +149,8 @@ def test_browser_sent_to_sign_in_with_the_reason(
     response = client.get("/", headers=HTML)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?reason=idle&next=/"
-    assert "Signed out: idle" in client.get(response.headers["location"]).text
+    page = client.get(response.headers["location"]).text
+    assert "You were signed out after 15 minutes without activity." in page
 
 
 # -- a Django login is served only with the idleguard session it began ------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from idleguard import Policy
 from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.testing import EventCollector, SettableClock
+from tests.examples.django_site import migrated_database
 from tests.examples.servers import serve_asgi, serve_wsgi
 from tests.switchable import SwitchableStore
 
@@ -25,25 +25,8 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from django.core.management import call_command
-
-    from examples.django_project.wsgi import create_app
-
-    path = tmp_path_factory.mktemp("django") / "db.sqlite3"
-    os.environ["IDLEGUARD_DJANGO_DB"] = str(path)
-    create_app()
-    from django.conf import settings
-    from django.db import connections
-
-    # Settings load once per process: point the database at this module's file,
-    # and let the cookies travel over the test's plain HTTP.
-    settings.DATABASES["default"]["NAME"] = str(path)
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    connections.close_all()
-    call_command("migrate", verbosity=0, interactive=False)
-    yield path
-    connections.close_all()
-    del os.environ["IDLEGUARD_DJANGO_DB"]
+    with migrated_database(tmp_path_factory.mktemp("django") / "db.sqlite3") as path:
+        yield path
 
 
 Serve = Callable[..., contextlib.AbstractContextManager[str]]

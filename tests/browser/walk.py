@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Literal
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from examples.session_end import describe_end
 from idleguard import Policy
@@ -59,9 +60,17 @@ def assert_page(page: Page, heading: str | re.Pattern[str]) -> None:
 class Walk:
     """One browser profile walking through ``example``, its clock tied to the server's."""
 
-    def __init__(self, browser: Browser, example: Example, **context: object) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        example: Example,
+        color_scheme: Literal["light", "dark"] = "light",
+        viewport: ViewportSize | None = None,
+    ) -> None:
         self.example = example
-        self.context: BrowserContext = browser.new_context(**context)  # type: ignore[arg-type]
+        self.context: BrowserContext = browser.new_context(
+            color_scheme=color_scheme, viewport=viewport or {"width": 1280, "height": 720}
+        )
         self.context.clock.install(time=example.clock.now)
         self.context.clock.pause_at(example.clock.now)
         self.page = self.context.new_page()
@@ -81,15 +90,16 @@ class Walk:
         form.locator("input[name=password]").fill(password)
         form.locator("button[type=submit]").click()
 
-    def sign_in(self) -> None:
+    def sign_in(self, wrong_first: bool = True) -> None:
         """Open the sign-in page, get the password wrong once, then sign in."""
         example = self.example
         self.page.goto(example.url + example.sign_in_path)
         assert_page(self.page, re_heading("Sign in"))
-        self.submit(example.user, "not the password")
-        # Never a dead end: the form again, with an error that says so.
-        expect(self.page.get_by_role("alert")).to_have_text(example.wrong_password)
-        assert_page(self.page, re_heading("Sign in"))
+        if wrong_first:
+            self.submit(example.user, "not the password")
+            # Never a dead end: the form again, with an error that says so.
+            expect(self.page.get_by_role("alert")).to_have_text(example.wrong_password)
+            assert_page(self.page, re_heading("Sign in"))
         self.submit(example.user, example.password)
         expect(self.page).to_have_url(example.url + example.home_path)
         assert_page(self.page, example.home_heading)
@@ -135,9 +145,9 @@ class Walk:
         body: dict[str, object] = response.json()
         return body
 
-    def screenshot(self, path: Path) -> None:
+    def screenshot(self, path: Path, full_page: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(path))
+        self.page.screenshot(path=str(path), full_page=full_page)
 
 
 def re_heading(start: str) -> re.Pattern[str]:

@@ -11,12 +11,18 @@
 
   // -- the countdowns -------------------------------------------------------
   var clocks = { idle: byId("idle-left"), absolute: byId("absolute-left") };
-  var deadlines = { idle: fromPage(clocks.idle), absolute: fromPage(clocks.absolute) };
-  var limits = { idle: null, absolute: null };
+  var deadlines = { idle: deadline(clocks.idle), absolute: deadline(clocks.absolute) };
+  // The limits this page was rendered with; an answer with others means they changed.
+  var limits = { idle: seconds(byId("idle-limit")), absolute: seconds(byId("absolute-limit")) };
 
-  function fromPage(element) {
-    var seconds = parseFloat(element.getAttribute("data-remaining"));
-    return isNaN(seconds) ? null : Date.now() + seconds * 1000;
+  function seconds(element) {
+    var value = parseFloat(element.getAttribute("data-seconds"));
+    return isNaN(value) ? null : value;
+  }
+
+  function deadline(element) {
+    var remaining = parseFloat(element.getAttribute("data-remaining"));
+    return isNaN(remaining) ? null : Date.now() + remaining * 1000;
   }
 
   function countdown(seconds) {
@@ -65,8 +71,7 @@
     var now = Date.now();
     deadlines.idle = status.idle_remaining == null ? null : now + status.idle_remaining * 1000;
     deadlines.absolute = status.absolute_remaining == null ? null : now + status.absolute_remaining * 1000;
-    var changed = limits.idle !== null &&
-      (limits.idle !== status.idle_timeout || limits.absolute !== status.absolute_timeout);
+    var changed = limits.idle !== status.idle_timeout || limits.absolute !== status.absolute_timeout;
     limits.idle = status.idle_timeout;
     limits.absolute = status.absolute_timeout;
     show();

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
-from playwright.sync_api import Browser, Route, expect
+from playwright.sync_api import Browser, Route, ViewportSize, expect
 
 from examples.demo import create_app
 from examples.demo.accounts import USERS
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.flaky(reruns=1)]
 
 ADMIN, MEMBER = USERS
 WRONG = "That email and password do not match an account."
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -161,22 +162,21 @@ def test_screenshots(
     clock: SettableClock,
     events: EventCollector,
     artifacts: Path,
-    scheme: str,
+    scheme: Literal["light", "dark"],
 ) -> None:
-    color_scheme = "dark" if scheme == "dark" else "light"
     shots = artifacts / "demo"
-    admin = Walk(browser, person(served, clock, events, ADMIN.email), color_scheme)
+    admin = Walk(browser, person(served, clock, events, ADMIN.email), scheme)
     admin.sign_in(wrong_first=False)
     admin.page.get_by_role("link", name="Session security").click()
     admin.screenshot(shots / f"session-security-{scheme}.png", full_page=True)
     admin.close()
-    member = Walk(browser, person(served, clock, events, MEMBER.email), color_scheme)
+    member = Walk(browser, person(served, clock, events, MEMBER.email), scheme)
     member.sign_in(wrong_first=False)
     member.advance(IDLE - WARN + 15)
     expect(member.page.get_by_role("button", name="Stay logged in")).to_be_focused()
     member.screenshot(shots / f"home-warning-{scheme}.png")
     member.close()
-    phone = Walk(browser, person(served, clock, events, MEMBER.email), color_scheme, PHONE)
+    phone = Walk(browser, person(served, clock, events, MEMBER.email), scheme, PHONE)
     phone.sign_in(wrong_first=False)
     phone.screenshot(shots / f"home-phone-{scheme}.png", full_page=True)
     # Readable on a phone: nothing wider than the screen.

@@ -135,6 +135,7 @@ class Organisation:
             )
         warn_before = self.policy.warn_before
         if rung.idle_timeout is not None:
+            # A warning must come after some inactivity, whatever the lead time started as.
             warn_before = min(warn_before, rung.idle_timeout / 2)
         return Policy.preset(rung.preset, absolute_timeout=hours * HOUR, warn_before=warn_before)
 

@@ -154,18 +154,20 @@ def django_project(django_database: Path, monkeypatch: pytest.MonkeyPatch) -> Se
     return serve
 
 
-EXAMPLES = ["demo", "flask_app", "starlette_app", "multi_tenant", "django_project"]
+#: The examples served in this process as they are; Django needs its database first.
+SERVERS: dict[str, Serve] = {
+    "demo": demo,
+    "flask_app": flask_app,
+    "starlette_app": starlette_app,
+    "multi_tenant": multi_tenant,
+}
 
 
-@pytest.fixture(params=EXAMPLES)
+@pytest.fixture(params=[*SERVERS, "django_project"])
 def example(
     request: pytest.FixtureRequest, clock: SettableClock, events: EventCollector
 ) -> Iterator[Example]:
-    serve: Serve
-    if request.param == "django_project":
-        serve = request.getfixturevalue("django_project")
-    else:
-        serve = globals()[request.param]
+    serve = SERVERS.get(request.param) or request.getfixturevalue("django_project")
     with serve(clock, events) as served:
         yield served
 

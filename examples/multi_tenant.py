@@ -34,7 +34,7 @@ import idleguard
 from examples.session_end import describe_end
 from idleguard import Event, IdleGuard, Policy, PolicyError, Reply, client_script_url
 from idleguard.facts import RequestFacts
-from idleguard.flow import expired_reply
+from idleguard.replies import expired_reply
 from idleguard.settings import Settings
 
 TENANTS = ("acme", "globex")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from .api import begin, current, end, explain, policies, reauthenticated
 from .asgi import IdleGuard
 from .context import SessionInfo
-from .core import Decision, EndReason, SessionRecord, Verdict, decide
+from .core import EndReason
 from .endpoints import client_script_url
 from .engine import PolicyEngine
+from .errors import ConfigError, PolicyError, StoreUnavailable
 from .events import Event, EventType
 from .identity import AppCookie, BearerToken, SignedCookie
-from .policy import Limits, Policy, PolicyError
+from .policy import Policy
 from .replies import Reply
 from .resolution import Resolution
 from .rules import DeviceRule, PathRule
@@ -24,14 +25,13 @@ __all__ = [
     "NEVER",
     "AppCookie",
     "BearerToken",
-    "Decision",
+    "ConfigError",
     "DeviceRule",
     "EndReason",
     "Event",
     "EventType",
     "IdleGuard",
     "IdleGuardWSGI",
-    "Limits",
     "PathRule",
     "Policy",
     "PolicyEngine",
@@ -39,19 +39,36 @@ __all__ = [
     "Reply",
     "Resolution",
     "SessionInfo",
-    "SessionRecord",
     "SignedCookie",
+    "StoreUnavailable",
     "Sweeper",
     "TenantPolicy",
     "UserChoice",
-    "Verdict",
     "__version__",
     "begin",
     "client_script_url",
     "current",
-    "decide",
     "end",
     "explain",
     "policies",
     "reauthenticated",
 ]
+
+#: What store authors need lives in :mod:`idleguard.stores`; these names were here before.
+_MOVED_TO_STORES = ("Decision", "Limits", "SessionRecord", "Verdict", "decide")
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_STORES:
+        import warnings
+
+        from . import stores
+
+        warnings.warn(
+            f"idleguard.{name} is for store authors and moved to idleguard.stores.{name}; "
+            "the old name will be removed in 0.3",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(stores, name)
+    raise AttributeError(f"module 'idleguard' has no attribute {name!r}")

@@ -11,10 +11,27 @@ import importlib
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .base import Check, Store, StoreUnavailable
+from ..core import Decision, EndReason, Limits, SessionRecord, Verdict, decide
+from ..errors import ConfigError
+from .base import Check, Store, StoreUnavailable, deadline
 from .memory import MemoryStore
 
-__all__ = ["Check", "MemoryStore", "Store", "StoreUnavailable", "from_url", "register"]
+# What a store author needs: the interface, the record, the decision and its inputs.
+__all__ = [
+    "Check",
+    "Decision",
+    "EndReason",
+    "Limits",
+    "MemoryStore",
+    "SessionRecord",
+    "Store",
+    "StoreUnavailable",
+    "Verdict",
+    "deadline",
+    "decide",
+    "from_url",
+    "register",
+]
 
 #: scheme -> (module, class name, pip extra). Modules load lazily.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
@@ -50,7 +67,7 @@ def from_url(url: str, **options: Any) -> Store:
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         known = ", ".join(sorted(f"{name}://" for name in _SCHEMES))
-        raise ValueError(f"unknown store URL scheme {scheme + '://'!r}; known: {known}")
+        raise ConfigError(f"unknown store URL scheme {scheme + '://'!r}; known: {known}")
     module_name, class_name, extra = _SCHEMES[scheme]
     try:
         module = importlib.import_module(module_name)
@@ -66,7 +83,7 @@ def from_url(url: str, **options: Any) -> Store:
         return store_class(**options)
     from_url_method = getattr(store_class, "from_url", None)
     if from_url_method is None:
-        raise ValueError(f"{class_name} cannot be built from a URL")
+        raise ConfigError(f"{class_name} cannot be built from a URL")
     store: Store = from_url_method(url, **options)
     return store
 

@@ -71,6 +71,7 @@ def create_app(**options: Any) -> FastAPI:
     }
     # --8<-- [end:middleware]
     settings.update(options)
+    # mypy cannot match IdleGuard's constructor to Starlette's middleware-factory protocol.
     app.add_middleware(IdleGuard, **settings)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeaders)
     return app

@@ -75,7 +75,37 @@ def cookie_value(header: str, name: str) -> Presented:
         if found is not None and found != value:
             return AMBIGUOUS
         found = value
+    if '"' in header and _quoted_reading(header, name) != ({found} if found is not None else set()):
+        # A quoted value elsewhere can swallow a ";": werkzeug then reads the pairs
+        # differently from a plain split (``a=";sid=x;"`` holds no sid for werkzeug).
+        return AMBIGUOUS
     return found
+
+
+# The RFC 6265 grammar as werkzeug tokenizes it: a quoted value may hold ";" and
+# escapes; a pair that does not parse is skipped up to the next ";".
+_QUOTED_PAIR = re.compile(
+    r'[ \t]*([^ \t=";]+)(?:[ \t]*=[ \t]*("(?:[^\\"]|\\.)*"|[^ \t";]*))?[ \t]*(?:;|\Z)'
+)
+
+
+def _quoted_reading(header: str, name: str) -> set[str]:
+    """The raw values a quote-aware tokenizer finds for ``name`` (quoted ones as written)."""
+    values: set[str] = set()
+    position = 0
+    while position <= len(header):
+        match = _QUOTED_PAIR.match(header, position)
+        if match is None or match.end() == position:
+            next_pair = header.find(";", position)
+            if next_pair < 0:
+                break
+            position = next_pair + 1
+            continue
+        key, value = match.groups()
+        position = match.end()
+        if key == name:
+            values.add(value or "")
+    return values
 
 
 def bearer_token(authorization: str | None) -> Presented:

@@ -11,6 +11,7 @@ from .engine import PolicyEngine
 from .events import Event, EventType
 from .flow import Reply
 from .identity import AppCookie, BearerToken, SignedCookie
+from .messages import describe_duration, describe_end
 from .policy import Limits, Policy, PolicyError
 from .rules import NEVER, DeviceRule, PathRule, Resolution, TenantPolicy, UserChoice
 from .sweeper import Sweeper
@@ -48,6 +49,8 @@ __all__ = [
     "client_script_url",
     "current",
     "decide",
+    "describe_duration",
+    "describe_end",
     "end",
     "explain",
     "policies",

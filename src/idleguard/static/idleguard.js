@@ -51,7 +51,10 @@
   }
   function emit(name, detail) { doc.dispatchEvent(new CustomEvent("idleguard:" + name, { detail: detail })); }
   function url(name) {
-    return opts.prefix + name + "?path=" + encodeURIComponent(g.location.pathname);
+    var query = "?path=" + encodeURIComponent(g.location.pathname);
+    // The dialog's words come with the first status, in the page's language.
+    if (name === "status" && !opts.lang) query += "&lang=" + encodeURIComponent(doc.documentElement.lang || "");
+    return opts.prefix + name + query;
   }
 
   // -- talking to the server -------------------------------------------------
@@ -73,6 +76,11 @@
 
   function answer(result, reported) {
     var body = result.body;
+    if (body.messages) {
+      opts.lang = body.lang;
+      // The page's own strings win over the server's.
+      opts.texts = Object.assign({}, TEXTS, body.messages, opts.own);
+    }
     if (result.status === 200 && body.active) return apply(body, true, reported);
     // No reason: the cookie is already gone (another request of this page ended the
     // session first). Past the deadline that was the idle limit, not a sign-out.
@@ -242,6 +250,7 @@
   function build() {
     var texts = opts.texts;
     var dialog = element("dialog", "idleguard-dialog");
+    if (opts.lang) dialog.lang = opts.lang;
     dialog.setAttribute("role", "alertdialog");
     dialog.setAttribute("aria-modal", "true");
     dialog.setAttribute("aria-labelledby", "idleguard-title");
@@ -367,8 +376,10 @@
       interval: (options.interval || 60) * 1000,
       nonce: options.nonce || null,
       styles: options.styles !== false,
-      texts: Object.assign({}, TEXTS, options.texts)
+      own: Object.assign({}, options.texts),
+      lang: null
     };
+    opts.texts = Object.assign({}, TEXTS, opts.own);
     if (opts.prefix.slice(-1) !== "/") opts.prefix += "/";
     styles();
     ACTIVITY.forEach(function (name) {
@@ -422,12 +433,19 @@
   if (script && !script.hasAttribute("data-manual")) {
     var data = script.dataset;
     var src = script.getAttribute("src") || "";
+    var texts = {};
+    // data-text-stay="...", data-text-body-absolute="...": the page's own words.
+    Object.keys(TEXTS).forEach(function (key) {
+      var text = data["text" + key[0].toUpperCase() + key.slice(1)];
+      if (text) texts[key] = text;
+    });
     start({
       prefix: data.prefix || src.replace(/[^/]*$/, "") || undefined,
       loginUrl: data.loginUrl,
       interval: data.interval ? Number(data.interval) : undefined,
       nonce: script.nonce || data.nonce,
-      styles: data.styles !== "off"
+      styles: data.styles !== "off",
+      texts: texts
     });
   }
 })();

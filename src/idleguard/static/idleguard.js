@@ -33,13 +33,17 @@
     ":where(html.idleguard-veil) body{visibility:hidden}";
   var ACTIVITY = ["pointerdown", "pointermove", "keydown", "scroll", "touchstart", "wheel"];
   var MAX_WAIT = 30000;
+  // How long a tab waits for the tab that speaks before it asks the server itself.
+  var GRACE = 5000;
+  var LEASE = "idleguard:leader";
 
   var opts = null;
   var tab = Math.random().toString(36).slice(2);
   var channel = null;
   var st = { active: false, was: false, idle: Infinity, abs: Infinity, warn: 0, login: null };
   var pointer = "", gone = false, local = false, remote = false, sharedAt = 0, busy = 0, dismissedAbs = 0, elsewhere = false;
-  var timer = 0, flusher = 0, ticker = 0, asking = null;
+  var timer = 0, flusher = 0, ticker = 0, asking = null, heard = 0, waited = false;
+  var locks = g.navigator && g.navigator.locks, leader = false, queued = null;
   var ui = null;
 
   function now() { return Date.now(); }
@@ -114,16 +118,22 @@
   // -- state -----------------------------------------------------------------
   function apply(body, share, reported) {
     var at = now();
+    heard = at;
+    waited = false;
     st.active = st.was = true;
     st.warn = (body.warn_before || 0) * 1000;
     st.idle = body.idle_remaining == null ? Infinity : at + body.idle_remaining * 1000;
     st.abs = body.absolute_remaining == null ? Infinity : at + body.absolute_remaining * 1000;
     st.login = body.login_url || opts.loginUrl;
     unveil();
-    // A report carried every tab's activity to the server: none is left to send.
-    if (reported) remote = false;
-    if (share) post({ t: "status", s: body, r: reported });
+    elect();
+    // A report carried every tab's activity to the server: none is left to send,
+    // and this tab's next activity is news to share at once.
+    if (reported) { local = remote = false; sharedAt = 0; }
+    // Decided before the answer is shared, so the tabs hear "shown" first and one dialog opens.
     if (deadline() - at > st.warn) { elsewhere = false; close(); }
+    else warn();
+    if (share) post({ t: "status", s: body, r: reported });
     schedule();
     emit("status", body);
   }
@@ -131,28 +141,39 @@
   function schedule() {
     clearTimeout(timer);
     if (!st.active) return;
-    var due = ui && ui.open ? deadline() : deadline() - st.warn;
-    timer = setTimeout(tick, Math.max(250, Math.min(due - now(), MAX_WAIT)));
+    var at = now(), due = deadline() - st.warn;
+    // In the warning time the server has been asked already: the next question is at the deadline.
+    if (at >= due) due = deadline();
+    timer = setTimeout(tick, Math.max(250, Math.min(due - at, MAX_WAIT)));
   }
 
   function tick() {
     if (!st.active) return;
-    var at = now();
-    if (at < deadline() - st.warn) return schedule();
+    var at = now(), due = deadline() - st.warn;
+    if (at < due) return schedule();
+    var act = (local || remote || busy) && at < deadline();
+    // The server said so in the warning time already (a tab handed the dialog over).
+    if (!act && heard >= due && at < deadline()) { warn(); return schedule(); }
     // Warning time or the deadline (possibly long after it, when the machine
-    // slept): ask the server before showing or hiding anything.
-    if ((local || remote || busy) && at < deadline()) return report();
-    refresh().then(function () {
-      if (!st.active) return;
-      if (busy) return report();
-      if (now() >= deadline() - st.warn) warn();
-    });
+    // slept): ask the server before showing or hiding anything. One tab asks for
+    // all; the others hear its answer, and ask themselves only when none comes.
+    if (!waited && !leads()) {
+      waited = true;
+      clearTimeout(timer);
+      timer = setTimeout(tick, GRACE);
+      return;
+    }
+    waited = false;
+    if (act) report();
+    else refresh();
   }
 
   function absoluteBinding() { return st.abs <= st.idle; }
 
   function warn() {
     if (ui && ui.open) return;
+    // Declared work keeps the session alive; only the absolute limit is worth a word then.
+    if (busy && !absoluteBinding()) return;
     if (absoluteBinding() && dismissedAbs === st.abs) return;
     if (elsewhere || doc.visibilityState !== "visible") return;
     open();
@@ -165,6 +186,7 @@
     if (gone) return;
     st.active = false;
     clearTimeout(timer);
+    resign();
     close();
     post({ t: "ended" });
     if (!was) return;
@@ -182,6 +204,41 @@
   function unveil() { doc.documentElement.classList.remove("idleguard-veil"); }
 
   // -- tabs ------------------------------------------------------------------
+  // One signed-in tab speaks for all in each round (activity reports, the question at
+  // the warning time): the holder of a Web Lock, which passes to a waiting tab when
+  // the holder goes. A hidden tab hands it on, since its timers are slowed.
+  function elect() {
+    if (!locks || queued || !st.active) return;
+    var abort = queued = new AbortController();
+    locks.request("idleguard", { signal: abort.signal }, function () {
+      leader = true;
+      return new Promise(function (resolve) { abort.signal.addEventListener("abort", resolve); });
+    }).catch(function (error) {
+      // Refused (an opaque origin): the lease below decides instead. Aborted: this tab resigned.
+      if (error.name !== "AbortError") { locks = null; queued = null; }
+    });
+  }
+
+  function resign() {
+    leader = false;
+    if (queued) queued.abort();
+    queued = null;
+    try {
+      if (!locks && JSON.parse(g.localStorage.getItem(LEASE)).id === tab) g.localStorage.removeItem(LEASE);
+    } catch (error) { /* no lease */ }
+  }
+
+  function leads() {
+    if (locks) return leader;
+    // Without Web Locks: a lease in localStorage that its holder renews every round.
+    try {
+      var at = now(), lease = JSON.parse(g.localStorage.getItem(LEASE)) || {};
+      leader = lease.id === tab || !(lease.until > at);
+      if (leader) g.localStorage.setItem(LEASE, JSON.stringify({ id: tab, until: at + 2 * opts.interval }));
+    } catch (error) { leader = true; /* storage refused: this tab speaks for itself */ }
+    return leader;
+  }
+
   function post(message) {
     message.from = tab;
     if (channel) return channel.postMessage(message);
@@ -223,7 +280,12 @@
     if (time - sharedAt > 5000) { sharedAt = time; post({ t: "activity" }); }
   }
 
-  function flush() { if (local && st.active && !(ui && ui.open)) report(); }
+  function flush() {
+    if (!st.active) return;
+    if (leads()) { if (local || remote) report(); }
+    // Declared work is activity: the tab that speaks reports it with the rest.
+    else if (busy) post({ t: "activity" });
+  }
 
   // -- the dialog ------------------------------------------------------------
   function styles() {
@@ -396,10 +458,14 @@
       });
     }
     doc.addEventListener("visibilitychange", function () {
-      if (doc.visibilityState === "visible") { if (st.was) refresh(); }
-      else if (ui && ui.open) { close(); elsewhere = false; post({ t: "released" }); }
+      if (doc.visibilityState === "visible") { if (st.was) refresh(); return; }
+      if (leader && locks) { resign(); elect(); }
+      if (ui && ui.open) { close(); elsewhere = false; post({ t: "released" }); }
     });
-    g.addEventListener("pagehide", function (event) { if (event.persisted && st.was) veil(); });
+    // A page in the back-forward cache or frozen must not hold the lock the other tabs wait for.
+    g.addEventListener("pagehide", function (event) { resign(); if (event.persisted && st.was) veil(); });
+    doc.addEventListener("freeze", resign);
+    doc.addEventListener("resume", elect);
     g.addEventListener("pageshow", function (event) {
       // Restored from the back-forward cache: show nothing until the server says the session lives.
       if (event.persisted && st.was) { veil(); refresh(); }
@@ -414,6 +480,7 @@
     clearInterval(flusher);
     close();
     st.active = false;
+    resign();
   }
 
   var api = {
@@ -424,7 +491,7 @@
     refresh: refresh,
     signOut: function () { choose(false); },
     state: function () {
-      return { active: st.active, idleDeadline: st.idle, absoluteDeadline: st.abs, warnBefore: st.warn, busy: busy };
+      return { active: st.active, idleDeadline: st.idle, absoluteDeadline: st.abs, warnBefore: st.warn, busy: busy, leader: leader };
     }
   };
   g.idleguard = api;

@@ -21,7 +21,8 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 import idleguard
-from idleguard import IdleGuard, Policy, client_script_url
+from idleguard import IdleGuard, Policy, client_script_url, describe_end
+from idleguard.messages import negotiate_language
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -47,8 +48,16 @@ def create_app(**options: object) -> FastAPI:
     app = FastAPI(title="idleguard demo")
 
     @app.get("/login", response_class=HTMLResponse)
-    async def login_form(reason: str | None = None) -> str:
-        notice = f"<p role='status'>Signed out: {html.escape(reason)}.</p>" if reason else ""
+    async def login_form(request: Request, reason: str | None = None) -> str:
+        notice = ""
+        if reason:
+            # The reason is a code for machines: the reader gets a sentence, in their language.
+            language = negotiate_language(None, request.headers.get("accept-language"))
+            policy = settings["policy"]
+            words = describe_end(
+                reason, policy if isinstance(policy, Policy) else None, locale=language
+            )
+            notice = f"<p role='status' lang='{language}'>{html.escape(words)}</p>"
         form = (
             "<h1>Sign in</h1>" + notice + "<form method='post' action='/login'>"
             "<label>User <input name='username' autocomplete='username'></label> "

@@ -45,6 +45,21 @@ async def test_walk_through(
     assert events.types() == ["session_started", "session_expired_inactivity"]
 
 
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        pytest.param("en", "You were signed out after 15 minutes without activity.", id="en"),
+        pytest.param("fr-FR,fr;q=0.9", "Votre session a été fermée après 15 minutes", id="fr"),
+    ],
+)
+async def test_the_sign_in_page_says_why_in_words(
+    client: httpx.AsyncClient, language: str, words: str
+) -> None:
+    page = await client.get("/login?reason=idle", headers={"accept-language": language})
+    assert words in page.text
+    assert "idle" not in page.text.split("<main>", 1)[1]  # the code itself is not shown
+
+
 async def test_sign_out(client: httpx.AsyncClient, events: EventCollector) -> None:
     await client.post("/login", data={"username": "ann", "password": "demo"})
     response = await client.post("/logout")

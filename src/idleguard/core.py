@@ -13,13 +13,12 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .policy import Limits
-
 __all__ = [
     "CLOCK_TOLERANCE",
     "NO_SESSION",
     "Decision",
     "EndReason",
+    "Limits",
     "SessionRecord",
     "Verdict",
     "decide",
@@ -32,6 +31,18 @@ __all__ = [
 #: was forged, corrupted or written by a server whose clock is badly wrong, and
 #: believing it would stretch a deadline.
 CLOCK_TOLERANCE = 300.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """The numbers a store needs to decide one request, all in seconds.
+
+    ``idle_timeout`` and ``absolute_timeout`` are ``None`` when that limit is off.
+    """
+
+    idle_timeout: float | None
+    absolute_timeout: float | None
+    touch_interval: float
 
 
 class Verdict(enum.Enum):

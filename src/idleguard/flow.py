@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from .audit import printable
 from .context import SessionContext
 from .core import Decision, EndReason, SessionRecord, Verdict, decide, touched
 from .events import Event, EventType
@@ -87,11 +88,6 @@ class Departure(NamedTuple):
 
 _COOKIE_CACHE_SIZE = 4096
 _COOKIE_CACHE_HEADER_LIMIT = 4096
-
-
-def printable(text: str) -> str:
-    """``text`` with control and invisible characters escaped: one log line stays one line."""
-    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def json_reply(status: int, payload: dict[str, Any], headers: list[tuple[str, str]]) -> Reply:
@@ -291,7 +287,7 @@ class Flow:
         if policies.explain_log:
             logger.info(
                 "idleguard explain %s %s: %s",
-                facts.method,
+                printable(facts.method),
                 printable(facts.path),
                 self._explain(context),
             )

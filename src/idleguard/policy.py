@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Union
 
+from . import presets
+from .core import Limits
+from .errors import PolicyError
+
 __all__ = ["Duration", "Limits", "Policy", "PolicyError", "check_keys", "to_seconds"]
 
 #: A length of time: seconds as an ``int``/``float``, or a :class:`datetime.timedelta`.
@@ -26,10 +30,6 @@ DEFAULT_WARN_BEFORE = 120.0
 #: then never more than 2 % early, and a busy session writes at most once per
 #: ``touch_interval`` instead of on every request.
 DEFAULT_TOUCH_SHARE = 0.02
-
-
-class PolicyError(ValueError):
-    """A policy that cannot be enforced as written; the message says what to change."""
 
 
 def check_keys(data: Mapping[str, Any], valid: tuple[str, ...], what: str) -> None:
@@ -62,18 +62,6 @@ def to_seconds(value: Duration | None, name: str) -> float | None:
     if seconds < 0:
         raise PolicyError(f"{name} must not be negative, got {seconds:g} s")
     return seconds
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Limits:
-    """The numbers a store needs to decide one request, all in seconds.
-
-    ``idle_timeout`` and ``absolute_timeout`` are ``None`` when that limit is off.
-    """
-
-    idle_timeout: float | None
-    absolute_timeout: float | None
-    touch_interval: float
 
 
 @dataclasses.dataclass(frozen=True, slots=True, init=False)
@@ -179,9 +167,9 @@ class Policy:
         ``overrides`` change fields of the preset (seconds or timedeltas). An
         unknown name raises :class:`PolicyError` naming the closest valid one.
         """
-        from .presets import preset_policy
-
-        return preset_policy(name, **overrides)
+        preset = presets.lookup(name)
+        base = cls(idle_timeout=preset.idle_timeout, absolute_timeout=preset.absolute_timeout)
+        return base.replace(**overrides) if overrides else base
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Policy:

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from typing import TYPE_CHECKING, Any
 
-from .policy import PolicyError
+from .errors import PolicyError
 
-if TYPE_CHECKING:
-    from .policy import Policy
-
-__all__ = ["PRESETS", "Preset", "preset_names", "preset_policy", "suggest"]
+__all__ = ["PRESETS", "Preset", "lookup", "preset_names", "suggest"]
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -42,13 +38,6 @@ class Preset:
     clause: str
     chosen: tuple[str, ...] = ()
     note: str = ""
-
-    def policy(self, **overrides: Any) -> Policy:
-        """The :class:`~idleguard.Policy` for this preset, with ``overrides`` applied."""
-        from .policy import Policy
-
-        base = Policy(idle_timeout=self.idle_timeout, absolute_timeout=self.absolute_timeout)
-        return base.replace(**overrides) if overrides else base
 
 
 _LADDER_SOURCE = "idleguard ladder"
@@ -185,8 +174,3 @@ def lookup(name: str) -> Preset:
             f"unknown policy preset {name!r}{hint} Valid names: {', '.join(preset_names())}"
         )
     return preset
-
-
-def preset_policy(name: str, **overrides: Any) -> Policy:
-    """The policy of preset ``name`` with ``overrides`` (fields of :class:`~idleguard.Policy`)."""
-    return lookup(name).policy(**overrides)

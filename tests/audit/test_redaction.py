@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from idleguard.audit import DEFAULT_RULES, REDACTED, Redactor, Rule
-from idleguard.audit.redaction import truncate
+from idleguard.audit.redaction import printable, truncate
 from idleguard.events import Event, EventType
 
 from .sinks_under_test import outputs_of_every_sink
@@ -57,6 +57,43 @@ def event_with(**fields: Any) -> Event:
             "MIIEow",
             id="pem",
         ),
+        pytest.param(
+            "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "bPxRfiCYEXAMPLEKEY",
+            id="aws-secret-after-its-name",
+        ),
+        pytest.param(
+            "exported wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY by mistake",
+            "bPxRfiCYEXAMPLEKEY",
+            id="aws-secret-alone",
+        ),
+        pytest.param("accessToken=a1b2c3d4e5", "a1b2c3d4e5", id="camel-access-token"),
+        pytest.param("?refreshToken=r1s2t3u4&x=1", "r1s2t3u4", id="camel-refresh-token"),
+        pytest.param('{"clientSecret": "cs-987654"}', "cs-987654", id="camel-json-secret"),
+        pytest.param("newPassword=Tr0ub4dor&3", "Tr0ub4dor", id="camel-password"),
+        pytest.param('{"apiKey": "k-1234567"}', "k-1234567", id="camel-api-key"),
+        pytest.param("DBPASS=hunter22 DBHOST=db", "hunter22", id="upper-pass"),
+        pytest.param("db_pass=hunter22", "hunter22", id="separated-pass"),
+        pytest.param("dbPass: hunter22", "hunter22", id="camel-pass"),
+        pytest.param(
+            "DefaultEndpointsProtocol=https;AccountName=acme;"
+            "AccountKey=Zm9v/YmFy+YmF6/cXV4+MTIz/NDU2==;EndpointSuffix=core.windows.net",
+            "Zm9v/YmFy+YmF6/cXV4+MTIz/NDU2==",
+            id="azure-storage",
+        ),
+        pytest.param(
+            "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=Root;"
+            "SharedAccessKey=cXV4/MTIz+NDU2/Zm9v=",
+            "cXV4/MTIz+NDU2/Zm9v=",
+            id="azure-service-bus",
+        ),
+        pytest.param(
+            "posting to https://hooks.slack.com/services/T0123ABCD/B0456EFGH/aBcDeFgHiJkLmNoPqRsTuVwX",
+            "aBcDeFgHiJkLmNoPqRsTuVwX",
+            id="slack-webhook",
+        ),
+        pytest.param("postgresql://app:s3cr/et!pw@db/app", "s3cr/et!pw", id="uri-password-slash"),
+        pytest.param("redis://:s3/cr3tpw@cache:6379/0", "s3/cr3tpw", id="redis-password-slash"),
     ],
 )
 def test_rule_removes_the_secret(text: str, secret: str) -> None:
@@ -73,6 +110,9 @@ def test_rule_removes_the_secret(text: str, secret: str) -> None:
         pytest.param("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", id="user-agent"),
         pytest.param("https://example.com/path?email=a@b.example", id="url-with-at-in-query"),
         pytest.param("the token was refused", id="prose"),
+        pytest.param("https://example.com:8443/users/@alice", id="port-then-at-in-path"),
+        pytest.param("/Users/JohnSmith/Documents/Report2024/Q3", id="forty-character-path"),
+        pytest.param("compass=north&outside=1", id="words-ending-in-key-names"),
     ],
 )
 def test_ordinary_values_pass_unchanged(text: str) -> None:
@@ -94,6 +134,11 @@ def test_ordinary_values_pass_unchanged(text: str) -> None:
         "key",
         "private-key",
         "dsn",
+        "refreshToken",
+        "newPassword",
+        "apiKey",
+        "AccountKey",
+        "SharedAccessKey",
     ],
 )
 def test_values_under_secret_names_are_replaced_whole(key: str) -> None:
@@ -172,6 +217,12 @@ def test_truncate_never_splits_a_character() -> None:
         pytest.param("token " * 60_000, id="keywords"),
         pytest.param("password" * 50_000, id="key-run"),
         pytest.param("eyJ" * 130_000, id="jwt-heads"),
+        pytest.param("aB1/" * 100_000, id="base64-run"),
+        pytest.param("x://u:/" * 60_000, id="uri-password-runs"),
+        pytest.param("DBPASS" * 60_000, id="upper-key-run"),
+        pytest.param("dbPass_" * 50_000, id="camel-key-runs"),
+        pytest.param("AccountKey=" * 35_000, id="account-keys"),
+        pytest.param("hooks.slack.com/services/" * 16_000, id="webhook-heads"),
     ],
 )
 def test_rules_run_in_linear_time_on_hostile_input(hostile: str) -> None:
@@ -185,7 +236,8 @@ def test_rules_run_in_linear_time_on_hostile_input(hostile: str) -> None:
 ALNUM = string.ascii_letters + string.digits
 B64URL = ALNUM + "-_"
 PASSWORD_CHARS = ALNUM + "!#$%()*+-./<>?@^_~[]"
-URI_PASSWORD_CHARS = ALNUM + "-._~!$()*+,;="
+URI_PASSWORD_CHARS = ALNUM + "-._~!$()*+,;=/"
+BASE64 = ALNUM + "+/"
 CONTEXT = st.text(alphabet=ALNUM + " .,:;/-()", max_size=40)
 
 
@@ -193,12 +245,41 @@ def _mixed(token: str) -> bool:
     return any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
 
 
+def _aws_like(key: str) -> bool:
+    # Forty characters of base64 mixing both cases and digits; one starting with "/"
+    # reads as a path and is left alone unless a key name comes before it.
+    return (
+        not key.startswith("/")
+        and any(c.isupper() for c in key)
+        and any(c.islower() for c in key)
+        and any(c.isdigit() for c in key)
+    )
+
+
+def _not_a_port(password: str) -> bool:
+    # "host:8080/path@x" is a port and a path, not a password: the rule must not take it.
+    return re.match(r"\d{1,5}/", password) is None
+
+
 @st.composite
 def secrets_in_text(draw: st.DrawFn) -> tuple[str, list[str]]:
     """A piece of text holding a secret, and the secret's parts that must not survive."""
     shape = draw(
         st.sampled_from(
-            ["vendor", "generic", "bearer", "jwt", "kv", "uri", "redis", "cookie", "authorization"]
+            [
+                "vendor",
+                "generic",
+                "bearer",
+                "jwt",
+                "kv",
+                "uri",
+                "redis",
+                "cookie",
+                "authorization",
+                "aws_secret",
+                "azure",
+                "slack_webhook",
+            ]
         )
     )
     if shape == "vendor":
@@ -246,6 +327,16 @@ def secrets_in_text(draw: st.DrawFn) -> tuple[str, list[str]]:
                     "auth_token",
                     "X-Api-Key",
                     "sessionid",
+                    "accessToken",
+                    "refreshToken",
+                    "clientSecret",
+                    "newPassword",
+                    "apiKey",
+                    "DBPASS",
+                    "db_pass",
+                    "dbPass",
+                    "AccountKey",
+                    "aws_secret_access_key",
                 ]
             )
         )
@@ -261,11 +352,49 @@ def secrets_in_text(draw: st.DrawFn) -> tuple[str, list[str]]:
             )
         )
         user = draw(st.text(alphabet=ALNUM, min_size=1, max_size=12))
-        password = draw(st.text(alphabet=URI_PASSWORD_CHARS, min_size=8, max_size=40))
+        password = draw(
+            st.text(alphabet=URI_PASSWORD_CHARS, min_size=8, max_size=40).filter(_not_a_port)
+        )
         return f"{scheme}://{user}:{password}@db.internal:5432/app", [password]
     if shape == "redis":
-        password = draw(st.text(alphabet=URI_PASSWORD_CHARS, min_size=8, max_size=40))
+        password = draw(
+            st.text(alphabet=URI_PASSWORD_CHARS, min_size=8, max_size=40).filter(_not_a_port)
+        )
         return f"redis://:{password}@cache:6379/0", [password]
+    if shape == "aws_secret":
+        key = draw(st.text(alphabet=BASE64, min_size=40, max_size=40).filter(_aws_like))
+        form = draw(
+            st.sampled_from(
+                [
+                    "{v}",
+                    "aws_secret_access_key={v}",
+                    "AWS_SECRET_ACCESS_KEY: {v}",
+                    '"SecretAccessKey": "{v}"',
+                ]
+            )
+        )
+        return form.format(v=key), [key]
+    if shape == "azure":
+        name = draw(
+            st.text(alphabet=string.ascii_lowercase + string.digits, min_size=3, max_size=24)
+        )
+        key = draw(st.text(alphabet=BASE64, min_size=8, max_size=86)) + draw(
+            st.sampled_from(["", "=", "=="])
+        )
+        form = draw(
+            st.sampled_from(
+                [
+                    "DefaultEndpointsProtocol=https;AccountName={n};AccountKey={k};EndpointSuffix=core.windows.net",
+                    "Endpoint=sb://{n}.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey={k}",
+                ]
+            )
+        )
+        return form.format(n=name, k=key), [key]
+    if shape == "slack_webhook":
+        ids = st.text(alphabet=string.ascii_uppercase + string.digits, min_size=8, max_size=11)
+        team, channel = draw(ids), draw(ids)
+        token = draw(st.text(alphabet=ALNUM, min_size=24, max_size=24))
+        return f"https://hooks.slack.com/services/T{team}/B{channel}/{token}", [token]
     if shape == "cookie":
         value = draw(st.text(alphabet=B64URL + ".%", min_size=8, max_size=60))
         return f"Cookie: sid={value}; theme=dark", [value]
@@ -286,6 +415,7 @@ def test_no_generated_secret_survives_into_any_sink(
     for part in parts:
         assume(len(part) >= 8 and part not in BASELINE and part not in before + after)
         assume(part not in REDACTED)
+        assume(text.count(part) == 1)  # not also the account's name, or a key's name
     value = f"{before} {text} {after}"
     fields: dict[str, Any] = {}
     if field == "metadata":
@@ -313,6 +443,45 @@ def test_a_secret_at_the_10_kb_edge_is_redacted_before_the_cut(secret: str, pad:
         assert secret not in output
 
 
+# Pieces of what each rule looks for: repeated into a long text, they make a rule that
+# backtracks (or rescans from every start) take quadratic time or worse.
+HOSTILE_PIECES = [
+    "accessToken",
+    "DBPASS",
+    "db_pass",
+    "dbPass",
+    "AccountKey=",
+    "Password=",
+    "x://",
+    "u:",
+    ":",
+    "/",
+    "@",
+    "+",
+    "=",
+    '"',
+    " ",
+    "hooks.slack.com/services/",
+    "aB1",
+    "wJalrXUtnFEMI",
+    "eyJ",
+    "Bearer ",
+    "token ",
+    "Cookie:",
+    "-----BEGIN PRIVATE KEY-----",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(unit=st.lists(st.sampled_from(HOSTILE_PIECES), min_size=1, max_size=6).map("".join))
+def test_long_text_built_from_rule_pieces_runs_in_linear_time(unit: str) -> None:
+    hostile = unit * (100_000 // len(unit) + 1)
+    started = time.perf_counter()
+    Redactor().text(hostile)
+    # 100 KB through linear rules takes well under a second; a quadratic one, minutes.
+    assert time.perf_counter() - started < 5.0
+
+
 WITHOUT_HINTS = Redactor(rules=[dataclasses.replace(rule, hints=()) for rule in DEFAULT_RULES])
 
 
@@ -335,6 +504,11 @@ WITHOUT_HINTS = Redactor(rules=[dataclasses.replace(rule, hints=()) for rule in 
                     "-----BEGIN PRIVATE KEY-----",
                     " ",
                     "1",
+                    "dbPass=",
+                    "DBPASS: ",
+                    "AccountKey=",
+                    "hooks.slack.com/services/",
+                    "HOOKS.\u017fLACK.COM/services/",
                 ]
             ),
         ),
@@ -343,3 +517,51 @@ WITHOUT_HINTS = Redactor(rules=[dataclasses.replace(rule, hints=()) for rule in 
 )
 def test_the_hint_fast_path_never_changes_a_result(text: str) -> None:
     assert Redactor().text(text) == WITHOUT_HINTS.text(text)
+
+
+# -- printable: text from a request, safe for one log line or a terminal ------------------
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param("/a\nGET /admin 200", "/a\\nGET /admin 200", id="forged-line"),
+        pytest.param("/a\r\n", "/a\\r\\n", id="crlf"),
+        pytest.param("\x1b[2J\x1b]0;owned\x07", "\\x1b[2J\\x1b]0;owned\\x07", id="ansi"),
+        pytest.param("tab\there\x00", "tab\\there\\x00", id="tab-and-nul"),
+        pytest.param("del\x7f", "del\\x7f", id="del"),
+        pytest.param("\x85next\x9b31m", "\\x85next\\x9b31m", id="c1"),
+        pytest.param("a\u2028b\u2029c", "a\\u2028b\\u2029c", id="unicode-separators"),
+        pytest.param("admin\u202etxt.exe", "admin\\u202etxt.exe", id="right-to-left-override"),
+        pytest.param("\u202a\u202c\u2066\u2069", "\\u202a\\u202c\\u2066\\u2069", id="bidi"),
+        pytest.param("lone \udc80", "lone \\udc80", id="lone-surrogate"),
+        pytest.param("C:\\x1b", "C:\\\\x1b", id="backslash-doubled"),
+        pytest.param("/café/Ωμέγα/日本 ok", "/café/Ωμέγα/日本 ok", id="other-text-kept"),
+    ],
+)
+def test_printable_shows_control_characters_as_escapes(text: str, shown: str) -> None:
+    assert printable(text) == shown
+
+
+def _unescape(shown: str) -> str:
+    # Non-ASCII text passes printable unchanged; make it an escape too, then read every
+    # escape back with Python's own decoder.
+    return shown.encode("ascii", "backslashreplace").decode("unicode_escape")
+
+
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+@settings(max_examples=300)
+@given(
+    text=st.text(
+        st.one_of(
+            st.characters(),
+            st.sampled_from("\\\n\r\x1b\x7f\x85\u2028\u2029\u202e\u2067\ud800"),
+        )
+    )
+)
+def test_printable_keeps_one_line_and_reads_back(text: str) -> None:
+    shown = printable(text)
+    assert UNSAFE.search(shown) is None
+    assert len(shown.splitlines()) <= 1
+    shown.encode("utf-8", "strict")
+    assert _unescape(shown) == text

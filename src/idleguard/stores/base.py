@@ -17,8 +17,8 @@ import abc
 from collections.abc import Sequence
 from typing import ClassVar
 
-from ..core import Decision, EndReason, SessionRecord
-from ..policy import Limits
+from ..core import Decision, EndReason, Limits, SessionRecord
+from ..errors import StoreUnavailable
 
 __all__ = ["Check", "Store", "StoreUnavailable", "deadline"]
 
@@ -35,10 +35,6 @@ def deadline(record: SessionRecord, limits: Limits) -> float:
     if limits.absolute_timeout is not None:
         deadlines.append(record.created_at + limits.absolute_timeout)
     return min(deadlines) if deadlines else float("inf")
-
-
-class StoreUnavailable(Exception):
-    """The store could not answer in time; the middleware turns it into a defined response."""
 
 
 class Store(abc.ABC):

@@ -24,8 +24,15 @@ from typing import Any, ClassVar
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from ..core import NO_SESSION, EndReason, SessionRecord, Verdict, decide, record_from_mapping
-from ..policy import Limits
+from ..core import (
+    NO_SESSION,
+    EndReason,
+    Limits,
+    SessionRecord,
+    Verdict,
+    decide,
+    record_from_mapping,
+)
 from .base import Check, Store
 from .memory import MemoryStore
 

@@ -14,8 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..core import NO_SESSION, EndReason, SessionRecord, Verdict, decide, tombstone, touched
-from ..policy import Limits
+from ..core import NO_SESSION, EndReason, Limits, SessionRecord, Verdict, decide, tombstone, touched
 from .base import Check, Store, StoreUnavailable, deadline
 
 __all__ = ["MemoryStore"]

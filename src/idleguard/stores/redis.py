@@ -44,8 +44,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
-from ..core import CLOCK_TOLERANCE, Decision, EndReason, SessionRecord, Verdict, record_from_mapping
-from ..policy import Limits
+from ..core import (
+    CLOCK_TOLERANCE,
+    Decision,
+    EndReason,
+    Limits,
+    SessionRecord,
+    Verdict,
+    record_from_mapping,
+)
 from .base import Check, StoreUnavailable
 from .stepped import SteppedStore
 

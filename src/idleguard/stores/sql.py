@@ -29,8 +29,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..core import NO_SESSION, EndReason, SessionRecord, decide, record_from_mapping, touched
-from ..policy import Limits
+from ..core import (
+    NO_SESSION,
+    EndReason,
+    Limits,
+    SessionRecord,
+    decide,
+    record_from_mapping,
+    touched,
+)
 from .base import StoreUnavailable, deadline
 from .stepped import SteppedStore
 

@@ -13,8 +13,7 @@ import abc
 from collections.abc import Generator
 from typing import Any
 
-from ..core import EndReason, SessionRecord
-from ..policy import Limits
+from ..core import EndReason, Limits, SessionRecord
 from .base import Check, Store
 
 __all__ = ["SteppedStore"]

@@ -1,76 +1,420 @@
-"""The documentation: the site builds in strict mode, and every code block in it runs or compiles.
+"""The documentation: the site builds in strict mode, and every code block in it runs or is checked.
 
-A block is either included from a tested file (``--8<-- "path:section"``),
-Python that this test compiles (top-level ``await`` allowed, as in a REPL) and
-runs when the line before it is ``<!-- runnable -->``, or ``text``: output
-shown to the reader, with nothing to run. Other languages are checked by what
-checks them cheaply: shell commands must name a tool the project documents,
-JavaScript must parse (``node --check``), JSON and TOML must load, SQL must be
-complete statements, HTML must parse.
+How to write a code block in README.md or under docs/ (what this test holds every one to):
+
+Python runs as it stands.
+    A Python block is a file a reader could save and run: it has its imports,
+    its secret (``os.environ["IDLEGUARD_SECRET_KEY"]``, or
+    ``secrets.token_urlsafe(32)`` with a comment saying why), its user, and
+    uses no name it does not define. The test saves it in a temporary
+    directory and runs it there in a fresh interpreter with
+    ``IDLEGUARD_SECRET_KEY`` set (``tests/docs_runner.py``).
+    A block that defines an app (a top-level ``app`` or ``application``) says
+    how to serve it, right above or below it: ``uvicorn app:app``,
+    ``gunicorn app:app``, ``flask --app app run``; a test file says
+    ``pytest test_app.py``. The block is saved under that module name; the app
+    is built, and each of its routes requested in-process: no answer may be a
+    ``500``, and the browser client's ``<script src>`` must load. Test files'
+    ``test_*`` functions are called.
+Or it is marked a fragment.
+    A fragment's first line is a comment, ``# fragment: <what it needs>``
+    (continued on further comment lines if need be), and it must name every
+    name the block uses without defining it: ``# fragment: app is your FastAPI
+    app``. Fragments are compiled (top-level ``await`` allowed, as in a REPL),
+    not run. Prefer a runnable block for anything a reader copies first: the
+    README's, and each quick start's main one.
+Or it is included from a file whose own tests run it.
+    ``--8<-- "path:section"``: the file and the section must exist.
+Imports come with the page's install line.
+    Every module a Python block imports (fragments too), and the tool that
+    serves an app, must be installed by what the page tells the reader to
+    install: the standard library, idleguard and its dependencies, the extras
+    the page names (``idleguard[fastapi]``, read from pyproject.toml) and the
+    packages of its ``pip install`` lines, with their own dependencies.
+``text`` is output shown to the reader, with nothing to run.
+Other languages are checked by what checks them cheaply.
+    Shell commands must name a tool the project documents, JavaScript must
+    parse (``node --check``), JSON must load, SQL must be complete
+    statements, HTML must parse.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import functools
 import os
 import re
+import secrets
 import subprocess
 import sys
+import textwrap
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the test extra installs tomli there
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+RUNNER = Path(__file__).with_name("docs_runner.py")
+
 FENCE = re.compile(
-    r"^(?P<marker><!-- runnable -->\n)?```(?P<lang>[^\n]*)\n(?P<code>.*?)^```$", re.M | re.S
+    r"^(?P<indent>[ \t]*)```(?P<lang>[^\n`]*)\n(?P<code>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
 )
+HEADING = re.compile(r"^#{1,6} ", re.M)
 SNIPPET = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$')
+FRAGMENT = re.compile(r"\A# fragment: (?P<needs>.+(?:\n#.*)*)")
+#: The marker that used to ask for a block to be run; every block runs now.
+OLD_MARKER = "<!-- runnable -->"
+#: Extras the page names anywhere: ``idleguard[fastapi]``, ``"idleguard[redis,sql]"``.
+EXTRAS = re.compile(r"idleguard\[(?P<extras>[\w, -]+)\]")
+#: What a ``pip install`` line installs, in inline code or a shell block.
+PIP_INSTALL = re.compile(r"pip install (?P<arguments>[^`\n]+)")
+#: How a page says to serve a block, and what that makes the block: (tool, kind, regex).
+SERVE_COMMANDS = [
+    ("uvicorn", "asgi", re.compile(r"\buvicorn\s+(?P<module>\w+):(?P<name>\w+)(?![\w.:])")),
+    (
+        "gunicorn",
+        "wsgi",
+        re.compile(r"\bgunicorn\s+(?P<module>\w+):(?P<name>\w+)(?P<options>[^\n`]*)"),
+    ),
+    ("flask", "wsgi", re.compile(r"\bflask\s+--app\s+(?P<module>\w+)(?::(?P<name>\w+))?\s+run")),
+    ("pytest", "tests", re.compile(r"\bpytest\s+(?P<module>\w+)\.py")),
+]
+APP_NAMES = {"app", "application"}
 
 
-def blocks() -> list[Any]:
+@dataclass(frozen=True)
+class Block:
+    """One fenced block of a page, with the text around it (where a page says how to serve)."""
+
+    page: Path
+    line: int
+    language: str
+    code: str
+    around: str
+    marked: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}"
+
+
+def page_blocks(page: Path) -> list[Block]:
+    text = page.read_text(encoding="utf-8")
+    fences = list(FENCE.finditer(text))
+    fenced = [(fence.start(), fence.end()) for fence in fences]
+    headings = [
+        heading.start()
+        for heading in HEADING.finditer(text)
+        if not any(start <= heading.start() < end for start, end in fenced)
+    ]
+    python = [fence for fence in fences if fence["lang"].strip() == "python"]
     found = []
-    for page in sorted(DOCS.rglob("*.md")):
-        text = page.read_text(encoding="utf-8")
-        for match in FENCE.finditer(text):
-            line = text.count("\n", 0, match.start("code"))
-            name = f"{page.relative_to(DOCS)}:{line}"
-            found.append(
-                pytest.param(
-                    match.group("lang").strip(),
-                    match.group("code"),
-                    bool(match.group("marker")),
-                    id=name,
-                )
+    for fence in fences:
+        # The text around a block: back to the previous Python block or heading, on to the next.
+        start = max(
+            [other.end() for other in python if other.end() <= fence.start()]
+            + [at for at in headings if at < fence.start()]
+            + [0]
+        )
+        end = min(
+            [other.start() for other in python if other.start() >= fence.end()]
+            + [at for at in headings if at > fence.end()]
+            + [len(text)]
+        )
+        found.append(
+            Block(
+                page=page,
+                line=text.count("\n", 0, fence.start("code")),
+                language=fence["lang"].strip(),
+                code=textwrap.dedent(fence["code"]),
+                around=text[start : fence.start()] + text[fence.end() : end],
+                marked=text[: fence.start()].rstrip().endswith(OLD_MARKER),
             )
+        )
     return found
 
 
-@pytest.mark.parametrize(("language", "code", "runnable"), blocks())
-def test_code_block(language: str, code: str, runnable: bool) -> None:
-    assert language in CHECKERS or language in ("python", "text"), (
-        f"unchecked language {language!r}"
+def blocks() -> list[Any]:
+    return [pytest.param(block, id=block.name) for page in PAGES for block in page_blocks(page)]
+
+
+@pytest.mark.parametrize("block", blocks())
+def test_code_block(block: Block, tmp_path: Path) -> None:
+    assert not block.marked, (
+        f"{OLD_MARKER} is gone: every Python block runs unless its first line is `# fragment: ...`"
     )
-    if language in CHECKERS:
-        assert not runnable
-        CHECKERS[language](code)
+    if block.language in CHECKERS:
+        CHECKERS[block.language](block.code)
         return
-    if language == "text":
-        assert not runnable
+    if block.language == "text":
         return
-    snippet = SNIPPET.match(code.strip())
+    assert block.language == "python", f"unchecked language {block.language!r}"
+    snippet = SNIPPET.match(block.code.strip())
     if snippet is not None:
         # Included from a file whose own tests run it: the file and section must exist.
         source = (ROOT / snippet["path"]).read_text(encoding="utf-8")
         if snippet["section"]:
             assert f"--8<-- [start:{snippet['section']}]" in source
             assert f"--8<-- [end:{snippet['section']}]" in source
-        assert not runnable
         return
-    compiled = compile(code, "<docs>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    if runnable:
-        exec(compiled, {"__name__": "docs_example"})  # noqa: S102 - the docs' own examples
+    fragment = FRAGMENT.match(block.code)
+    if fragment is not None:
+        check_fragment(block, fragment["needs"])
+    else:
+        check_runnable(block, tmp_path)
+
+
+def check_fragment(block: Block, needs: str) -> None:
+    compile(block.code, block.name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    tree = ast.parse(block.code)
+    check_imports(block, tree)
+    unexplained = undefined_names(tree) - set(re.findall(r"\w+", needs))
+    assert not unexplained, (
+        f"the fragment uses {sorted(unexplained)} without defining them: "
+        "say in its `# fragment:` comment what each one is"
+    )
+
+
+def check_runnable(block: Block, directory: Path) -> None:
+    tree = ast.parse(block.code, block.name)  # a file a reader saves: no top-level await
+    undefined = undefined_names(tree)
+    assert not undefined, (
+        f"the block uses {sorted(undefined)} without defining them: define them, "
+        "or mark the block a fragment (first line `# fragment: <what it needs>`)"
+    )
+    check_imports(block, tree)
+    defined = module_names(tree)
+    serve = serve_command(block)
+    if serve is None:
+        assert not defined & APP_NAMES, (
+            "the block defines an app: say how to serve it right above or below "
+            "(`uvicorn app:app`, `flask --app app run`, ...)"
+        )
+        module, kind, served = "snippet", "module", ""
+    else:
+        tool, module, kind, served = serve
+        assert canonicalize_name(tool) in page_distributions(block.page), (
+            f"the page serves the block with {tool}, but does not say to install it "
+            f'(`pip install "idleguard[...]" {tool}`)'
+        )
+        assert kind == "tests" or served in defined, (
+            f"the page serves {module}:{served}, which the block does not define"
+        )
+    run_block(block, directory, module, kind, served)
+
+
+def run_block(block: Block, directory: Path, module: str, kind: str, served: str) -> None:
+    (directory / f"{module}.py").write_text(block.code, encoding="utf-8")
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("IDLEGUARD_", "DJANGO_")) and name != "PYTHONPATH"
+    }
+    # Only idleguard from this checkout is importable besides what is installed.
+    environment["PYTHONPATH"] = str(ROOT / "src")
+    environment["IDLEGUARD_SECRET_KEY"] = secrets.token_urlsafe(32)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            RUNNER.read_text(encoding="utf-8"),
+            module,
+            kind,
+            served,
+        ],
+        cwd=directory,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{block.name} does not run:\n{result.stdout}{result.stderr}"
+
+
+def serve_command(block: Block) -> tuple[str, str, str, str] | None:
+    """``(tool, module, kind, name)`` from the command the text around the block serves it with."""
+    for tool, kind, pattern in SERVE_COMMANDS:
+        match = pattern.search(block.around)
+        if match is None:
+            continue
+        name = match.groupdict().get("name") or "app"
+        if tool == "gunicorn" and "uvicorn.workers" in match["options"]:
+            kind = "asgi"
+        return tool, match["module"], kind, name
+    return None
+
+
+def undefined_names(tree: ast.AST) -> set[str]:
+    """Names the code reads and never binds (anywhere: scopes are not told apart)."""
+    bound = set(dir(builtins)) | {"__file__"}
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return used - bound
+
+
+def module_names(tree: ast.Module) -> set[str]:
+    """Names the module defines at its top level."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def check_imports(block: Block, tree: ast.AST) -> None:
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imported.add(node.module.split(".")[0])
+    available = set(sys.stdlib_module_names) | {"idleguard"}
+    for distribution in page_distributions(block.page):
+        available |= modules_of(distribution)
+    missing = imported - available
+    assert not missing, (
+        f"the block imports {sorted(missing)}, which nothing the page says to install provides: "
+        'name the extra (`pip install "idleguard[...]"`) or the package in its install line'
+    )
+
+
+def named_requirements(text: str) -> list[Requirement]:
+    """What a page tells the reader to install: idleguard's extras and ``pip install`` lines."""
+    named = [Requirement(f"idleguard[{match['extras']}]") for match in EXTRAS.finditer(text)]
+    for line in PIP_INSTALL.finditer(text):
+        for argument in line["arguments"].split():
+            argument = argument.strip("\"'")
+            if argument.startswith("-") or argument.startswith("idleguard"):
+                continue  # an option; idleguard and its extras are read above
+            try:
+                named.append(Requirement(argument))
+            except InvalidRequirement:
+                continue  # a path or a URL (`pip install -e .`): nothing a block can rely on
+    return named
+
+
+@functools.cache
+def page_distributions(page: Path) -> frozenset[str]:
+    """Every distribution installed by what ``page`` tells the reader to install."""
+    return frozenset(installed_by(named_requirements(page.read_text(encoding="utf-8"))))
+
+
+def installed_by(requirements: Iterable[Requirement]) -> set[str]:
+    """The distributions ``requirements`` install, with idleguard's own and every dependency."""
+    pending = [*requirements, Requirement("idleguard")]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if (name, frozenset(requirement.extras)) in seen:
+            continue
+        seen.add((name, frozenset(requirement.extras)))
+        if name == "idleguard":
+            pending += idleguard_requirements(requirement.extras)
+            continue
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue  # not installed here: its import name is guessed from its name
+        pending += applicable(map(Requirement, requires), requirement.extras)
+    return {name for name, _ in seen}
+
+
+def idleguard_requirements(extras: Iterable[str]) -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    optional = project["optional-dependencies"]
+    unknown = set(extras) - set(optional)
+    assert not unknown, f"the docs name idleguard extras that do not exist: {sorted(unknown)}"
+    listed = [*project["dependencies"]]
+    for extra in extras:
+        listed += optional[extra]
+    return list(applicable(map(Requirement, listed), ()))
+
+
+def applicable(requirements: Iterable[Requirement], extras: Iterable[str]) -> Iterator[Requirement]:
+    """The requirements that apply here, with the given extras of the package requested."""
+    environments = [{"extra": extra} for extra in [*extras, ""]]
+    for requirement in requirements:
+        marker = requirement.marker
+        if marker is None or any(marker.evaluate(environment) for environment in environments):
+            yield requirement
+
+
+@functools.cache
+def import_names() -> dict[str, set[str]]:
+    """Top-level modules by the distribution that installs them, for what is installed here."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for module, distributions in metadata.packages_distributions().items():
+        for distribution in distributions:
+            found[canonicalize_name(distribution)].add(module)
+    return found
+
+
+def modules_of(distribution: str) -> set[str]:
+    return import_names().get(distribution) or {distribution.replace("-", "_")}
+
+
+def test_the_readme_leads_with_this_repository_then_a_users_app() -> None:
+    """``make demo`` and ``make test`` first, then the install line, then a snippet that runs."""
+    readme = page_blocks(ROOT / "README.md")
+    commands, install, snippet = readme[:3]
+    assert commands.language == "shell"
+    commands_run = [line.split("#")[0].strip() for line in commands.code.splitlines()]
+    assert commands_run == ["make demo", "make test"]
+    assert install.language == "shell"
+    assert install.code.startswith('pip install "idleguard[fastapi]"')
+    assert snippet.language == "python"
+    assert FRAGMENT.match(snippet.code) is None, "the README's first snippet runs as it stands"
+    assert "client_script_url()" in snippet.code, "the README's snippet loads the browser client"
+
+
+@pytest.mark.parametrize(
+    ("page", "client"),
+    [
+        pytest.param("quickstart/fastapi.md", "client_script_url()", id="fastapi"),
+        pytest.param("quickstart/flask.md", "idleguard_script()", id="flask"),
+        pytest.param("quickstart/django.md", "client_script_url()", id="django"),
+    ],
+)
+def test_each_quick_start_leads_with_an_app_that_runs_and_loads_the_client(
+    page: str, client: str
+) -> None:
+    first = next(block for block in page_blocks(DOCS / page) if block.language == "python")
+    assert FRAGMENT.match(first.code) is None, "the quick start's main block runs as it stands"
+    assert SNIPPET.match(first.code.strip()) is None, "the reader sees the whole app on the page"
+    assert serve_command(first) is not None, "the page says how to serve its app"
+    assert client in first.code
 
 
 #: Commands a shell block may run: the project's own and the tools its docs tell users about.
@@ -83,6 +427,7 @@ COMMANDS = {
     "uvicorn",
     "gunicorn",
     "flask",
+    "pytest",
     "export",
     "cd",
     "curl",

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from idleguard import DeviceRule, IdleGuard, PathRule, Policy, PolicyError, TenantPolicy, UserChoice
 from idleguard.engine import PolicyEngine
 from idleguard.facts import RequestFacts
-from idleguard.rules import Rule, StepUp, resolve, step_up_due
+from idleguard.resolution import StepUp, resolve, step_up_due
+from idleguard.rules import Rule
 
 PHONE = {"user-agent": "Mozilla/5.0 (Linux; Android 14) Mobile Safari"}
 DEFAULT = TenantPolicy("30m", max_idle_timeout=7200, role_max_idle={"admin": 600})

@@ -9,12 +9,14 @@ from .core import Decision, EndReason, SessionRecord, Verdict, decide
 from .endpoints import client_script_url
 from .engine import PolicyEngine
 from .events import Event, EventType
-from .flow import Reply
 from .identity import AppCookie, BearerToken, SignedCookie
 from .messages import describe_duration, describe_end
 from .policy import Limits, Policy, PolicyError
-from .rules import NEVER, DeviceRule, PathRule, Resolution, TenantPolicy, UserChoice
+from .replies import Reply
+from .resolution import Resolution
+from .rules import DeviceRule, PathRule
 from .sweeper import Sweeper
+from .tenants import NEVER, TenantPolicy, UserChoice
 from .wsgi import IdleGuardWSGI
 
 __version__ = "0.1.0"

@@ -91,7 +91,7 @@ def explain(request: Any) -> dict[str, Any]:
     clamp applied), ``session`` and ``exempt``.
     """
     context = context_of(request)
-    return context.settings.policies.explain(context)
+    return context.explain()
 
 
 def policies(request: Any) -> PolicyEngine:

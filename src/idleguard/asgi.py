@@ -1,22 +1,40 @@
-"""The ASGI adapter: scope in, request facts to the flow, the flow's answer out.
+"""The ASGI adapter: scope in, request facts to the guard, the guard's answer out.
 
-It decides nothing; see :mod:`idleguard.flow` for what happens to a request.
+It decides nothing; see :mod:`idleguard.flow` for what happens to a request
+and :mod:`idleguard.guard` for what every adapter shares. Async work runs on
+anyio, so the middleware works under asyncio and trio alike.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .context import SessionContext
-from .events import Event, emit_async, emit_sync
-from .facts import HEADER_NAMES, RequestFacts, app_path, readings
-from .flow import Flow, Reply, drive_async, drive_sync
-from .settings import Settings
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
 
-__all__ = ["IdleGuard"]
+from .context import SessionContext
+from .facts import HEADER_NAMES, RequestFacts, app_path, readings
+from .flow import Entry
+from .guard import (
+    WEBSOCKET_SESSION_ENDED,
+    WEBSOCKET_STEP_UP_REQUIRED,
+    WEBSOCKET_STORE_UNAVAILABLE,
+    Guard,
+    websocket_refusal,
+)
+from .replies import Reply
+from .settings import Settings
+from .shared import shared_settings
+
+__all__ = [
+    "WEBSOCKET_SESSION_ENDED",
+    "WEBSOCKET_STEP_UP_REQUIRED",
+    "WEBSOCKET_STORE_UNAVAILABLE",
+    "IdleGuard",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,13 +44,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Raw header name -> the name idleguard reads it under (ASGI names are lower-case).
 _NAMES = {name.encode("latin-1"): name for name in HEADER_NAMES}
-#: Close code for a WebSocket whose session is over (4000-4999 are the app's own).
-WEBSOCKET_SESSION_ENDED = 4401
-WEBSOCKET_STORE_UNAVAILABLE = 1013
-#: Close code for a WebSocket refused until the user authenticates again (step-up).
-WEBSOCKET_STEP_UP_REQUIRED = 4403
 #: Methods that carry no request body worth watching.
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The ASGI extension that lets a WebSocket handshake be answered with an HTTP response.
+_HTTP_RESPONSE = "websocket.http.response"
 
 
 def read_headers(raw_headers: Any) -> dict[str, str]:
@@ -120,7 +135,12 @@ class IdleGuard:
     ``policies``
         A :class:`~idleguard.PolicyEngine` built by the app, instead of the above.
     ``websocket_recheck``
-        Seconds between checks of an open WebSocket's session. Default 5.
+        Seconds between checks of an open WebSocket's session against the store
+        (a sign-out in the same process closes its sockets at once). Default 5.
+    ``settings``
+        A :class:`~idleguard.settings.Settings` built once and shared, instead of
+        the options above: every middleware instance built from it shares one
+        store and one policy engine (frameworks that build a middleware per route).
     ``endpoint_prefix``
         Where the browser client's endpoints (``status``, ``keepalive``,
         ``logout``, ``idleguard.js``) are served. Default ``/_idleguard/``.
@@ -129,44 +149,37 @@ class IdleGuard:
         that may call ``keepalive`` and ``logout``: for a proxy that rewrites ``Host``.
     """
 
-    def __init__(self, app: ASGIApp, *, websocket_recheck: float = 5.0, **options: Any) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        websocket_recheck: float = 5.0,
+        settings: Settings | None = None,
+        **options: Any,
+    ) -> None:
         self.app = app
-        self.settings = Settings(**options)
-        self.flow = Flow(self.settings)
-        self.store = self.settings.store
+        if settings is None:
+            settings = shared_settings(app, options)
+        elif options:
+            raise TypeError("pass either settings= or the options it is built from, not both")
+        self.settings = settings
+        self.guard = Guard(settings)
+        self.flow = self.guard.flow
+        self.store = settings.store
         self.websocket_recheck = websocket_recheck
         #: The policy engine: runtime changes with ``guard.policies.aupdate(...)``.
-        self.policies = self.settings.policies
-        # An in-process store never blocks: skip the awaits and timeouts (unless a
-        # policy resolver may need awaiting).
-        self._in_process = not getattr(self.store, "remote", False) and not (
-            self.policies.may_await
-        )
+        self.policies = settings.policies
 
-    async def _run(self, step: Any) -> Any:
-        if self._in_process:
-            return drive_sync(self.store, step)
-        return await drive_async(self.store, step, self.settings.store_timeout)
-
-    async def _emit(self, events: list[Event]) -> None:
-        if events and self.settings.hooks:
-            await emit_async(self.settings.hooks, events)
-
-    async def apurge_expired(self) -> list[Event]:
+    async def apurge_expired(self) -> list[Any]:
         """End the sessions past their deadline that no request discovered, and report them.
 
         See :meth:`idleguard.IdleGuardWSGI.purge_expired`; this one awaits the store.
         """
-        events: list[Event] = await self._run(self.flow.sweep(self.settings.clock()))
-        await self._emit(events)
-        return events
+        return await self.guard.apurge_expired()
 
-    def purge_expired(self) -> list[Event]:
+    def purge_expired(self) -> list[Any]:
         """The same from a thread (what :class:`idleguard.Sweeper` calls): sync store calls."""
-        events: list[Event] = drive_sync(self.store, self.flow.sweep(self.settings.clock()))
-        if events and self.settings.hooks:
-            emit_sync(self.settings.hooks, events)
-        return events
+        return self.guard.purge_expired()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -189,7 +202,8 @@ class IdleGuard:
 
     def _facts(self, scope: Scope, websocket: bool = False) -> RequestFacts:
         client = scope.get("client")
-        path, routed = readings(app_path(scope["path"], scope.get("root_path", "")))
+        root = scope.get("root_path", "") or ""
+        path, routed = readings(app_path(scope["path"], root))
         return RequestFacts(
             "GET" if websocket else scope["method"],
             path,
@@ -198,33 +212,24 @@ class IdleGuard:
             query.decode("latin-1") if (query := scope.get("query_string")) else "",
             client[0] if client else None,
             routed,
+            root.rstrip("/"),
         )
 
-    async def _touch_if_due(self, context: SessionContext) -> None:
-        """Count a streamed chunk as activity, at most once per ``touch_interval``."""
-        if context.key is not None and context.activity:
-            now = self.settings.clock()
-            if self.flow.activity_due(context, now):
-                await self._emit(await self._run(self.flow.keep_alive(context, now)))
-
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        step = self.flow.enter(self._facts(scope))
+        guard = self.guard
+        step = guard.enter(self._facts(scope))
         # In-process stores are driven without a coroutine per call: this is
         # the path every request takes, and each await costs.
-        if self._in_process:
-            entry = drive_sync(self.store, step)
-        else:
-            entry = await drive_async(self.store, step, self.settings.store_timeout)
+        entry: Entry = guard.run_sync(step) if guard.in_process else await guard.run(step)
         if entry.events:
-            await self._emit(entry.events)
+            await guard.emit(entry.events)
         if entry.reply is not None:
             await _send_reply(send, entry.reply)
             return
         context: SessionContext = entry.context
         scope["idleguard"] = context
-        flow = self.flow
-        touch_if_due = self._touch_if_due
-
+        flow = guard.flow
+        touch_if_due = guard.touch_if_due
         replaced = False
 
         async def guarded_send(message: Message) -> None:
@@ -233,15 +238,15 @@ class IdleGuard:
                 return  # the app's answer was replaced; the rest of its body goes nowhere
             if message["type"] == "http.response.start":
                 if context.has_headers:
-                    added, events, failed = await self._run(flow.leave(context))
-                    await self._emit(events)
+                    added, events, failed = await guard.run(flow.leave(context))
+                    await guard.emit(events)
                     if failed is not None:
                         replaced = True
                         await _send_reply(send, failed)
                         return
                     if added:
                         message = dict(message)
-                        message["headers"] = merge_headers(message.get("headers", []), added)
+                        message["headers"] = merge_raw_headers(message.get("headers", []), added)
             elif message.get("more_body") and context.key is not None:
                 # A long download is activity while its bytes flow.
                 await touch_if_due(context)
@@ -261,45 +266,54 @@ class IdleGuard:
         await self.app(scope, guarded_receive, guarded_send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        entry = await self._run(self.flow.enter(self._facts(scope, websocket=True)))
-        await self._emit(entry.events)
+        guard = self.guard
+        entry: Entry = await guard.run(guard.enter(self._facts(scope, websocket=True)))
+        await guard.emit(entry.events)
         if entry.reply is not None:
-            if entry.reply.status == 503:
-                code, reason = WEBSOCKET_STORE_UNAVAILABLE, "store_unavailable"
-            elif entry.context.step_up is not None:
-                code, reason = WEBSOCKET_STEP_UP_REQUIRED, "step_up_required"
-            else:
-                code, reason = WEBSOCKET_SESSION_ENDED, "session_expired"
-            message = await receive()  # the handshake: refuse it
-            if message["type"] == "websocket.connect":
-                await send({"type": "websocket.close", "code": code, "reason": reason})
+            await _refuse_handshake(scope, receive, send, entry)
             return
         context: SessionContext = entry.context
         scope["idleguard"] = context
         if context.key is None:
             await self.app(scope, receive, send)
             return
-        flow = self.flow
-        clock = self.settings.clock
-        closed = asyncio.Event()
+        await _WatchedSocket(self, context).run(scope, receive, send)
+
+
+class _WatchedSocket:
+    """An open WebSocket of a live session: every message is activity; closed when it ends."""
+
+    def __init__(self, middleware: IdleGuard, context: SessionContext) -> None:
+        self.middleware = middleware
+        self.guard = middleware.guard
+        self.context = context
+        self.closed = False
         # A sign-out or expiry found by another request of this process wakes
         # the watcher at once; other processes are seen at the next recheck.
-        ended = asyncio.Event()
-        loop = asyncio.get_running_loop()
+        self.ended = anyio.Event()
+        self.token = anyio.lowlevel.current_token()
+        self.loop_thread = threading.get_ident()
 
-        def on_end() -> None:
-            context.key = None
-            loop.call_soon_threadsafe(ended.set)
+    def _on_end(self) -> None:
+        self.context.key = None
+        if threading.get_ident() == self.loop_thread:
+            self.ended.set()
+        else:  # a sign-out handled on a worker thread (a sync view): hand it to the loop
+            anyio.from_thread.run_sync(self.ended.set, token=self.token)
 
-        forget = flow.listen(context.key, on_end)
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context, guard = self.context, self.guard
+        assert context.key is not None
+        forget = guard.flow.listen(context.key, self._on_end)
+        clock = guard.settings.clock
 
         async def close_now() -> None:
-            if not closed.is_set():
-                closed.set()
+            if not self.closed:
+                self.closed = True
                 await send({"type": "websocket.close", "code": WEBSOCKET_SESSION_ENDED})
 
         async def close_if_over(step: Any) -> None:
-            await self._emit(await self._run(step))
+            await guard.emit(await guard.run(step))
             if context.key is None:
                 await close_now()
 
@@ -308,8 +322,8 @@ class IdleGuard:
             if message["type"] == "websocket.receive":
                 if context.key is not None:
                     now = clock()
-                    if flow.activity_due(context, now):
-                        await close_if_over(flow.keep_alive(context, now))
+                    if guard.flow.activity_due(context, now):
+                        await close_if_over(guard.flow.keep_alive(context, now))
                 if context.key is None:
                     # The session is over: this message must not reach the app.
                     await close_now()
@@ -317,7 +331,7 @@ class IdleGuard:
             return message
 
         async def guarded_send(message: Message) -> None:
-            if closed.is_set():
+            if self.closed:
                 return  # the socket was closed for the session; the app's late sends go nowhere
             if context.key is None:
                 await close_now()
@@ -326,27 +340,57 @@ class IdleGuard:
 
         async def watch() -> None:
             # The session can end with the socket silent, or be ended elsewhere.
-            while not closed.is_set():
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(ended.wait(), self.websocket_recheck)
-                await close_if_over(flow.keep_alive(context, clock(), activity=False))
+            while not self.closed:
+                with anyio.move_on_after(self.middleware.websocket_recheck):
+                    await self.ended.wait()
+                await close_if_over(guard.flow.keep_alive(context, clock(), activity=False))
 
-        watcher = asyncio.ensure_future(watch())
         try:
-            await self.app(scope, guarded_receive, guarded_send)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watch)
+                try:
+                    await self.middleware.app(scope, guarded_receive, guarded_send)
+                finally:
+                    tasks.cancel_scope.cancel()
         finally:
             forget()
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
 
 
-def merge_headers(existing: Any, added: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """The app's headers plus ours; ours replace its ``Cache-Control``."""
+async def _refuse_handshake(scope: Scope, receive: Receive, send: Send, entry: Entry) -> None:
+    """Refuse a WebSocket so the client learns why.
+
+    Servers turn a close before the handshake is accepted into a bare HTTP
+    403, so the code would never arrive: where the server offers the ASGI
+    ``websocket.http.response`` extension the refusal is an HTTP answer with
+    idleguard's own status and JSON; elsewhere the socket is accepted and
+    closed at once with the code (4401, 4403 or 1013) and the reason.
+    """
+    code, reason = websocket_refusal(entry)
+    message = await receive()  # the handshake
+    if message["type"] != "websocket.connect":
+        return
+    reply = entry.reply
+    if reply is not None and _HTTP_RESPONSE in (scope.get("extensions") or {}):
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+        await send(
+            {"type": "websocket.http.response.start", "status": reply.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": reply.body})
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+def merge_raw_headers(existing: Any, added: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """The app's (raw ASGI) headers plus ours; ours replace its ``Cache-Control``."""
     replaced = {name.encode("latin-1") for name, _ in added if name == "cache-control"}
     merged = [(name, value) for name, value in existing if name.lower() not in replaced]
     merged.extend((name.encode("latin-1"), value.encode("latin-1")) for name, value in added)
     return merged
+
+
+#: The name it had before.
+merge_headers = merge_raw_headers
 
 
 async def _send_reply(send: Send, reply: Reply) -> None:

@@ -9,16 +9,14 @@ and an async FastAPI endpoint alike.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .core import Decision, EndReason, SessionRecord, Verdict
+from .facts import RequestFacts
 from .identity import digest
-
-if TYPE_CHECKING:
-    from .facts import RequestFacts
-    from .policy import Policy
-    from .rules import Resolution, StepUp
-    from .settings import Settings
+from .policy import Policy
+from .resolution import Resolution, StepUp
+from .settings import Settings
 
 __all__ = ["PendingAction", "SessionContext", "SessionInfo"]
 
@@ -60,6 +58,8 @@ class SessionContext:
 
     exempt = False
     unguarded = False
+    #: A cookie idleguard signed that names no record it has (restart, or another worker's).
+    stranger = False
     clear_cookie = False
     activity = False
     activity_mark = 0.0
@@ -201,3 +201,19 @@ class SessionContext:
     def has_headers(self) -> bool:
         """The response needs headers from idleguard (a cookie to set or clear)."""
         return bool(self.pending or self.clear_cookie or self.carry)
+
+    def explain(self) -> dict[str, Any]:
+        """Which rules set this request's limits, and how much time is left (:func:`idleguard.explain`)."""
+        if self.exempt:
+            return {"exempt": True, "rule": "exempt path or API key"}
+        resolution = self.resolution or self.settings.policies.for_facts(self.facts)
+        info = self.info()
+        result: dict[str, Any] = {"exempt": False, "session": info is not None}
+        result.update(resolution.as_dict())
+        result["idle_remaining"] = info.idle_remaining if info is not None else None
+        result["absolute_remaining"] = info.absolute_remaining if info is not None else None
+        step_up = self.step_up
+        result["step_up_required"] = step_up is not None
+        if step_up is not None:
+            result["step_up_rule"] = step_up.rule
+        return result

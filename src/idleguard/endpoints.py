@@ -26,19 +26,22 @@ import dataclasses
 import functools
 import hashlib
 import importlib.resources
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .context import SessionContext
 from .events import EventType
 from .facts import RequestFacts, normalize_path
-from .flow import NO_STORE, Entry, Flow, Op, Reply, _safe_next, json_reply, with_headers
+from .flow import Entry, Flow
 from .messages import client_texts, negotiate_language
+from .replies import NO_STORE, Reply, json_reply, safe_next, with_headers
+from .session_events import request_event
+from .steps import StepOf
 
 __all__ = ["client_script_url", "cross_site_reason", "serve"]
 
-Handler = Callable[[Flow, RequestFacts], Generator[Op, Any, Entry]]
+Handler = Callable[[Flow, RequestFacts], StepOf]
 
 #: The hashed script never changes under its name; the plain name may, so it is kept briefly.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -82,7 +85,7 @@ def client_script_url(prefix: str = "/_idleguard/", *, module: bool = False) -> 
     return f"{prefix.rstrip('/')}/idleguard.{assets()[kind].digest}.{kind}"
 
 
-def serve(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+def serve(flow: Flow, facts: RequestFacts) -> StepOf:
     """Answer a request under the endpoint prefix."""
     name = facts.path[len(flow.settings.endpoint_prefix) :]
     context = SessionContext(flow.settings, facts)
@@ -155,7 +158,7 @@ def _page(flow: Flow, facts: RequestFacts) -> RequestFacts | None:
     """
     values = parse_qs(facts.query, keep_blank_values=True).get("path")
     raw = values[0] if values else "/"
-    if len(raw) > 2048 or not _safe_next(raw):
+    if len(raw) > 2048 or not safe_next(raw):
         return None
     path = normalize_path(raw.split("?", 1)[0].split("#", 1)[0])
     if path.startswith(flow.settings.endpoint_prefix):
@@ -191,9 +194,7 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(max(value, 0.0), 3)
 
 
-def _checked(
-    flow: Flow, facts: RequestFacts, *, activity: bool
-) -> Generator[Op, Any, tuple[Entry, Reply | None]]:
+def _checked(flow: Flow, facts: RequestFacts, *, activity: bool) -> StepOf:
     """Check the session for the named page; a reply when the answer is already known."""
     page = _page(flow, facts)
     if page is None:
@@ -208,7 +209,7 @@ def _checked(
     return entry, None
 
 
-def _status(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+def _status(flow: Flow, facts: RequestFacts) -> StepOf:
     entry, reply = yield from _checked(flow, facts, activity=False)
     if reply is None:
         headers, events, failed = yield from flow.leave(entry.context)
@@ -232,7 +233,7 @@ def _with_texts(state: dict[str, Any], facts: RequestFacts) -> dict[str, Any]:
     return {**state, "lang": language, "messages": client_texts(language)}
 
 
-def _keepalive(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+def _keepalive(flow: Flow, facts: RequestFacts) -> StepOf:
     # The store decides expiry before it touches, in one step: an expired
     # session is reported and stays over; it is never revived.
     entry, reply = yield from _checked(flow, facts, activity=True)
@@ -247,7 +248,7 @@ def _keepalive(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
             reply = _answer(401, {"error": "no_session"}, headers)
         else:
             now = flow.settings.clock()
-            extended = flow.event(
+            extended = request_event(
                 EventType.SESSION_EXTENDED,
                 context,
                 now,
@@ -262,7 +263,7 @@ def _keepalive(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
     return Entry(context, reply, entry.events)
 
 
-def _logout(flow: Flow, facts: RequestFacts) -> Generator[Op, Any, Entry]:
+def _logout(flow: Flow, facts: RequestFacts) -> StepOf:
     entry, reply = yield from _checked(flow, facts, activity=False)
     context = entry.context
     if reply is not None:

@@ -17,27 +17,19 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union, cast
 
 from .events import Event, EventHook, EventType, emit_async, emit_sync
 from .facts import RequestFacts
 from .policy import Policy, PolicyError
-from .rules import (
-    Resolution,
-    Rule,
-    TenantPolicy,
-    UserChoice,
-    check_choice,
-    check_rules,
-    resolve,
-    to_tenant_policy,
-    to_user_choice,
-)
+from .resolution import Resolution, resolve
+from .rules import Rule, check_rules
+from .steps import Call, StepOf, drive_async, drive_sync
+from .tenants import TenantPolicy, UserChoice, check_choice, to_tenant_policy, to_user_choice
 from .urls import check_redirect_url
 
 if TYPE_CHECKING:
-    from .context import SessionContext
     from .stores.base import Store
 
 __all__ = ["PolicyEngine", "TenantResolver", "UserResolver"]
@@ -48,7 +40,10 @@ logger = logging.getLogger("idleguard")
 TenantResolver = Callable[[str], Union[Any, Awaitable[Any]]]  # noqa: UP007
 #: ``(subject, tenant) -> UserChoice | duration | "never" | mapping | None``.
 UserResolver = Callable[[str, Union[str, None]], Union[Any, Awaitable[Any]]]  # noqa: UP007
-Step = Generator[tuple[Any, tuple[Any, ...]], Any, Any]
+Step = StepOf
+
+
+#: Whose a session is, ``(subject, tenant)``: what its policy depends on; never changes for a key.
 Hint = tuple[Union[str, None], Union[str, None]]  # noqa: UP007
 
 K = TypeVar("K")
@@ -58,7 +53,7 @@ V = TypeVar("V")
 SESSION_MEMORY = 100_000
 
 
-class TTLCache(Generic[K, V]):
+class ResolverCache(Generic[K, V]):
     """A small thread-safe cache whose entries go stale after ``ttl`` seconds.
 
     A stale entry is kept (up to ``maxsize`` entries) so that a resolver that
@@ -172,8 +167,12 @@ class PolicyEngine:
                     "users must be a mapping or a callable (subject, tenant) -> choice"
                 )
             self._user_resolver = users
-        self._tenant_cache: TTLCache[str, TenantPolicy | None] = TTLCache(cache_ttl, cache_size)
-        self._user_cache: TTLCache[Hint, UserChoice | None] = TTLCache(cache_ttl, cache_size)
+        self._tenant_cache: ResolverCache[str, TenantPolicy | None] = ResolverCache(
+            cache_ttl, cache_size
+        )
+        self._user_cache: ResolverCache[Hint, UserChoice | None] = ResolverCache(
+            cache_ttl, cache_size
+        )
         self._sessions: collections.OrderedDict[str, Hint] = collections.OrderedDict()
         self._sessions_lock = threading.Lock()
         if step_up_url is not None:
@@ -286,7 +285,7 @@ class PolicyEngine:
 
     def _cached(
         self,
-        cache: TTLCache[Any, Any],
+        cache: ResolverCache[Any, Any],
         key: Any,
         resolver: Callable[..., Any],
         args: tuple[Any, ...],
@@ -297,7 +296,7 @@ class PolicyEngine:
         if found and fresh:
             return value
         try:
-            raw = yield (resolver, args)
+            raw = yield Call(resolver, args)
             value = coerce(raw) if raw is not None else None
         except Exception:
             # The app's resolver failed (its database is down, or a bug): never an
@@ -340,8 +339,6 @@ class PolicyEngine:
         Records and returns an ``inactivity_timeout_updated`` event (actor, old
         and new values, tenant). From async code use :meth:`aupdate`.
         """
-        from .flow import drive_sync
-
         event: Event = drive_sync(_NO_STORE, self._update(new, actor, tenant, subject))
         if self.hooks:
             emit_sync(self.hooks, [event])
@@ -356,8 +353,6 @@ class PolicyEngine:
         subject: str | None = None,
     ) -> Event:
         """:meth:`update` for async code (async resolvers are awaited, async hooks too)."""
-        from .flow import drive_async
-
         event: Event = await drive_async(_NO_STORE, self._update(new, actor, tenant, subject), None)
         if self.hooks:
             await emit_async(self.hooks, [event])
@@ -415,25 +410,14 @@ class PolicyEngine:
         )
 
     # -- seeing what applies --------------------------------------------------
-    def explain(self, context: SessionContext) -> dict[str, Any]:
-        """What applied to a request and why; see :func:`idleguard.explain`."""
-        if context.exempt:
-            return {"exempt": True, "rule": "exempt path or API key"}
-        resolution = context.resolution or self.for_facts(context.facts)
-        info = context.info()
-        result: dict[str, Any] = {"exempt": False, "session": info is not None}
-        result.update(resolution.as_dict())
-        result["idle_remaining"] = info.idle_remaining if info is not None else None
-        result["absolute_remaining"] = info.absolute_remaining if info is not None else None
-        step_up = context.step_up
-        result["step_up_required"] = step_up is not None
-        if step_up is not None:
-            result["step_up_rule"] = step_up.rule
+    def explain(self, context: Any) -> dict[str, Any]:
+        """What applied to a request and why: ``context.explain()``; see :func:`idleguard.explain`."""
+        result: dict[str, Any] = context.explain()
         return result
 
 
 #: The update step yields resolver calls only; it never names a store method.
-_NO_STORE = cast("Store", object())
+_NO_STORE = cast("Store", None)
 
 
 def _choice(value: Any) -> UserChoice | None:

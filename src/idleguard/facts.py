@@ -8,15 +8,15 @@ lives here, once.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
 import hmac
 import ipaddress
 import posixpath
-import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeAlias, Union
+from typing import TypeAlias
 from urllib.parse import unquote
+
+from .credentials import AMBIGUOUS, Ambiguous, Presented, bearer_token, cookie_value, read_cookie
 
 __all__ = [
     "AMBIGUOUS",
@@ -76,6 +76,8 @@ class RequestFacts:
     query: str = ""
     client: str | None = None
     routed: str | None = None
+    #: Where the app is mounted (ASGI ``root_path``, WSGI ``SCRIPT_NAME``); ``path`` is below it.
+    root: str = ""
 
     @property
     def wants_html(self) -> bool:
@@ -140,78 +142,6 @@ def path_matches(path: str, prefixes: tuple[str, ...]) -> bool:
         if path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"):
             return True
     return False
-
-
-class Ambiguous(enum.Enum):
-    """A credential that parsers could read in more than one way."""
-
-    AMBIGUOUS = "ambiguous"
-
-
-#: Two cookies of the same name with different values, a quoted or escaped
-#: value, two ``Authorization`` headers, an odd separator: the request is refused.
-AMBIGUOUS = Ambiguous.AMBIGUOUS
-#: What a request presents: a credential, nothing (``None``), or :data:`AMBIGUOUS`.
-Presented = Union[str, None, Ambiguous]  # noqa: UP007
-
-# RFC 6265 cookie-octets: what every parser reads byte for byte. Quotes,
-# backslashes, spaces, commas and anything non-ASCII are read differently by
-# werkzeug, Starlette and Django (unquoting, octal escapes, cut at a space).
-_COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
-# RFC 6750 b64token.
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-
-
-def cookie_value(header: str, name: str) -> Presented:
-    """Cookie ``name`` as every common parser reads it, or :data:`AMBIGUOUS`.
-
-    Parsers disagree on duplicates (werkzeug takes the first, Starlette and
-    Django the last), on quoted values (they unquote and decode octal
-    escapes), on whitespace around the name (Starlette strips any Unicode
-    space, werkzeug only space and tab) and on values with spaces. Wherever
-    they could disagree the answer is :data:`AMBIGUOUS`, so the credential
-    idleguard checks is always the one the app reads. ``""`` is a cookie
-    present with an empty value.
-    """
-    if name not in header:
-        return None
-    found: str | None = None
-    for part in header.split(";"):
-        key, _, value = part.partition("=")
-        # werkzeug reads a bare name as that cookie with an empty value.
-        bare = key.strip(" \t")
-        if bare != name:
-            if key.strip() == name:
-                return AMBIGUOUS  # a name only some parsers strip down to ``name``
-            continue
-        value = value.strip(" \t")
-        if not _COOKIE_OCTETS.fullmatch(value):
-            return AMBIGUOUS
-        if found is not None and found != value:
-            return AMBIGUOUS
-        found = value
-    return found
-
-
-def bearer_token(authorization: str | None) -> Presented:
-    """The token of ``Authorization: Bearer <token>``, ``None``, or :data:`AMBIGUOUS`.
-
-    Any mention of the Bearer scheme must be exactly one ``Bearer``, one
-    space and one RFC 6750 token: a tab, two spaces, or two headers (joined
-    with a comma by the server) are read differently by different apps.
-    """
-    if authorization is None or "bearer" not in authorization.lower():
-        return None
-    scheme, space, token = authorization.partition(" ")
-    if not space or scheme.lower() != "bearer" or not _B64TOKEN.fullmatch(token):
-        return AMBIGUOUS
-    return token
-
-
-def read_cookie(header: str, name: str) -> str | None:
-    """The value of cookie ``name``; ``None`` when absent, ``""`` when ambiguous or empty."""
-    value = cookie_value(header, name)
-    return "" if value is AMBIGUOUS else value
 
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address

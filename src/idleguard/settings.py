@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .audit import AuditTrail, CounterHook, Redactor, Sink
 from .engine import PolicyEngine, TenantResolver, UserResolver
@@ -14,17 +14,17 @@ from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_exempt, path_matches
 from .identity import Identity, SignedCookie, check_adopt
 from .policy import Policy
-from .rules import Rule, TenantPolicy
+from .replies import Reply, ReplySettings, expired_reply
+from .rules import Rule
 from .stores import Store, from_url
+from .tenants import TenantPolicy
 from .urls import check_local_path, check_origin, check_redirect_url
-
-if TYPE_CHECKING:
-    from .flow import Reply
 
 __all__ = ["Settings"]
 
 Clock = Callable[[], float]
-ExpiredResponse = Callable[["Settings", RequestFacts, str], "Reply"]
+#: ``(settings, facts, reason) -> Reply``: the answer to a request whose session is over.
+ExpiredResponse = Callable[[ReplySettings, RequestFacts, str], Reply]
 MIN_SECRET_LENGTH = 32
 
 
@@ -66,8 +66,6 @@ class Settings:
         endpoint_prefix: str = "/_idleguard/",
         trusted_origins: Iterable[str] = (),
     ) -> None:
-        from .flow import expired_reply
-
         if policies is None:
             if policy is not None and not isinstance(policy, (Policy, str, TenantPolicy)):
                 raise TypeError(

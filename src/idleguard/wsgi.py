@@ -1,6 +1,7 @@
-"""The WSGI adapter: environ in, request facts to the flow, the flow's answer out.
+"""The WSGI adapter: environ in, request facts to the guard, the guard's answer out.
 
-It decides nothing; see :mod:`idleguard.flow` for what happens to a request.
+It decides nothing; see :mod:`idleguard.flow` for what happens to a request
+and :mod:`idleguard.guard` for what every adapter shares.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from http import HTTPStatus
 from typing import Any
 
 from .context import SessionContext
-from .events import Event, emit_sync
+from .events import Event
 from .facts import HEADER_NAMES, RequestFacts, readings
-from .flow import Flow, Reply, drive_sync
+from .flow import Entry
+from .guard import Guard, merge_headers
+from .replies import Reply
 from .settings import Settings
 
-__all__ = ["IdleGuardWSGI"]
+__all__ = ["IdleGuardWSGI", "merge_headers", "read_headers", "wsgi_facts"]
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -26,8 +29,26 @@ _ENVIRON_KEYS = {"HTTP_" + name.upper().replace("-", "_"): name for name in HEAD
 
 
 def read_headers(environ: Environ) -> dict[str, str]:
-    """The headers idleguard reads, from a WSGI environ."""
+    """The headers idleguard reads, from a WSGI environ (or Django's ``request.META``)."""
     return {name: environ[key] for key, name in _ENVIRON_KEYS.items() if key in environ}
+
+
+def wsgi_facts(environ: Environ, path_info: str | None = None) -> RequestFacts:
+    """The request facts of a WSGI environ; ``path_info`` when a framework has decoded its own.
+
+    ``PATH_INFO`` is already relative to where the app is mounted (``SCRIPT_NAME``).
+    """
+    path, routed = readings(path_info if path_info is not None else environ.get("PATH_INFO") or "/")
+    return RequestFacts(
+        environ.get("REQUEST_METHOD", "GET"),
+        path,
+        read_headers(environ),
+        False,
+        environ.get("QUERY_STRING", ""),
+        environ.get("REMOTE_ADDR"),
+        routed,
+        (environ.get("SCRIPT_NAME") or "").rstrip("/"),
+    )
 
 
 class IdleGuardWSGI:
@@ -35,35 +56,27 @@ class IdleGuardWSGI:
 
     Wrap any WSGI app: ``app.wsgi_app = IdleGuardWSGI(app.wsgi_app, ...)`` for
     Flask. It takes the same keyword arguments as :class:`idleguard.IdleGuard`
-    (WebSockets do not exist in WSGI, so there is no ``websocket_recheck``).
+    (WebSockets do not exist in WSGI, so there is no ``websocket_recheck``),
+    or ``settings=`` built once.
     """
 
-    def __init__(self, app: WSGIApp, **options: Any) -> None:
+    def __init__(self, app: WSGIApp, *, settings: Settings | None = None, **options: Any) -> None:
         self.app = app
-        self.settings = Settings(**options)
-        self.flow = Flow(self.settings)
-        self.store = self.settings.store
+        if settings is None:
+            settings = Settings(**options)
+        elif options:
+            raise TypeError("pass either settings= or the options it is built from, not both")
+        self.settings = settings
+        self.guard = Guard(settings)
+        self.flow = self.guard.flow
+        self.store = settings.store
         #: The policy engine: runtime changes with ``guard.policies.update(...)``.
-        self.policies = self.settings.policies
-
-    def _emit(self, events: list[Event]) -> None:
-        if events and self.settings.hooks:
-            emit_sync(self.settings.hooks, events)
+        self.policies = settings.policies
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        # PATH_INFO is already relative to where the app is mounted (SCRIPT_NAME).
-        path, routed = readings(environ.get("PATH_INFO", "") or "/")
-        facts = RequestFacts(
-            environ.get("REQUEST_METHOD", "GET"),
-            path,
-            read_headers(environ),
-            False,
-            environ.get("QUERY_STRING", ""),
-            environ.get("REMOTE_ADDR"),
-            routed,
-        )
-        entry = drive_sync(self.store, self.flow.enter(facts))
-        self._emit(entry.events)
+        guard = self.guard
+        entry: Entry = guard.run_sync(guard.enter(wsgi_facts(environ)))
+        guard.emit_sync(entry.events)
         if entry.reply is not None:
             return _send_reply(start_response, entry.reply)
         context: SessionContext = entry.context
@@ -78,8 +91,8 @@ class IdleGuardWSGI:
         ) -> Callable[[bytes], object]:
             started.append(True)
             if context.has_headers:
-                added, events, failed = drive_sync(self.store, self.flow.leave(context))
-                self._emit(events)
+                added, events, failed = guard.run_sync(guard.flow.leave(context))
+                guard.emit_sync(events)
                 if failed is not None:
                     replacement.append(failed)
                     return _start(start_response, failed, exc_info)
@@ -90,8 +103,8 @@ class IdleGuardWSGI:
         if context.key is None or not context.activity:
             body = self.app(environ, guarded_start_response)
         else:
-            environ["wsgi.input"] = _ActiveInput(environ["wsgi.input"], self, context)
-            body = _ActiveBody(self.app(environ, guarded_start_response), self, context)
+            environ["wsgi.input"] = _ActiveInput(environ["wsgi.input"], guard, context)
+            body = _ActiveBody(self.app(environ, guarded_start_response), guard, context)
         if replacement:
             _close(body)
             return [replacement[0].body]
@@ -106,26 +119,11 @@ class IdleGuardWSGI:
         event through ``on_event``, as if a request had found it. Returns the events.
         Run it from a scheduler, or let :class:`idleguard.Sweeper` run it.
         """
-        events: list[Event] = drive_sync(self.store, self.flow.sweep(self.settings.clock()))
-        self._emit(events)
-        return events
+        return self.guard.purge_expired()
 
     def touch_if_due(self, context: SessionContext) -> None:
         """Count a streamed chunk as activity, at most once per ``touch_interval``."""
-        if context.key is not None:
-            now = self.settings.clock()
-            if self.flow.activity_due(context, now):
-                self._emit(drive_sync(self.store, self.flow.keep_alive(context, now)))
-
-
-def merge_headers(
-    existing: list[tuple[str, str]], added: list[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """The app's headers plus ours; ours replace its ``Cache-Control``."""
-    replaced = {name for name, _ in added if name == "cache-control"}
-    merged = [(name, value) for name, value in existing if name.lower() not in replaced]
-    merged.extend(added)
-    return merged
+        self.guard.touch_if_due_sync(context)
 
 
 def _start(
@@ -168,19 +166,19 @@ class _Replaceable:
 class _ActiveInput:
     """``wsgi.input`` that counts a long upload as activity while it is read."""
 
-    def __init__(self, stream: Any, guard: IdleGuardWSGI, context: SessionContext) -> None:
+    def __init__(self, stream: Any, guard: Guard, context: SessionContext) -> None:
         self._stream = stream
         self._guard = guard
         self._context = context
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self._stream.read(size)
-        self._guard.touch_if_due(self._context)
+        self._guard.touch_if_due_sync(self._context)
         return data
 
     def readline(self, size: int = -1) -> bytes:
         data: bytes = self._stream.readline(size)
-        self._guard.touch_if_due(self._context)
+        self._guard.touch_if_due_sync(self._context)
         return data
 
     def readlines(self, hint: int = -1) -> list[bytes]:
@@ -188,16 +186,14 @@ class _ActiveInput:
 
     def __iter__(self) -> Iterator[bytes]:
         for line in self._stream:
-            self._guard.touch_if_due(self._context)
+            self._guard.touch_if_due_sync(self._context)
             yield line
 
 
 class _ActiveBody:
     """A response body that counts a long download as activity while it flows."""
 
-    def __init__(
-        self, body: Iterable[bytes], guard: IdleGuardWSGI, context: SessionContext
-    ) -> None:
+    def __init__(self, body: Iterable[bytes], guard: Guard, context: SessionContext) -> None:
         self._body = body
         self._guard = guard
         self._context = context
@@ -206,7 +202,7 @@ class _ActiveBody:
         first = True
         for chunk in self._body:
             if not first:
-                self._guard.touch_if_due(self._context)
+                self._guard.touch_if_due_sync(self._context)
             first = False
             yield chunk
 

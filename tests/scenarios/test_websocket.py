@@ -18,7 +18,7 @@ from tests.harness import AsgiHarness
 class Socket:
     """One WebSocket connection driven by the test."""
 
-    def __init__(self, app: Any, cookie: str) -> None:
+    def __init__(self, app: Any, cookie: str, extensions: dict[str, Any] | None = None) -> None:
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         scope = {
@@ -33,6 +33,7 @@ class Socket:
             "client": ("127.0.0.1", 50001),
             "server": ("testserver", 443),
             "subprotocols": [],
+            "extensions": extensions or {},
         }
         self.task = asyncio.ensure_future(app(scope, self.inbox.get, self.outbox.put))
         self.inbox.put_nowait({"type": "websocket.connect"})
@@ -84,10 +85,26 @@ async def test_connect_refused_when_expired() -> None:
     cookie = await _login(http)
     clock.advance(1000)
     socket = Socket(app, cookie)
+    # Accepted and closed at once: a close before accept would reach the client as a bare 403.
+    assert (await socket.next())["type"] == "websocket.accept"
     message = await socket.next()
     assert message == {"type": "websocket.close", "code": 4401, "reason": "session_expired"}
     await asyncio.wait_for(socket.task, 2)
     assert events.types() == ["session_expired_inactivity"]
+
+
+async def test_a_server_with_the_http_response_extension_gets_an_http_refusal() -> None:
+    clock, events = SettableClock(), EventCollector()
+    app, http = build(clock, events)
+    cookie = await _login(http)
+    clock.advance(1000)
+    socket = Socket(app, cookie, extensions={"websocket.http.response": {}})
+    start = await socket.next()
+    assert start["type"] == "websocket.http.response.start"
+    assert start["status"] == 401
+    body = await socket.next()
+    assert body["type"] == "websocket.http.response.body"
+    assert b'"session_expired"' in body["body"]
 
 
 async def test_messages_keep_the_session_alive_and_silence_closes_it() -> None:
@@ -139,6 +156,7 @@ async def test_a_step_up_path_refuses_the_socket_with_its_own_code() -> None:
     cookie = await _login(http)
     clock.advance(301)  # signed in more than 5 minutes ago
     socket = Socket(app, cookie)
+    assert (await socket.next())["type"] == "websocket.accept"
     message = await socket.next()
     assert message == {"type": "websocket.close", "code": 4403, "reason": "step_up_required"}
     await asyncio.wait_for(socket.task, 2)

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,7 +44,7 @@ TOUCH_CASES = [
 ]
 
 
-def guard_options(url: str, clock: SettableClock) -> dict[str, object]:
+def guard_options(url: str, clock: SettableClock) -> dict[str, Any]:
     return {
         "store": url,
         "secret_key": SECRET,
@@ -67,7 +68,7 @@ async def test_one_asgi_request_is_one_evalsha(
     own_redis: RedisServer, elapsed: float, writes: set[str]
 ) -> None:
     clock = SettableClock()
-    guard = IdleGuard(asgi_app, **guard_options(own_redis.url, clock))  # type: ignore[arg-type]
+    guard = IdleGuard(asgi_app, **guard_options(own_redis.url, clock))
     inspector = redis.Redis.from_url(own_redis.url, decode_responses=True)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=guard), base_url="http://app", headers=JSON
@@ -179,7 +180,7 @@ def test_two_servers_share_one_session_through_redis(two_servers: tuple[str, str
 def test_redis_over_a_unix_socket_as_the_docs_write_it(own_redis: RedisServer) -> None:
     url = f"unix://{own_redis.socket_path}?db=0"
     clock = SettableClock()
-    asgi = IdleGuard(asgi_app, **guard_options(url, clock))  # type: ignore[arg-type]
+    asgi = IdleGuard(asgi_app, **guard_options(url, clock))
     wsgi = IdleGuardWSGI(wsgi_app, **guard_options(url, clock))
 
     async def sign_in_over_asgi() -> dict[str, str]:

@@ -19,9 +19,10 @@ from typing import Any
 from ..api import context_of
 from ..context import SessionInfo
 from ..events import Event, EventType
-from ..flow import Flow, step_up_location
 from ..policy import Policy
-from ..rules import Resolution, step_up_due
+from ..replies import step_up_location
+from ..resolution import Resolution, step_up_due
+from ..session_events import request_event
 from ..settings import Settings
 
 __all__ = [
@@ -231,7 +232,7 @@ def check_fresh(request: Any, max_age: float) -> FreshnessCheck:
     step_up = step_up_due(resolution, session.authenticated_at, now, now)
     if step_up is None:
         return FreshnessCheck(session)
-    event = Flow(context.settings).event(
+    event = request_event(
         EventType.STEP_UP_REQUIRED,
         context,
         now,
@@ -240,7 +241,7 @@ def check_fresh(request: Any, max_age: float) -> FreshnessCheck:
     )
     body = {"error": STEP_UP_REQUIRED, "rule": step_up.rule, "max_age": step_up.limit}
     check = FreshnessCheck(session, STEP_UP_REQUIRED, body, [event])
-    check.location = step_up_location(context.settings, context.facts)
+    check.location = step_up_location(context.settings.policies.step_up_url, context.facts)
     return check
 
 

@@ -42,11 +42,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from ... import api
 from ...context import SessionContext
-from ...events import Event, emit_async, emit_sync
-from ...facts import RequestFacts, readings
-from ...flow import Flow, Reply, drive_async, drive_sync
+from ...flow import Entry
+from ...guard import Guard
+from ...replies import Reply
 from ...settings import Settings
-from ...wsgi import read_headers
+from ...wsgi import wsgi_facts
 from .. import (
     BINDING_SESSION_KEY,
     binding_for,
@@ -90,10 +90,8 @@ class IdleGuardMiddleware:
     def __init__(self, get_response: SyncGetResponse | AsyncGetResponse) -> None:
         self.get_response = get_response
         self.settings = settings_from_django()
-        self.flow = Flow(self.settings)
+        self.guard = Guard(self.settings)
         self.store = self.settings.store
-        # An in-process store never blocks: drive it without awaits, as the ASGI adapter does.
-        self._in_process = not getattr(self.store, "remote", False)
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -101,8 +99,9 @@ class IdleGuardMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
             return self._acall(request)
-        entry = drive_sync(self.store, self.flow.enter(_facts(request)))
-        self._emit(entry.events)
+        guard = self.guard
+        entry: Entry = guard.run_sync(guard.enter(_facts(request)))
+        guard.emit_sync(entry.events)
         if entry.reply is not None:
             return _response(entry.reply)
         context: SessionContext = entry.context
@@ -113,17 +112,18 @@ class IdleGuardMiddleware:
             if not login_is_bound(request, _subject(user), recorded):
                 logout(request)
         response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
-        if context.pending or context.clear_cookie:
-            added, events, failed = drive_sync(self.store, self.flow.leave(context))
-            self._emit(events)
+        if context.has_headers:
+            added, events, failed = guard.run_sync(guard.flow.leave(context))
+            guard.emit_sync(events)
             if failed is not None:
                 return _response(failed)
             _add_headers(response, added)
         return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        entry = await self._run(self.flow.enter(_facts(request)))
-        await self._aemit(entry.events)
+        guard = self.guard
+        entry: Entry = await guard.run(guard.enter(_facts(request)))
+        await guard.emit(entry.events)
         if entry.reply is not None:
             return _response(entry.reply)
         context: SessionContext = entry.context
@@ -138,40 +138,18 @@ class IdleGuardMiddleware:
                     # which an async view (or @login_required on one) would still see.
                     request.auser = _signed_out
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
-        if context.pending or context.clear_cookie:
-            added, events, failed = await self._run(self.flow.leave(context))
-            await self._aemit(events)
+        if context.has_headers:
+            added, events, failed = await guard.run(guard.flow.leave(context))
+            await guard.emit(events)
             if failed is not None:
                 return _response(failed)
             _add_headers(response, added)
         return response
 
-    async def _run(self, step: Any) -> Any:
-        if self._in_process:
-            return drive_sync(self.store, step)
-        return await drive_async(self.store, step, self.settings.store_timeout)
 
-    def _emit(self, events: list[Event]) -> None:
-        if events and self.settings.hooks:
-            emit_sync(self.settings.hooks, events)
-
-    async def _aemit(self, events: list[Event]) -> None:
-        if events and self.settings.hooks:
-            await emit_async(self.settings.hooks, events)
-
-
-def _facts(request: HttpRequest) -> RequestFacts:
-    meta = request.META
-    path, routed = readings(request.path_info or "/")
-    return RequestFacts(
-        request.method or "GET",
-        path,
-        read_headers(meta),
-        False,
-        meta.get("QUERY_STRING", ""),
-        meta.get("REMOTE_ADDR"),
-        routed,
-    )
+def _facts(request: HttpRequest) -> Any:
+    # META is Django's environ (SCRIPT_NAME included); path_info is Django's own decoding.
+    return wsgi_facts(request.META, request.path_info or "/")
 
 
 def _subject(user: Any) -> str:
@@ -194,10 +172,34 @@ def _response(reply: Reply) -> HttpResponse:
 
 
 def _add_headers(response: HttpResponseBase, added: list[tuple[str, str]]) -> None:
-    # Django keeps one value per header name; the flow sends at most one
-    # Set-Cookie, and the app's own cookies travel in response.cookies.
+    # Django keeps one value per header name: each Set-Cookie (the session's and
+    # a cookie store's record may come together) goes through response.cookies.
     for name, value in added:
-        response.headers[name] = value
+        if name == "set-cookie":
+            _set_cookie(response, value)
+        else:
+            response.headers[name] = value
+
+
+def _set_cookie(response: HttpResponseBase, header: str) -> None:
+    """Put one ``Set-Cookie`` value idleguard built into Django's cookie jar, attributes and all."""
+    pair, *attributes = (part.strip() for part in header.split(";"))
+    name, _, value = pair.partition("=")
+    options: dict[str, Any] = {"path": "/", "secure": False, "httponly": False}
+    for attribute in attributes:
+        key, _, setting = attribute.partition("=")
+        key = key.lower()
+        if key == "max-age":
+            options["max_age"] = int(setting)
+        elif key == "expires":
+            options["expires"] = setting
+        elif key == "path":
+            options["path"] = setting
+        elif key == "samesite":
+            options["samesite"] = setting
+        elif key in ("secure", "httponly"):
+            options[key] = True
+    response.set_cookie(name, value, **options)
 
 
 def begin_on_login(sender: Any, request: HttpRequest | None, user: Any, **extra: Any) -> None:

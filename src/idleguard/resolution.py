@@ -1,0 +1,195 @@
+"""Which limits apply to one request: rules, tenant bounds, user choices, step-up. Pure code.
+
+Nothing here does I/O or reads a clock. :func:`resolve` takes the bounds of
+the session's tenant, the user's choice, the request facts and the rules and
+returns a :class:`Resolution`: the effective :class:`~idleguard.Policy` and
+the name of the rule that decided each limit. :func:`step_up_due` says
+whether a live session must prove itself again before this request.
+
+How the limits combine (every bound is a maximum; the shortest wins):
+
+1. the default: the tenant's policy (or the guard's, for a session with no tenant);
+2. a device rule replaces that default idle limit (a phone may get a longer one);
+3. the user's own choice replaces it again ("never" only where the tenant allows it);
+4. then every bound that applies cuts it down: the tenant's maximum, the cap of
+   each of the user's roles, and every matching path rule that ends sessions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from .facts import RequestFacts
+from .policy import Policy
+from .rules import DeviceRule, PathRule, Rule
+from .tenants import NEVER, TenantPolicy, UserChoice
+
+__all__ = ["Resolution", "StepUp", "resolve", "step_up_due"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StepUp:
+    """Why a request needs fresh authentication: the rule, and the age limit it set (seconds)."""
+
+    rule: str
+    kind: Literal["idle", "authentication_age"]
+    limit: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Resolution:
+    """The limits that apply to one request, and which rule decided each.
+
+    ``policy`` is the effective policy. ``idle_rule`` and ``absolute_rule``
+    name the rule, bound or choice that set each limit (``"default"``,
+    ``"tenant:acme"``, ``"user"``, ``"role:admin"``, ``"path:/billing"``,
+    ``"device:mobile"``, ``"tenant maximum"`` ...). ``step_up_idle`` and
+    ``authenticated_within`` are the step-up conditions (seconds), each with
+    the rule that set it. ``notes`` record every clamp that was applied.
+    """
+
+    policy: Policy
+    idle_rule: str
+    absolute_rule: str
+    step_up_idle: tuple[float, str] | None = None
+    authenticated_within: tuple[float, str] | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def asks_step_up(self) -> bool:
+        """A step-up condition applies to this request."""
+        return self.step_up_idle is not None or self.authenticated_within is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "idle_timeout": self.policy.idle_timeout,
+            "absolute_timeout": self.policy.absolute_timeout,
+            "idle_rule": self.idle_rule,
+            "absolute_rule": self.absolute_rule,
+            "step_up_idle": self.step_up_idle[0] if self.step_up_idle else None,
+            "authenticated_within": (
+                self.authenticated_within[0] if self.authenticated_within else None
+            ),
+            "step_up_rule": (self.authenticated_within or self.step_up_idle or (None, None))[1],
+            "notes": list(self.notes),
+        }
+
+
+def _shorter(current: float | None, bound: float | None) -> bool:
+    return bound is not None and (current is None or bound < current)
+
+
+@functools.lru_cache(maxsize=4096)
+def _combine(
+    bounds: TenantPolicy,
+    label: str,
+    device: DeviceRule | None,
+    choice: UserChoice | None,
+    paths: tuple[PathRule, ...],
+) -> Resolution:
+    base = bounds.policy
+    notes: list[str] = []
+    idle, idle_rule = base.idle_timeout, label
+    if device is not None:
+        idle, idle_rule = device.idle_timeout, device.name
+    if choice is not None and choice.idle_timeout is not None:
+        if choice.idle_timeout == NEVER:
+            if bounds.allow_never:
+                idle, idle_rule = None, "user"
+            else:
+                notes.append("user chose 'never', which the tenant does not allow")
+        else:
+            idle, idle_rule = float(choice.idle_timeout), "user"
+    ceilings: list[tuple[float | None, str]] = []
+    if not (idle is None and bounds.allow_never):
+        ceilings.append((bounds.max_idle_timeout, "tenant maximum"))
+    if choice is not None:
+        ceilings.extend(
+            (bounds.role_max_idle[role], f"role:{role}")
+            for role in sorted(choice.roles)
+            if role in bounds.role_max_idle
+        )
+    ceilings.extend((rule.idle_timeout, rule.name) for rule in paths if rule.on_exceed == "end")
+    for ceiling, name in ceilings:
+        if _shorter(idle, ceiling):
+            if idle_rule in ("user", device.name if device else ""):
+                notes.append(f"{idle_rule} idle limit cut to {ceiling:g} s by {name}")
+            idle, idle_rule = ceiling, name
+    absolute, absolute_rule = base.absolute_timeout, label
+    for rule in paths:
+        if _shorter(absolute, rule.absolute_timeout):
+            absolute, absolute_rule = rule.absolute_timeout, rule.name
+    if idle is not None and absolute is not None and idle > absolute:
+        notes.append(f"idle limit cut to the absolute limit ({absolute:g} s)")
+        idle, idle_rule = absolute, absolute_rule
+    warn = base.warn_before
+    if idle is not None and warn >= idle:
+        # A short path limit keeps the warning meaningful: half the limit at most.
+        warn = idle / 2
+    if (idle, absolute, warn) == (base.idle_timeout, base.absolute_timeout, base.warn_before):
+        policy = base
+    else:
+        policy = base.replace(idle_timeout=idle, absolute_timeout=absolute, warn_before=warn)
+    step_up_idle: tuple[float, str] | None = None
+    within: tuple[float, str] | None = None
+    for rule in paths:
+        if (
+            rule.on_exceed == "step_up"
+            and rule.idle_timeout is not None
+            and (step_up_idle is None or rule.idle_timeout < step_up_idle[0])
+        ):
+            step_up_idle = (rule.idle_timeout, rule.name)
+        if rule.authenticated_within is not None and (
+            within is None or rule.authenticated_within < within[0]
+        ):
+            within = (rule.authenticated_within, rule.name)
+    return Resolution(policy, idle_rule, absolute_rule, step_up_idle, within, tuple(notes))
+
+
+def resolve(
+    bounds: TenantPolicy,
+    label: str,
+    facts: RequestFacts,
+    rules: Sequence[Rule],
+    choice: UserChoice | None = None,
+) -> Resolution:
+    """The limits for one request.
+
+    ``bounds`` are the session's tenant's (or the guard's default), ``label``
+    how to name them (``"default"``, ``"tenant:acme"``); ``choice`` the user's
+    own setting and roles, if any. See the module docstring for the order.
+    """
+    device: DeviceRule | None = None
+    paths: list[PathRule] = []
+    for rule in rules:
+        if isinstance(rule, PathRule):
+            if rule.matches(facts):
+                paths.append(rule)
+        elif device is None and rule.matches(facts):
+            device = rule
+    return _combine(bounds, label, device, choice, tuple(paths))
+
+
+def step_up_due(
+    resolution: Resolution, authenticated_at: float, last_activity: float, now: float
+) -> StepUp | None:
+    """Whether a live session must reauthenticate before this request (times in epoch seconds).
+
+    Two conditions, from the rules that matched: the last authentication is
+    older than ``authenticated_within``; or the session has been idle longer
+    than a ``step_up`` path rule's idle limit and the user has not
+    reauthenticated since. A reauthentication satisfies both, and both decay:
+    freshness is measured from ``authenticated_at``, never kept as a flag.
+    """
+    if resolution.authenticated_within is not None:
+        limit, rule = resolution.authenticated_within
+        if now - authenticated_at >= limit:
+            return StepUp(rule, "authentication_age", limit)
+    if resolution.step_up_idle is not None:
+        limit, rule = resolution.step_up_idle
+        if now - last_activity >= limit and now - authenticated_at >= limit:
+            return StepUp(rule, "idle", limit)
+    return None

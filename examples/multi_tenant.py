@@ -32,7 +32,7 @@ from starlette.routing import Route
 import idleguard
 from idleguard import Event, IdleGuard, Policy, PolicyError, Reply
 from idleguard.facts import RequestFacts
-from idleguard.flow import expired_reply
+from idleguard.replies import expired_reply
 from idleguard.settings import Settings
 
 TENANTS = ("acme", "globex")

@@ -65,6 +65,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the test extra installs tomli there
     import tomli as tomllib
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
@@ -489,6 +494,10 @@ def _check_json(code: str) -> None:
     json.loads(code)
 
 
+def _check_toml(code: str) -> None:
+    tomllib.loads(code)
+
+
 CHECKERS = {
     "console": lambda code: _check_shell(code, prompted=True),
     "shell": lambda code: _check_shell(code, prompted=False),
@@ -498,6 +507,7 @@ CHECKERS = {
     "html": _check_html,
     "sql": _check_sql,
     "json": _check_json,
+    "toml": _check_toml,
 }
 
 

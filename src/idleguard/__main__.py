@@ -1,10 +1,10 @@
-"""``python -m idleguard audit ...``: see :mod:`idleguard.audit.cli`."""
+"""``python -m idleguard ...``: the ``idleguard`` command (see :mod:`idleguard.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
-from .audit.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from idleguard import EndReason, Policy, SessionRecord
+from idleguard import EndReason, Policy
 from idleguard.core import Verdict
 from idleguard.events import EventType
 from idleguard.policy import Limits
-from idleguard.stores import MemoryStore, StoreUnavailable
+from idleguard.stores import MemoryStore, SessionRecord, StoreUnavailable
 from idleguard.stores.base import Check
 from idleguard.testing import EventCollector, SettableClock
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ import pytest
 
 from idleguard import Policy
 from idleguard.integrations import BINDING_SESSION_KEY
+from idleguard.stores import MemoryStore
 from idleguard.testing import EventCollector, SettableClock
 from tests.examples.servers import serve_asgi, serve_wsgi
 from tests.switchable import SwitchableStore
@@ -269,3 +273,174 @@ def test_a_login_is_not_served_unguarded(
         store.down = False
         assert whoami(client, view) == SIGNED_OUT
     assert events.types() == ["session_started", "store_unavailable"]
+
+
+# -- manage.py idleguard: purge, revoke, check ---------------------------------------------------
+
+
+def idleguard_command(*arguments: str) -> str:
+    """Run ``manage.py idleguard ...`` in this process, as the served app is; its output."""
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("idleguard", *arguments, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "whose",
+    [pytest.param("--username", id="by-username"), pytest.param("--subject", id="by-subject")],
+)
+def test_revoke_ends_every_session_of_the_user(
+    serve: Serve, clock: SettableClock, events: EventCollector, whose: str
+) -> None:
+    from django.contrib.auth.models import User
+
+    store = MemoryStore(clock=clock)
+    with (
+        serve(store=store) as url,
+        httpx.Client(base_url=url) as laptop,
+        httpx.Client(base_url=url) as phone,
+        httpx.Client(base_url=url) as other,
+    ):
+        for browser, user in [(laptop, "ann"), (phone, "ann"), (other, "bob")]:
+            sign_in(browser, user)
+            assert browser.get("/api/me").json()["user"] == user
+        ann = str(User.objects.get(username="ann").pk)
+        dry = idleguard_command(
+            "revoke", whose, "ann" if whose == "--username" else ann, "--dry-run"
+        )
+        assert dry.splitlines()[-1] == (
+            f"would revoke 2 session(s) of subject {ann} (dry run: nothing was changed)"
+        )
+        assert laptop.get("/api/me").status_code == 200
+        out = idleguard_command(
+            "revoke", whose, "ann" if whose == "--username" else ann, "--actor", "admin@example"
+        )
+        assert out.splitlines()[-1] == f"revoked 2 session(s) of subject {ann}"
+        for browser in (laptop, phone):
+            refused = browser.get("/api/me")
+            assert refused.status_code == 401
+            assert refused.json() == {"error": "session_expired", "reason": "revoked"}
+            assert whoami(browser) == SIGNED_OUT  # and Django's login went with it
+        assert other.get("/api/me").json()["user"] == "bob"
+    revoked = events.of_type("session_revoked")
+    assert [(event.subject, event.reason) for event in revoked] == [(ann, "revoked")] * 2
+    assert {event.session for event in revoked} <= {
+        event.session for event in events.of_type("session_started")
+    }
+    assert revoked[0].metadata == {"actor": "admin@example", "via": "manage.py idleguard revoke"}
+
+
+def test_purge_ends_and_reports_what_no_request_found(
+    serve: Serve, clock: SettableClock, events: EventCollector
+) -> None:
+    store = MemoryStore(clock=clock)
+    with serve(store=store) as url, httpx.Client(base_url=url) as client:
+        sign_in(client)
+        clock.advance(901)
+        assert idleguard_command("purge") == (
+            "ended 1 session(s) past their deadline (each reported through on_event)\n"
+        )
+        assert idleguard_command("purge").startswith("ended 0 session(s)")
+        refused = client.get("/api/me")
+        assert refused.status_code == 401
+    (expired,) = events.of_type("session_expired_inactivity")
+    assert expired.metadata == {"discovered_by": "sweep"}
+    assert expired.subject is not None
+    assert events.types() == ["session_started", "session_expired_inactivity"]  # reported once
+
+
+def test_check_reports_a_typo_with_its_suggestion(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.conf import settings
+    from django.core.management import CommandError, call_command
+
+    with serve():
+        assert idleguard_command("check").splitlines()[-1] == "OK"
+        monkeypatch.setitem(settings.IDLEGUARD, "idle_timout", 600)
+        out = io.StringIO()
+        with pytest.raises(CommandError) as refused:
+            call_command("idleguard", "check", stdout=out)
+    assert refused.value.returncode == 1
+    assert (
+        "  problem: settings.IDLEGUARD: 'idle_timout' is not an idleguard setting; "
+        "did you mean 'idle_timeout'?"
+    ) in out.getvalue().splitlines()
+
+
+def manage(*arguments: str, store: str) -> subprocess.CompletedProcess[str]:
+    """``python -m django idleguard ...`` over the example's settings, in a process of its own."""
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("IDLEGUARD_")},
+        "DJANGO_SETTINGS_MODULE": "examples.django_project.settings",
+        "IDLEGUARD_STORE": store,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "django", "idleguard", *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_command_line(tmp_path: Path) -> None:
+    import time
+
+    from idleguard.core import SessionRecord
+    from idleguard.stores import from_url
+
+    url = f"sqlite:///{tmp_path / 'sessions.db'}"
+    store = from_url(url)
+    now = time.time()
+    try:
+        policy = Policy()
+        for number in range(2):
+            store.create(f"{number:064x}", SessionRecord("7", None, now, now, now), policy.limits)
+        # Signed in a day ago and idle since: past both limits, found by no request.
+        old = now - 86400
+        store.create("f" * 64, SessionRecord("8", None, old, old, old), policy.limits)
+    finally:
+        store.close()
+
+    revoked = manage("revoke", "--subject", "7", store=url)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.splitlines()[-1] == "revoked 2 session(s) of subject 7"
+    purged = manage("purge", store=url)
+    assert purged.returncode == 0, purged.stderr
+    assert purged.stdout == "ended 1 session(s) past their deadline (no on_event is set)\n"
+
+    checked = manage("check", store=url)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.splitlines()[-1] == "OK"
+    down = manage("check", store="redis://127.0.0.1:1/0")
+    assert down.returncode == 1
+    assert "redis: ConnectionError:" in down.stdout
+    assert "CommandError: the check found a problem" in down.stderr
+    assert "Traceback" not in down.stderr
+    broken = manage("purge", store="mongodb://db")
+    assert broken.returncode == 2
+    assert "unknown store URL scheme 'mongodb://'" in broken.stderr
+    assert "Traceback" not in broken.stderr
+
+
+def test_a_typo_in_the_settings_stops_every_command_with_its_suggestion(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.conf import settings
+    from django.core.management import CommandError, call_command
+
+    with serve():
+        monkeypatch.setitem(settings.IDLEGUARD, "exempt_path", ["/health"])
+        for arguments in (["purge"], ["revoke", "--subject", "1"]):
+            with pytest.raises(CommandError) as refused:
+                call_command("idleguard", *arguments)
+            assert refused.value.returncode == 2
+            assert str(refused.value) == (
+                "settings.IDLEGUARD: 'exempt_path' is not an idleguard setting; "
+                "did you mean 'exempt_paths'?"
+            )

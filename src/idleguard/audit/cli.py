@@ -2,6 +2,9 @@
 
 idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3
 idleguard audit postgresql+psycopg://auditor@db/app --since 2026-07-01 --format csv
+idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3 --format html -o q3.html
+
+The whole ``idleguard`` command is :mod:`idleguard.cli`; this module is its ``audit``.
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any, TextIO
 
-from .report import build_report, load, render
+from .html_report import missing_requirement, render_html
+from .report import Report, build_report, load, render
 
-__all__ = ["main"]
+#: The report's forms: text to read, CSV for a spreadsheet, JSON for tools, a page to keep.
+FORMATS = ("text", "csv", "json", "html")
+
+__all__ = ["add_parser", "main", "parser", "run"]
 
 
 def _moment(text: str) -> float:
@@ -46,11 +54,9 @@ def _quarter(text: str) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
-def parser() -> argparse.ArgumentParser:
-    """The ``idleguard`` command line (one subcommand, ``audit``)."""
-    root = argparse.ArgumentParser(prog="idleguard", description="idleguard tools")
-    commands = root.add_subparsers(dest="command", required=True)
-    audit = commands.add_parser(
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``audit`` to the ``idleguard`` subcommands; it runs :func:`run`."""
+    audit: argparse.ArgumentParser = commands.add_parser(
         "audit",
         help="report on kept session events",
         description="Sessions ended by reason, inactivity timeout changes with actor, and the "
@@ -64,14 +70,34 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--until", type=_moment, help="end of the period (ISO 8601, exclusive)")
     audit.add_argument("--quarter", type=_quarter, help="the period as a quarter, e.g. 2026Q3")
     audit.add_argument("--tenant", help="one tenant only ('(none)' for sessions without one)")
-    audit.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    audit.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (default), csv, json, or html: one self-contained page for an assessor",
+    )
     audit.add_argument("--output", "-o", help="write to this file instead of standard output")
+    audit.set_defaults(run=run, prog=audit.prog)
+    return audit
+
+
+def parser() -> argparse.ArgumentParser:
+    """A command line with the one subcommand ``audit`` (see :mod:`idleguard.cli` for all)."""
+    root = argparse.ArgumentParser(prog="idleguard", description="idleguard tools")
+    add_parser(root.add_subparsers(dest="command", required=True))
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 done, 1 source unreadable, 2 usage)."""
-    arguments = parser().parse_args(argv)
+    """Run ``idleguard audit ...``; returns the exit status (0 done, 1 source unreadable, 2 usage).
+
+    ``argv`` starts with ``audit``, as on the ``idleguard`` command line.
+    """
+    return run(parser().parse_args(argv))
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Make the report the parsed ``arguments`` ask for; returns the exit status."""
     since, until = arguments.since, arguments.until
     if arguments.quarter is not None:
         if since is not None or until is not None:
@@ -80,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         since, until = arguments.quarter
     if since is not None and until is not None and since >= until:
         print("idleguard audit: --since must be before --until", file=sys.stderr)
+        return 2
+    if arguments.format == "html" and (missing := missing_requirement()) is not None:
+        print(f"idleguard audit: --format html needs {missing}", file=sys.stderr)
         return 2
     try:
         events, skipped = load(arguments.source, table=arguments.table, until=until)
@@ -98,7 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"idleguard audit: skipped {skipped} unreadable record(s)", file=sys.stderr)
     if arguments.output:
         with open(arguments.output, "w", encoding="utf-8", newline="") as out:
-            render(report, arguments.format, out)
+            _write(report, arguments, out)
     else:
-        render(report, arguments.format, sys.stdout)
+        _write(report, arguments, sys.stdout)
     return 0
+
+
+def _write(report: Report, arguments: argparse.Namespace, out: TextIO) -> None:
+    if arguments.format == "html":
+        render_html(report, out, tenant=arguments.tenant)
+    else:
+        render(report, arguments.format, out)

@@ -2,7 +2,7 @@
 
 Built from the events a :class:`~idleguard.audit.JsonLinesSink` or
 :class:`~idleguard.audit.SqlSink` kept; ``python -m idleguard audit`` prints it
-as text, CSV or JSON.
+as text, CSV or JSON (and, with :mod:`idleguard.audit.html_report`, as a page).
 
 Tenants, subjects, actors and reasons come from requests and from whoever could
 write to the log, so each output form treats them as hostile: the text form
@@ -58,7 +58,8 @@ class Report:
     """What the report says; times are seconds since the epoch.
 
     ``ended`` maps ``(tenant, reason)`` to the number of sessions that ended
-    that way in the period; ``changes`` lists every ``inactivity_timeout_updated``
+    that way in the period, and ``ended_by_day`` maps ``(day, reason)`` to the same
+    over every tenant, ``day`` as ``YYYY-MM-DD`` in UTC; ``changes`` lists every ``inactivity_timeout_updated``
     in the period (``at``, ``tenant``, ``scope``, ``subject``, ``actor``, ``old``,
     ``new``); ``policies``
     maps each tenant to the policy in force at the end of the period and when
@@ -69,6 +70,7 @@ class Report:
     since: float | None
     until: float | None
     ended: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    ended_by_day: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
     changes: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     policies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     events: int = 0
@@ -123,6 +125,8 @@ def build_report(
         if reason is not None:
             key = (name, event.reason or reason)
             report.ended[key] = report.ended.get(key, 0) + 1
+            day = (_day(event.at), key[1])
+            report.ended_by_day[day] = report.ended_by_day.get(day, 0) + 1
         elif event.type is EventType.INACTIVITY_TIMEOUT_UPDATED:
             report.changes.append(
                 {
@@ -162,6 +166,10 @@ def _track_policy(report: Report, tenant: str, event: Event) -> None:
         seen = {key: value for key, value in event.policy.items()}
         if previous is None or any(previous.get(key) != value for key, value in seen.items()):
             report.policies[tenant] = {**seen, "since": event.at, "set_by": None}
+
+
+def _day(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).date().isoformat()
 
 
 def _iso(at: float | None) -> str:

@@ -11,10 +11,26 @@ import importlib
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .base import Check, Store, StoreUnavailable
+from ..core import Decision, EndReason, Limits, SessionRecord, Verdict, decide
+from .base import Check, Store, StoreUnavailable, deadline
 from .memory import MemoryStore
 
-__all__ = ["Check", "MemoryStore", "Store", "StoreUnavailable", "from_url", "register"]
+# What a store author needs: the interface, the record, the decision and its inputs.
+__all__ = [
+    "Check",
+    "Decision",
+    "EndReason",
+    "Limits",
+    "MemoryStore",
+    "SessionRecord",
+    "Store",
+    "StoreUnavailable",
+    "Verdict",
+    "deadline",
+    "decide",
+    "from_url",
+    "register",
+]
 
 #: scheme -> (module, class name, pip extra). Modules load lazily.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -250,9 +251,10 @@ def test_durations_in_words(seconds: float | timedelta, english: str, french: st
         pytest.param(float("nan"), id="nan"),
         pytest.param(float("inf"), id="infinite"),
         pytest.param(True, id="bool"),
+        pytest.param(None, id="none"),
     ],
 )
-def test_a_duration_that_is_no_length_is_refused(seconds: float) -> None:
+def test_a_duration_that_is_no_length_is_refused(seconds: Any) -> None:
     with pytest.raises(ValueError, match="seconds"):
         describe_duration(seconds)
 

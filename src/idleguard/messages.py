@@ -137,7 +137,8 @@ def _catalog(language: str) -> Catalog:
 
 def _whole_seconds(seconds: Duration) -> int:
     value = to_seconds(seconds, "seconds")
-    assert value is not None  # to_seconds keeps None only for None
+    if value is None:  # "no limit" is for the callers to word, not a length
+        raise ValueError("seconds must be a number of seconds or a timedelta, not None")
     # Half a second rounds up, and any positive duration is at least one second:
     # "0 seconds" would read as no time at all.
     return max(1, math.floor(value + 0.5)) if value > 0 else 0

@@ -5,8 +5,15 @@ BIN := $(VENV)/bin
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DOCS := $(VENV)/.installed-docs
+STAMP_CORE := $(VENV)/.installed-core
+# The core suite: no servers, no browser, nothing beyond the core-test extra.
+CORE_TESTS := tests/scenarios tests/test_core.py tests/test_identity.py tests/test_policy.py \
+	tests/test_presets.py tests/test_rules.py tests/test_flow_steps.py tests/test_architecture.py \
+	tests/security/test_readings.py
 
-.PHONY: demo test lint typecheck pytest bench soak docs messages clean
+STAMP_MATRIX := $(VENV)/.installed-matrix
+
+.PHONY: demo test test-core lint typecheck pytest bench soak docs matrix messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +27,16 @@ $(STAMP_DOCS): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	touch $@
 
+$(STAMP_CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[core-test]"
+	touch $@
+
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(STAMP_MATRIX): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,matrix]"
 	touch $@
 
 demo: $(STAMP_DEMO)
@@ -38,6 +53,11 @@ pytest: $(STAMP_TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The core suite on another interpreter, in a venv of its own:
+#   make test-core PYTHON=python3.10 VENV=.venv-3.10
+test-core: $(STAMP_CORE)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 
 # The site goes to site/; `make test` builds it too (tests/test_docs.py), so CI checks it.
 docs: $(STAMP_DOCS)
@@ -62,6 +82,15 @@ bench: $(STAMP_TEST)
 # SOAK_ARGS="--seconds 600 --users 200" for a longer one.
 soak: $(STAMP_TEST)
 	$(BIN)/python -m tests.reliability.soak $(SOAK_ARGS)
+
+# Every cell of the compatibility matrix (docs/compatibility.md): each server started once,
+# the scenario client run against it. `make test` runs only the quick cells.
+matrix: $(STAMP_MATRIX)
+	@start=$$(date +%s); \
+	IDLEGUARD_MATRIX=full $(BIN)/python -m pytest -m matrix tests/matrix $(PYTEST_ARGS); \
+	status=$$?; \
+	echo "matrix: whole run took $$(( $$(date +%s) - start )) s"; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

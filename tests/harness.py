@@ -6,12 +6,14 @@ move the clock between the chunks of an upload or a download.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import functools
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
+
+import anyio
 
 from idleguard.asgi import ASGIApp
 from idleguard.wsgi import WSGIApp
@@ -92,9 +94,11 @@ class Harness:
 class AsgiHarness(Harness):
     kind = "asgi"
 
-    def __init__(self, app: ASGIApp, root_path: str = "") -> None:
+    def __init__(self, app: ASGIApp, root_path: str = "", backend: str = "asyncio") -> None:
         super().__init__()
         self.app = app
+        #: The event loop each request runs on: ``"asyncio"`` or ``"trio"``.
+        self.backend = backend
         #: Where the app is mounted: the scope's ``path`` starts with it, as servers send it.
         self.root_path = root_path
 
@@ -106,7 +110,8 @@ class AsgiHarness(Harness):
         chunks: list[bytes],
         between: BetweenChunks | None,
     ) -> Response:
-        return asyncio.run(self.send_async(method, path, headers, chunks, between))
+        send = functools.partial(self.send_async, method, path, headers, chunks, between)
+        return anyio.run(send, backend=self.backend)
 
     async def send_async(
         self,
@@ -137,7 +142,7 @@ class AsgiHarness(Harness):
         async def receive() -> dict[str, Any]:
             nonlocal index
             if index >= len(pending):
-                await asyncio.sleep(3600)  # the client never disconnects in these tests
+                await anyio.sleep(3600)  # the client never disconnects in these tests
             if index > 0 and between is not None:
                 between(index)
             chunk = pending[index]

@@ -161,6 +161,8 @@ def _page(flow: Flow, facts: RequestFacts) -> RequestFacts | None:
     if len(raw) > 2048 or not safe_next(raw):
         return None
     path = normalize_path(raw.split("?", 1)[0].split("#", 1)[0])
+    if facts.root and (path == facts.root or path.startswith(facts.root + "/")):
+        path = path[len(facts.root) :] or "/"  # the browser names the page with the mount prefix
     if path.startswith(flow.settings.endpoint_prefix):
         return None
     headers = {name: value for name, value in facts.headers.items() if name != PASSIVE}

@@ -21,6 +21,8 @@ from typing import Protocol, Union
 
 from itsdangerous import BadSignature, Signer
 
+from .errors import ConfigError
+
 __all__ = [
     "Adopt",
     "AppCookie",
@@ -88,7 +90,7 @@ class SignedCookie:
     ) -> None:
         keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
         if not keys or any(not key for key in keys):
-            raise ValueError("secret_key must be a non-empty string, or a list of them")
+            raise ConfigError("secret_key must be a non-empty string, or a list of them")
         as_bytes = [key.encode() if isinstance(key, str) else key for key in keys]
         self.name = name
         # itsdangerous signs with the last key and verifies with all.

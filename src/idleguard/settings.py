@@ -10,6 +10,7 @@ from typing import Any
 
 from .audit import AuditTrail, CounterHook, Redactor, Sink
 from .engine import PolicyEngine, TenantResolver, UserResolver
+from .errors import ConfigError
 from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_exempt, path_matches
 from .identity import Identity, SignedCookie, check_adopt
@@ -82,7 +83,7 @@ class Settings:
                 explain_log=explain_log,
             )
         elif policy is not None or rules or tenants is not None or users is not None:
-            raise ValueError(
+            raise ConfigError(
                 "pass either policies= (a PolicyEngine) or policy=/rules=/tenants=/users=, not both"
             )
         #: The policy engine: per-path, per-tenant, per-user limits and runtime changes.
@@ -98,7 +99,7 @@ class Settings:
         self.store: Store = store
         if identity is None:
             if secret_key is None:
-                raise ValueError(
+                raise ConfigError(
                     "idleguard needs secret_key= to sign its session cookie (at least "
                     f"{MIN_SECRET_LENGTH} random characters, e.g. secrets.token_urlsafe(32))"
                 )
@@ -106,7 +107,7 @@ class Settings:
         if secret_key is not None:
             keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
             if any(len(key) < MIN_SECRET_LENGTH for key in keys):
-                raise ValueError(
+                raise ConfigError(
                     f"every secret_key must be at least {MIN_SECRET_LENGTH} characters; generate "
                     "one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
                 )
@@ -134,12 +135,12 @@ class Settings:
         self.expired_response: ExpiredResponse = expired_response or expired_reply
         self.clear_site_data = clear_site_data
         if store_timeout <= 0:
-            raise ValueError("store_timeout must be a positive number of seconds")
+            raise ConfigError("store_timeout must be a positive number of seconds")
         self.store_timeout = store_timeout
         if isinstance(trusted_proxy_depth, bool) or not isinstance(trusted_proxy_depth, int):
             raise TypeError("trusted_proxy_depth must be the number of proxies in front of the app")
         if trusted_proxy_depth < 0:
-            raise ValueError("trusted_proxy_depth must be 0 (no proxy) or more")
+            raise ConfigError("trusted_proxy_depth must be 0 (no proxy) or more")
         self.trusted_proxy_depth = trusted_proxy_depth
         #: Which peers ``X-Forwarded-For`` is believed from, for events' ``client_ip``.
         self.proxy_trust = ProxyTrust.parse(trusted_proxies, trusted_proxy_depth)
@@ -222,7 +223,7 @@ def _prefixes(paths: Iterable[str], name: str) -> tuple[str, ...]:
     result = []
     for path in paths:
         if not path.startswith("/"):
-            raise ValueError(f"{name}: {path!r} must start with '/'")
+            raise ConfigError(f"{name}: {path!r} must start with '/'")
         result.append(path.rstrip("/") or "/")
     return tuple(result)
 

@@ -17,6 +17,8 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit
 
+from .errors import ConfigError
+
 __all__ = ["check_local_path", "check_origin", "check_redirect_url"]
 
 _SCHEMES = ("http", "https")
@@ -65,7 +67,7 @@ def check_redirect_url(name: str, url: str) -> str:
         else:
             problem = _absolute_problem(url, origin=False)
     if problem is not None:
-        raise ValueError(f"{name} {url!r} is refused: {problem}. {name} takes {_REDIRECT}.")
+        raise ConfigError(f"{name} {url!r} is refused: {problem}. {name} takes {_REDIRECT}.")
     return url
 
 
@@ -92,7 +94,7 @@ def check_local_path(name: str, path: str, *, example: str = "/login") -> str:
     problem = _character_problem(path) or _local_path_problem(path)
     if problem is not None:
         accepted = _LOCAL_PATH.format(example=example)
-        raise ValueError(f"{name} {path!r} is refused: {problem}. {name} takes {accepted}.")
+        raise ConfigError(f"{name} {path!r} is refused: {problem}. {name} takes {accepted}.")
     return path
 
 
@@ -119,7 +121,7 @@ def check_origin(name: str, origin: str) -> str:
     _check_type(name, origin, "a list of origin strings")
     problem = _character_problem(origin) or _absolute_problem(origin, origin=True)
     if problem is not None:
-        raise ValueError(f"{name} {origin!r} is refused: {problem}. {name} takes {_ORIGIN}.")
+        raise ConfigError(f"{name} {origin!r} is refused: {problem}. {name} takes {_ORIGIN}.")
     return origin.rstrip("/").lower()
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from idleguard import Policy
+from idleguard.endpoints import client_script_url
 from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.stores import MemoryStore
 from idleguard.testing import EventCollector, SettableClock
@@ -117,7 +118,7 @@ def test_walk_through(client: httpx.Client, clock: SettableClock, events: EventC
     assert signed_in.status_code == 303
     home = client.get("/")
     assert "Hello, ann" in home.text
-    assert "/_idleguard/idleguard.js" in home.text
+    assert client_script_url() in home.text  # by content hash, under the endpoint prefix
     assert client.get("/api/me").json()["user"] == "ann"
     for _ in range(2):  # the passive poll never extends
         clock.advance(400)

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 import idleguard
 from idleguard import IdleGuardWSGI, Policy
+from idleguard.endpoints import client_script_url
 from idleguard.facts import ProxyTrust
 from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.integrations.flask import IdleGuard
@@ -122,9 +123,8 @@ def test_template_globals() -> None:
     app = make_app()
     IdleGuard(app)
     page = app.test_client().get("/page").text
-    assert page == (
-        '<script src="/_idleguard/idleguard.js" defer></script> /_idleguard/idleguard.js'
-    )
+    src = client_script_url()
+    assert page == f'<script src="{src}" defer></script> /_idleguard/idleguard.js'
 
 
 @pytest.mark.parametrize(
@@ -361,3 +361,19 @@ def test_a_login_whose_session_is_gone_writes_nothing(
     assert whoami(alice) == SIGNED_OUT
     assert store.ended == []
     assert alice.get_cookie("idleguard") is None
+
+
+def test_the_script_tag_follows_the_endpoint_prefix_and_the_mount() -> None:
+    from flask import render_template_string
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="x" * 40, IDLEGUARD_ENDPOINT_PREFIX="/session/")
+    IdleGuard(app, flask_login=False)
+    app.get("/")(lambda: render_template_string("{{ idleguard_script() }}"))
+    client = app.test_client()
+    page = client.get("/", base_url="https://localhost").text
+    src = client_script_url("/session/")
+    assert f'src="{src}"' in page
+    assert client.get(src, base_url="https://localhost").status_code == 200
+    mounted = client.get("/", base_url="https://localhost/app").text
+    assert f'src="/app{src}"' in mounted

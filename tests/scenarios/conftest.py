@@ -12,7 +12,7 @@ from tests.harness import AsgiHarness, Harness, WsgiHarness
 MakeClient = Callable[..., Harness]
 
 
-@pytest.fixture(params=["asgi", "wsgi"])
+@pytest.fixture(params=["asgi", "asgi-trio", "wsgi"])
 def make_client(
     request: pytest.FixtureRequest, clock: SettableClock, events: EventCollector
 ) -> MakeClient:
@@ -22,6 +22,9 @@ def make_client(
         options.setdefault("on_event", events)
         if request.param == "asgi":
             return AsgiHarness(starlette_app(clock, **options))
+        if request.param == "asgi-trio":
+            # The same ASGI scenarios under trio: every async path runs on anyio.
+            return AsgiHarness(starlette_app(clock, **options), backend="trio")
         return WsgiHarness(flask_app(clock, **options))
 
     return make

@@ -202,3 +202,19 @@ def test_redis_over_a_unix_socket_as_the_docs_write_it(own_redis: RedisServer) -
     ) as client:
         assert client.get("/me").json() == {"subject": "alice"}, "one store, both drivers"
     wsgi.store.close()
+
+
+def test_redis_under_trio_signs_in_and_checks(own_redis: RedisServer) -> None:
+    # redis.asyncio needs asyncio: under trio the store's sync client runs on a worker thread.
+    from tests.apps import starlette_app
+    from tests.harness import AsgiHarness
+
+    clock = SettableClock()
+    options = guard_options(own_redis.url, clock)
+    client = AsgiHarness(
+        starlette_app(clock, store=options["store"], login_url=None), backend="trio"
+    )
+    assert client.post("/login?user=alice").status == 200
+    assert client.get("/me").json()["user"] == "alice"
+    clock.advance(3600)
+    assert client.get("/me").status == 401

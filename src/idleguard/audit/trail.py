@@ -24,6 +24,9 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
 from ..events import Event
 from .counters import CounterHook, count_event
 from .redaction import Redactor
@@ -203,11 +206,12 @@ class AuditTrail:
         self.reporter.close()
         _OPEN.discard(self)
 
-    async def aclose(self, timeout: float = 5.0) -> None:
+    async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - passed to close()
         """:meth:`close` from async code: awaits running async callables first."""
-        if self._tasks:
+        if self._tasks:  # only ever made under asyncio: see _await
             await asyncio.wait(set(self._tasks), timeout=timeout)
-        await asyncio.to_thread(self.close, timeout)
+        # anyio's worker thread, so that a shutdown under trio delivers the queue too.
+        await anyio.to_thread.run_sync(self.close, timeout)
 
     def _queues(self) -> list[QueuedSink]:
         return [*self.queued, *(fallback for _, _, fallback in self._async)]

@@ -18,6 +18,8 @@ from typing import Any
 
 from ..api import context_of
 from ..context import SessionInfo
+from ..endpoints import client_script_url
+from ..errors import ConfigError
 from ..events import Event, EventType
 from ..policy import Policy
 from ..replies import step_up_location
@@ -34,6 +36,7 @@ __all__ = [
     "FreshnessCheck",
     "binding_for",
     "check_fresh",
+    "client_script_tag",
     "end_with_framework_login",
     "login_is_bound",
     "middleware_options",
@@ -89,12 +92,14 @@ def middleware_options(
         elif name in known:
             options[name] = value
         else:
-            raise ValueError(
+            raise ConfigError(
                 f"{source}: unknown idleguard setting {name!r}; "
                 f"known: {', '.join(sorted((*known, *POLICY_FIELDS)))}"
             )
     if policy_changes:
         base = options.get("policy") or Policy()
+        if isinstance(base, str):  # a preset name, with some of its fields changed
+            base = Policy.preset(base)
         options["policy"] = base.replace(**policy_changes)
     if (
         options.get("secret_key") is None
@@ -243,6 +248,18 @@ def check_fresh(request: Any, max_age: float) -> FreshnessCheck:
     check = FreshnessCheck(session, STEP_UP_REQUIRED, body, [event])
     check.location = step_up_location(context.settings.policies.step_up_url, context.facts)
     return check
+
+
+def client_script_tag(settings: Settings, root: str = "", *, nonce: str | None = None) -> str:
+    """The client's ``<script>`` element for a middleware's ``settings``.
+
+    It names the script under the configured ``endpoint_prefix``, below the
+    mount prefix ``root`` (``SCRIPT_NAME``, ``root_path``), by its content hash
+    (cached for a year, renamed by each release); the client finds its
+    endpoints beside it.
+    """
+    src = root.rstrip("/") + client_script_url(settings.endpoint_prefix)
+    return script_tag(src, nonce=nonce)
 
 
 def script_tag(src: str = CLIENT_SCRIPT_PATH, *, nonce: str | None = None) -> str:

@@ -31,10 +31,10 @@ from . import (
     CLIENT_SCRIPT_PATH,
     binding_for,
     check_fresh,
+    client_script_tag,
     end_with_framework_login,
     login_is_bound,
     middleware_options,
-    script_tag,
 )
 
 __all__ = ["IdleGuard", "fresh_auth_required"]
@@ -144,8 +144,13 @@ class IdleGuard:
 
 
 def _client_script(nonce: str | None = None) -> Markup:
-    """Template global ``idleguard_script()``: the client's ``<script>`` tag."""
-    return Markup(script_tag(nonce=nonce))  # noqa: S704 - script_tag escapes what it inserts
+    """Template global ``idleguard_script()``: the client's ``<script>`` tag.
+
+    Under the app's own ``endpoint_prefix`` and mount point, by content hash.
+    """
+    guard: IdleGuardWSGI = current_app.extensions["idleguard"]
+    tag = client_script_tag(guard.settings, request.script_root, nonce=nonce)
+    return Markup(tag)  # noqa: S704 - client_script_tag escapes what it inserts
 
 
 def fresh_auth_required(minutes: float) -> Callable[[View], View]:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..core import Decision, EndReason, Limits, SessionRecord, Verdict, decide
+from ..errors import ConfigError
 from .base import Check, Store, StoreUnavailable, deadline
 from .memory import MemoryStore
 
@@ -66,7 +67,7 @@ def from_url(url: str, **options: Any) -> Store:
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         known = ", ".join(sorted(f"{name}://" for name in _SCHEMES))
-        raise ValueError(f"unknown store URL scheme {scheme + '://'!r}; known: {known}")
+        raise ConfigError(f"unknown store URL scheme {scheme + '://'!r}; known: {known}")
     module_name, class_name, extra = _SCHEMES[scheme]
     try:
         module = importlib.import_module(module_name)
@@ -82,7 +83,7 @@ def from_url(url: str, **options: Any) -> Store:
         return store_class(**options)
     from_url_method = getattr(store_class, "from_url", None)
     if from_url_method is None:
-        raise ValueError(f"{class_name} cannot be built from a URL")
+        raise ConfigError(f"{class_name} cannot be built from a URL")
     store: Store = from_url_method(url, **options)
     return store
 

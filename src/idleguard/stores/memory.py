@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from ..core import NO_SESSION, EndReason, Limits, SessionRecord, Verdict, decide, tombstone, touched
+from ..errors import ConfigError
 from .base import Check, Store, StoreUnavailable, deadline
 
 __all__ = ["MemoryStore"]
@@ -52,9 +53,9 @@ class MemoryStore(Store):
         max_sessions_per_subject: int = 100,
     ) -> None:
         if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
+            raise ConfigError("maxsize must be at least 1")
         if max_sessions_per_subject < 1:
-            raise ValueError("max_sessions_per_subject must be at least 1")
+            raise ConfigError("max_sessions_per_subject must be at least 1")
         self.maxsize = maxsize
         self.keep_tombstones = keep_tombstones
         self.max_sessions_per_subject = max_sessions_per_subject

@@ -25,7 +25,8 @@ _PER_ROUTE_FRAMEWORKS = ("litestar",)
 
 def shared_settings(app: Any, options: dict[str, Any]) -> Settings:
     """The settings for a middleware wrapping ``app``, shared where the framework builds many."""
-    module = type(app).__module__ or ""
+    # A route handler may be a function or an object: its own module, else its class's.
+    module = getattr(app, "__module__", None) or type(app).__module__ or ""
     if not module.startswith(_PER_ROUTE_FRAMEWORKS):
         return Settings(**options)
     fingerprint = tuple(sorted((name, id(value)) for name, value in options.items()))

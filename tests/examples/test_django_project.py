@@ -20,6 +20,7 @@ from idleguard.endpoints import client_script_url
 from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.stores import MemoryStore
 from idleguard.testing import EventCollector, SettableClock
+from tests.examples.django_site import migrated_database
 from tests.examples.servers import serve_asgi, serve_wsgi
 from tests.switchable import SwitchableStore
 
@@ -30,25 +31,8 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from django.core.management import call_command
-
-    from examples.django_project.wsgi import create_app
-
-    path = tmp_path_factory.mktemp("django") / "db.sqlite3"
-    os.environ["IDLEGUARD_DJANGO_DB"] = str(path)
-    create_app()
-    from django.conf import settings
-    from django.db import connections
-
-    # Settings load once per process: point the database at this module's file,
-    # and let the cookies travel over the test's plain HTTP.
-    settings.DATABASES["default"]["NAME"] = str(path)
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    connections.close_all()
-    call_command("migrate", verbosity=0, interactive=False)
-    yield path
-    connections.close_all()
-    del os.environ["IDLEGUARD_DJANGO_DB"]
+    with migrated_database(tmp_path_factory.mktemp("django") / "db.sqlite3") as path:
+        yield path
 
 
 Serve = Callable[..., contextlib.AbstractContextManager[str]]
@@ -154,7 +138,8 @@ def test_browser_sent_to_sign_in_with_the_reason(
     response = client.get("/", headers=HTML)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?reason=idle&next=/"
-    assert "Signed out: idle" in client.get(response.headers["location"]).text
+    page = client.get(response.headers["location"]).text
+    assert "You were signed out after 15 minutes without activity." in page
 
 
 # -- a Django login is served only with the idleguard session it began ------------------------

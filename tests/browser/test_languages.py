@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from playwright.sync_api import Browser, Page, expect
 
 from idleguard import client_script_url
 from idleguard.testing import EventCollector, SettableClock
 
-from .conftest import Session, Site, demo_app, serving
+from .conftest import MEMBER_FORM, Session, Site, demo_app, serving
 from .test_client import DIALOG, warn_at
 
 # A real browser and a real server talk over real sockets: a test that loses a race
@@ -37,12 +37,13 @@ PAGES = {
         f"<script src='{SCRIPT}' data-login-url='/login' data-text-stay='Continuer mon travail'"
         " defer></script>",
     ),
+    # The demo's Content-Security-Policy allows no inline script: the page's own script is a file.
     "/own-words-by-start": page_in(
         "en",
-        f"<script src='{SCRIPT}' data-manual></script>"
-        "<script>idleguard.start({loginUrl: '/login', texts: {title: 'Still there?'}});</script>",
+        f"<script src='{SCRIPT}' data-manual></script><script src='/own-words.js'></script>",
     ),
 }
+OWN_WORDS = "idleguard.start({loginUrl: '/login', texts: {title: 'Still there?'}});"
 
 
 @pytest.fixture
@@ -51,6 +52,11 @@ def site() -> Iterator[Site]:
     app = demo_app(clock, events)
     for path, html in PAGES.items():
         app.add_api_route(path, lambda html=html: HTMLResponse(html), methods=["GET"])
+    app.add_api_route(
+        "/own-words.js",
+        lambda: Response(OWN_WORDS, media_type="text/javascript"),
+        methods=["GET"],
+    )
     with serving(app, clock, events) as served:
         yield served
 
@@ -83,9 +89,7 @@ def test_without_a_page_language_the_browsers_language_is_used(
     try:
         context.clock.install(time=site.clock.now)
         context.clock.pause_at(site.clock.now)
-        signed_in = context.request.post(
-            site.url + "/login", form={"username": "ann", "password": "demo"}
-        )
+        signed_in = context.request.post(site.url + "/login", form=MEMBER_FORM)
         assert signed_in.ok
         page = Session(site, context).open("/no-lang")
         site.clock.advance(warn_at())

@@ -21,7 +21,6 @@ MAX_LINES = 410
 OVERSIZED = {
     "idleguard.stores.redis": 530,
     "idleguard.stores.sql": 500,
-    "idleguard.engine": 440,
 }
 
 

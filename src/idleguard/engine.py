@@ -18,12 +18,13 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from .events import Event, EventHook, EventType, emit_async, emit_sync
 from .facts import RequestFacts
 from .policy import Policy, PolicyError
 from .resolution import Resolution, resolve
+from .resolver_cache import ResolverCache
 from .rules import Rule, check_rules
 from .steps import Call, StepOf, drive_async, drive_sync
 from .tenants import TenantPolicy, UserChoice, check_choice, to_tenant_policy, to_user_choice
@@ -46,44 +47,9 @@ Step = StepOf
 #: Whose a session is, ``(subject, tenant)``: what its policy depends on; never changes for a key.
 Hint = tuple[Union[str, None], Union[str, None]]  # noqa: UP007
 
-K = TypeVar("K")
-V = TypeVar("V")
 
 #: How many sessions' (subject, tenant) this process remembers.
 SESSION_MEMORY = 100_000
-
-
-class ResolverCache(Generic[K, V]):
-    """A small thread-safe cache whose entries go stale after ``ttl`` seconds.
-
-    A stale entry is kept (up to ``maxsize`` entries) so that a resolver that
-    fails can be answered with the last value it gave.
-    """
-
-    def __init__(self, ttl: float, maxsize: int) -> None:
-        self.ttl = ttl
-        self.maxsize = maxsize
-        self._data: collections.OrderedDict[K, tuple[V, float]] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K, now: float) -> tuple[bool, V | None, bool]:
-        """(found, value, still fresh)."""
-        with self._lock:
-            entry = self._data.get(key)
-        if entry is None:
-            return False, None, False
-        return True, entry[0], now < entry[1]
-
-    def put(self, key: K, value: V, now: float, ttl: float | None = None) -> None:
-        with self._lock:
-            self._data[key] = (value, now + (self.ttl if ttl is None else ttl))
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def drop(self, key: K) -> None:
-        with self._lock:
-            self._data.pop(key, None)
 
 
 class PolicyEngine:

@@ -430,3 +430,28 @@ def test_a_typo_in_the_settings_stops_every_command_with_its_suggestion(
                 "settings.IDLEGUARD: 'exempt_path' is not an idleguard setting; "
                 "did you mean 'exempt_paths'?"
             )
+
+
+def test_a_cookie_store_signs_in_and_reseals_its_record(serve: Serve, clock: SettableClock) -> None:
+    # Two Set-Cookie headers on one response (the session's and the record's): Django keeps
+    # one value per header name, so both must travel through its cookie jar.
+    with serve(store="cookie://") as url, httpx.Client(base_url=url) as client:
+        signed_in = sign_in(client)
+        assert signed_in.status_code in (302, 303)
+        assert {"idleguard", "idleguard_record"} <= set(client.cookies.keys())
+        assert whoami(client)["user"] == "ann"
+        sealed = client.cookies["idleguard_record"]
+        clock.advance(100)  # past the touch interval: the record is written again
+        assert whoami(client)["user"] == "ann"
+        assert client.cookies["idleguard_record"] != sealed, "the touched record is re-sealed"
+        clock.advance(850)  # idle only 850 s since that touch
+        assert whoami(client)["user"] == "ann"
+
+
+def test_an_async_tenant_resolver_with_an_in_process_store(serve: Serve) -> None:
+    async def tenants(tenant: str) -> str:
+        return "15m"
+
+    with serve(tenants=tenants) as url, httpx.Client(base_url=url) as client:
+        sign_in(client)
+        assert whoami(client)["user"] == "ann", "no nested event loop, no store_unavailable"

@@ -13,7 +13,7 @@ CORE_TESTS := tests/scenarios tests/test_core.py tests/test_identity.py tests/te
 
 STAMP_MATRIX := $(VENV)/.installed-matrix
 
-.PHONY: demo test test-core lint typecheck pytest bench soak docs matrix clean
+.PHONY: demo test test-core lint typecheck pytest bench soak docs matrix messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,17 @@ test-core: $(STAMP_CORE)
 # The site goes to site/; `make test` builds it too (tests/test_docs.py), so CI checks it.
 docs: $(STAMP_DOCS)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The message catalogs (docs/messages.md): the strings from the code into the template and
+# every language, then compiled. NEW_LANGUAGE=de first starts a catalog for one more language.
+LOCALE := src/idleguard/locale
+messages: $(STAMP_TEST)
+	$(BIN)/pybabel extract --project=idleguard --version=$$($(BIN)/python -c 'import idleguard; print(idleguard.__version__)') \
+		--copyright-holder="idleguard developers" --msgid-bugs-address=https://github.com/idleguard/idleguard/issues \
+		--add-location=file -c TRANSLATORS: --no-wrap -o $(LOCALE)/idleguard.pot src/idleguard
+	$(if $(NEW_LANGUAGE),$(BIN)/pybabel init -i $(LOCALE)/idleguard.pot -d $(LOCALE) -D idleguard --no-wrap -l $(NEW_LANGUAGE))
+	$(BIN)/pybabel update -i $(LOCALE)/idleguard.pot -d $(LOCALE) -D idleguard --no-wrap
+	$(BIN)/pybabel compile -d $(LOCALE) -D idleguard --statistics
 
 # The whole suite in one run (about 10 minutes); BENCH_QUICK=1 for a fast pass.
 bench: $(STAMP_TEST)

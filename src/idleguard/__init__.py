@@ -11,6 +11,7 @@ from .engine import PolicyEngine
 from .errors import ConfigError, PolicyError, StoreUnavailable
 from .events import Event, EventType
 from .identity import AppCookie, BearerToken, SignedCookie
+from .messages import describe_duration, describe_end
 from .policy import Policy
 from .replies import Reply
 from .resolution import Resolution
@@ -48,6 +49,8 @@ __all__ = [
     "begin",
     "client_script_url",
     "current",
+    "describe_duration",
+    "describe_end",
     "end",
     "explain",
     "policies",

@@ -6,6 +6,8 @@ Under :attr:`Settings.endpoint_prefix` (default ``/_idleguard/``):
     Passive: it checks the session and never extends it. Answers the seconds
     left (remaining seconds, not timestamps, so the browser's clock does not
     matter), the warning lead and the limits of the page named by ``?path=``.
+    With ``?lang=`` (the client sends it once per page), also the dialog's
+    strings in that language, or the best of ``Accept-Language``.
 ``POST keepalive``
     "Stay logged in": counts as activity (never past the absolute limit) and
     reports ``session_extended``. Refused cross-site.
@@ -32,6 +34,7 @@ from .context import SessionContext
 from .events import EventType
 from .facts import RequestFacts, normalize_path
 from .flow import Entry, Flow
+from .messages import client_texts, negotiate_language
 from .replies import NO_STORE, Reply, json_reply, safe_next, with_headers
 from .session_events import request_event
 from .steps import StepOf
@@ -213,8 +216,23 @@ def _status(flow: Flow, facts: RequestFacts) -> StepOf:
     if reply is None:
         headers, events, failed = yield from flow.leave(entry.context)
         entry.events.extend(events)
-        reply = failed or _answer(200, _state(entry.context), headers)
+        reply = failed or _answer(200, _with_texts(_state(entry.context), facts), headers)
     return Entry(entry.context, reply, entry.events)
+
+
+def _with_texts(state: dict[str, Any], facts: RequestFacts) -> dict[str, Any]:
+    """The dialog's strings, when the page asks with ``?lang=`` (its first status only).
+
+    Later answers leave them out, so the status the client polls stays small;
+    the strings of each language are built once (`client_texts()`).
+    """
+    if "lang=" not in facts.query:
+        return state
+    values = parse_qs(facts.query, keep_blank_values=True).get("lang")
+    if values is None:
+        return state
+    language = negotiate_language(values[0][:64], facts.headers.get("accept-language"))
+    return {**state, "lang": language, "messages": client_texts(language)}
 
 
 def _keepalive(flow: Flow, facts: RequestFacts) -> StepOf:

@@ -51,6 +51,8 @@ HEADER_NAMES = frozenset(
         "x-idleguard",
         "x-forwarded-for",
         "host",
+        # The browser client's strings come in the reader's language (endpoints.py).
+        "accept-language",
     }
 )
 

@@ -33,13 +33,17 @@
     ":where(html.idleguard-veil) body{visibility:hidden}";
   var ACTIVITY = ["pointerdown", "pointermove", "keydown", "scroll", "touchstart", "wheel"];
   var MAX_WAIT = 30000;
+  // How long a tab waits for the tab that speaks before it asks the server itself.
+  var GRACE = 5000;
+  var LEASE = "idleguard:leader";
 
   var opts = null;
   var tab = Math.random().toString(36).slice(2);
   var channel = null;
   var st = { active: false, was: false, idle: Infinity, abs: Infinity, warn: 0, login: null };
   var pointer = "", gone = false, local = false, remote = false, sharedAt = 0, busy = 0, dismissedAbs = 0, elsewhere = false;
-  var timer = 0, flusher = 0, ticker = 0, asking = null;
+  var timer = 0, flusher = 0, ticker = 0, asking = null, heard = 0, waited = false;
+  var locks = g.navigator && g.navigator.locks, leader = false, queued = null;
   var ui = null;
 
   function now() { return Date.now(); }
@@ -51,7 +55,10 @@
   }
   function emit(name, detail) { doc.dispatchEvent(new CustomEvent("idleguard:" + name, { detail: detail })); }
   function url(name) {
-    return opts.prefix + name + "?path=" + encodeURIComponent(g.location.pathname);
+    var query = "?path=" + encodeURIComponent(g.location.pathname);
+    // The dialog's words come with the first status, in the page's language.
+    if (name === "status" && !opts.lang) query += "&lang=" + encodeURIComponent(doc.documentElement.lang || "");
+    return opts.prefix + name + query;
   }
 
   // -- talking to the server -------------------------------------------------
@@ -73,6 +80,11 @@
 
   function answer(result, reported) {
     var body = result.body;
+    if (body.messages) {
+      opts.lang = body.lang;
+      // The page's own strings win over the server's.
+      opts.texts = Object.assign({}, TEXTS, body.messages, opts.own);
+    }
     if (result.status === 200 && body.active) return apply(body, true, reported);
     // No reason: the cookie is already gone (another request of this page ended the
     // session first). Past the deadline that was the idle limit, not a sign-out.
@@ -106,16 +118,22 @@
   // -- state -----------------------------------------------------------------
   function apply(body, share, reported) {
     var at = now();
+    heard = at;
+    waited = false;
     st.active = st.was = true;
     st.warn = (body.warn_before || 0) * 1000;
     st.idle = body.idle_remaining == null ? Infinity : at + body.idle_remaining * 1000;
     st.abs = body.absolute_remaining == null ? Infinity : at + body.absolute_remaining * 1000;
     st.login = body.login_url || opts.loginUrl;
     unveil();
-    // A report carried every tab's activity to the server: none is left to send.
-    if (reported) remote = false;
-    if (share) post({ t: "status", s: body, r: reported });
+    elect();
+    // A report carried every tab's activity to the server: none is left to send,
+    // and this tab's next activity is news to share at once.
+    if (reported) { local = remote = false; sharedAt = 0; }
+    // Decided before the answer is shared, so the tabs hear "shown" first and one dialog opens.
     if (deadline() - at > st.warn) { elsewhere = false; close(); }
+    else warn();
+    if (share) post({ t: "status", s: body, r: reported });
     schedule();
     emit("status", body);
   }
@@ -123,28 +141,39 @@
   function schedule() {
     clearTimeout(timer);
     if (!st.active) return;
-    var due = ui && ui.open ? deadline() : deadline() - st.warn;
-    timer = setTimeout(tick, Math.max(250, Math.min(due - now(), MAX_WAIT)));
+    var at = now(), due = deadline() - st.warn;
+    // In the warning time the server has been asked already: the next question is at the deadline.
+    if (at >= due) due = deadline();
+    timer = setTimeout(tick, Math.max(250, Math.min(due - at, MAX_WAIT)));
   }
 
   function tick() {
     if (!st.active) return;
-    var at = now();
-    if (at < deadline() - st.warn) return schedule();
+    var at = now(), due = deadline() - st.warn;
+    if (at < due) return schedule();
+    var act = (local || remote || busy) && at < deadline();
+    // The server said so in the warning time already (a tab handed the dialog over).
+    if (!act && heard >= due && at < deadline()) { warn(); return schedule(); }
     // Warning time or the deadline (possibly long after it, when the machine
-    // slept): ask the server before showing or hiding anything.
-    if ((local || remote || busy) && at < deadline()) return report();
-    refresh().then(function () {
-      if (!st.active) return;
-      if (busy) return report();
-      if (now() >= deadline() - st.warn) warn();
-    });
+    // slept): ask the server before showing or hiding anything. One tab asks for
+    // all; the others hear its answer, and ask themselves only when none comes.
+    if (!waited && !leads()) {
+      waited = true;
+      clearTimeout(timer);
+      timer = setTimeout(tick, GRACE);
+      return;
+    }
+    waited = false;
+    if (act) report();
+    else refresh();
   }
 
   function absoluteBinding() { return st.abs <= st.idle; }
 
   function warn() {
     if (ui && ui.open) return;
+    // Declared work keeps the session alive; only the absolute limit is worth a word then.
+    if (busy && !absoluteBinding()) return;
     if (absoluteBinding() && dismissedAbs === st.abs) return;
     if (elsewhere || doc.visibilityState !== "visible") return;
     open();
@@ -157,6 +186,7 @@
     if (gone) return;
     st.active = false;
     clearTimeout(timer);
+    resign();
     close();
     post({ t: "ended" });
     if (!was) return;
@@ -174,6 +204,41 @@
   function unveil() { doc.documentElement.classList.remove("idleguard-veil"); }
 
   // -- tabs ------------------------------------------------------------------
+  // One signed-in tab speaks for all in each round (activity reports, the question at
+  // the warning time): the holder of a Web Lock, which passes to a waiting tab when
+  // the holder goes. A hidden tab hands it on, since its timers are slowed.
+  function elect() {
+    if (!locks || queued || !st.active) return;
+    var abort = queued = new AbortController();
+    locks.request("idleguard", { signal: abort.signal }, function () {
+      leader = true;
+      return new Promise(function (resolve) { abort.signal.addEventListener("abort", resolve); });
+    }).catch(function (error) {
+      // Refused (an opaque origin): the lease below decides instead. Aborted: this tab resigned.
+      if (error.name !== "AbortError") { locks = null; queued = null; }
+    });
+  }
+
+  function resign() {
+    leader = false;
+    if (queued) queued.abort();
+    queued = null;
+    try {
+      if (!locks && JSON.parse(g.localStorage.getItem(LEASE)).id === tab) g.localStorage.removeItem(LEASE);
+    } catch (error) { /* no lease */ }
+  }
+
+  function leads() {
+    if (locks) return leader;
+    // Without Web Locks: a lease in localStorage that its holder renews every round.
+    try {
+      var at = now(), lease = JSON.parse(g.localStorage.getItem(LEASE)) || {};
+      leader = lease.id === tab || !(lease.until > at);
+      if (leader) g.localStorage.setItem(LEASE, JSON.stringify({ id: tab, until: at + 2 * opts.interval }));
+    } catch (error) { leader = true; /* storage refused: this tab speaks for itself */ }
+    return leader;
+  }
+
   function post(message) {
     message.from = tab;
     if (channel) return channel.postMessage(message);
@@ -215,7 +280,12 @@
     if (time - sharedAt > 5000) { sharedAt = time; post({ t: "activity" }); }
   }
 
-  function flush() { if (local && st.active && !(ui && ui.open)) report(); }
+  function flush() {
+    if (!st.active) return;
+    if (leads()) { if (local || remote) report(); }
+    // Declared work is activity: the tab that speaks reports it with the rest.
+    else if (busy) post({ t: "activity" });
+  }
 
   // -- the dialog ------------------------------------------------------------
   function styles() {
@@ -242,6 +312,7 @@
   function build() {
     var texts = opts.texts;
     var dialog = element("dialog", "idleguard-dialog");
+    if (opts.lang) dialog.lang = opts.lang;
     dialog.setAttribute("role", "alertdialog");
     dialog.setAttribute("aria-modal", "true");
     dialog.setAttribute("aria-labelledby", "idleguard-title");
@@ -367,8 +438,10 @@
       interval: (options.interval || 60) * 1000,
       nonce: options.nonce || null,
       styles: options.styles !== false,
-      texts: Object.assign({}, TEXTS, options.texts)
+      own: Object.assign({}, options.texts),
+      lang: null
     };
+    opts.texts = Object.assign({}, TEXTS, opts.own);
     if (opts.prefix.slice(-1) !== "/") opts.prefix += "/";
     styles();
     ACTIVITY.forEach(function (name) {
@@ -385,10 +458,14 @@
       });
     }
     doc.addEventListener("visibilitychange", function () {
-      if (doc.visibilityState === "visible") { if (st.was) refresh(); }
-      else if (ui && ui.open) { close(); elsewhere = false; post({ t: "released" }); }
+      if (doc.visibilityState === "visible") { if (st.was) refresh(); return; }
+      if (leader && locks) { resign(); elect(); }
+      if (ui && ui.open) { close(); elsewhere = false; post({ t: "released" }); }
     });
-    g.addEventListener("pagehide", function (event) { if (event.persisted && st.was) veil(); });
+    // A page in the back-forward cache or frozen must not hold the lock the other tabs wait for.
+    g.addEventListener("pagehide", function (event) { resign(); if (event.persisted && st.was) veil(); });
+    doc.addEventListener("freeze", resign);
+    doc.addEventListener("resume", elect);
     g.addEventListener("pageshow", function (event) {
       // Restored from the back-forward cache: show nothing until the server says the session lives.
       if (event.persisted && st.was) { veil(); refresh(); }
@@ -403,6 +480,7 @@
     clearInterval(flusher);
     close();
     st.active = false;
+    resign();
   }
 
   var api = {
@@ -413,7 +491,7 @@
     refresh: refresh,
     signOut: function () { choose(false); },
     state: function () {
-      return { active: st.active, idleDeadline: st.idle, absoluteDeadline: st.abs, warnBefore: st.warn, busy: busy };
+      return { active: st.active, idleDeadline: st.idle, absoluteDeadline: st.abs, warnBefore: st.warn, busy: busy, leader: leader };
     }
   };
   g.idleguard = api;
@@ -422,12 +500,19 @@
   if (script && !script.hasAttribute("data-manual")) {
     var data = script.dataset;
     var src = script.getAttribute("src") || "";
+    var texts = {};
+    // data-text-stay="...", data-text-body-absolute="...": the page's own words.
+    Object.keys(TEXTS).forEach(function (key) {
+      var text = data["text" + key[0].toUpperCase() + key.slice(1)];
+      if (text) texts[key] = text;
+    });
     start({
       prefix: data.prefix || src.replace(/[^/]*$/, "") || undefined,
       loginUrl: data.loginUrl,
       interval: data.interval ? Number(data.interval) : undefined,
       nonce: script.nonce || data.nonce,
-      styles: data.styles !== "off"
+      styles: data.styles !== "off",
+      texts: texts
     });
   }
 })();

@@ -13,7 +13,7 @@ CORE_TESTS := tests/scenarios tests/test_core.py tests/test_identity.py tests/te
 
 STAMP_MATRIX := $(VENV)/.installed-matrix
 
-.PHONY: demo test test-core lint typecheck pytest bench soak docs matrix clean
+.PHONY: demo test test-core lint typecheck pytest bench soak docs docs-serve matrix clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +60,13 @@ test-core: $(STAMP_CORE)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 
 # The site goes to site/; `make test` builds it too (tests/test_docs.py), so CI checks it.
+# It needs no server: open site/index.html (pages, links and search work from disk).
 docs: $(STAMP_DOCS)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The site on http://127.0.0.1:8000, rebuilt on every change to docs/ or a docstring.
+docs-serve: $(STAMP_DOCS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000 --watch src
 
 # The whole suite in one run (about 10 minutes); BENCH_QUICK=1 for a fast pass.
 bench: $(STAMP_TEST)

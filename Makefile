@@ -40,7 +40,7 @@ $(STAMP_MATRIX): pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(STAMP_DEMO)
-	IDLEGUARD_DEV=1 $(BIN)/python -m uvicorn examples.fastapi_app:app --host 127.0.0.1 --port 8000
+	IDLEGUARD_DEV=1 $(BIN)/python -m uvicorn examples.demo:app --host 127.0.0.1 --port 8000
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check src tests examples benchmarks

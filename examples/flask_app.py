@@ -1,6 +1,7 @@
 """The demo in Flask, with Flask-Login and the idleguard extension.
 
-Run it (http://127.0.0.1:5000)::
+Run it (http://127.0.0.1:5000) in a virtual environment with the ``examples``
+extra (``pip install -e ".[examples]"``: Flask and Flask-Login)::
 
     IDLEGUARD_DEV=1 flask --app examples.flask_app run
 
@@ -17,28 +18,39 @@ import secrets
 from typing import Any
 
 import flask_login
-from flask import Flask, Response, jsonify, redirect, render_template_string, request, url_for
+from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from jinja2 import DictLoader
 
 import idleguard
+from examples.session_end import describe_end
 from idleguard import Policy
 from idleguard.integrations.flask import IdleGuard, fresh_auth_required
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+#: The pages, as templates that extend one layout. Jinja escapes every value they
+#: insert; a page is never rendered to a string and inserted again, which would
+#: escape its HTML a second time.
+TEMPLATES = {
+    "layout.html": """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{% block title %}{% endblock %}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 {{ idleguard_script() }}</head>
-<body><main>{% block body %}{% endblock %}{{ body }}</main></body></html>"""
-
-LOGIN_FORM = """<h1>Sign in</h1>
-{% if reason %}<p role="status">Signed out: {{ reason }}.</p>{% endif %}
+<body><main>{% block main %}{% endblock %}</main></body></html>""",
+    "login.html": """{% extends "layout.html" %}{% block title %}Sign in{% endblock %}
+{% block main %}<h1>Sign in</h1>
+{% if notice %}<p role="status">{{ notice }}</p>{% endif %}
+{% if error %}<p role="alert">{{ error }}</p>{% endif %}
 <form method="post" action="/login">
-<label>User <input name="username" autocomplete="username"></label>
-<label>Password <input name="password" type="password"></label>
-<button type="submit">Sign in</button></form><p>The password is <code>demo</code>.</p>"""
-
-HOME = """<h1>Hello, {{ user }}</h1>
+<label>User <input name="username" autocomplete="username" value="{{ username }}" required></label>
+<label>Password <input name="password" type="password" required></label>
+<button type="submit">Sign in</button></form>
+<p>The password is <code>demo</code>.</p>{% endblock %}""",
+    "home.html": """{% extends "layout.html" %}{% block title %}Home{% endblock %}
+{% block main %}<h1>Hello, {{ user }}</h1>
 <p>This page is protected. Leave it alone and the server signs you out.</p>
-<form method="post" action="/logout"><button type="submit">Sign out</button></form>"""
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>
+{% endblock %}""",
+}
 
 
 class User(flask_login.UserMixin):
@@ -51,6 +63,7 @@ class User(flask_login.UserMixin):
 def create_app(**options: Any) -> Flask:
     """Build the app; keyword ``options`` override the middleware's settings (tests)."""
     app = Flask(__name__)
+    app.jinja_loader = DictLoader(TEMPLATES)
     app.config["SECRET_KEY"] = os.environ.get("IDLEGUARD_SECRET_KEY") or secrets.token_urlsafe(32)
     # --8<-- [start:setup]
     app.config["IDLEGUARD_POLICY"] = Policy.from_env()
@@ -79,20 +92,20 @@ def create_app(**options: Any) -> Flask:
             return not_signed_in()
         return redirect(url_for("login_form"))
 
-    def page(title: str, template: str, **context: Any) -> str:
-        body = render_template_string(template, **context)
-        return render_template_string(PAGE, title=title, body=body)
-
     @app.get("/login")
     def login_form() -> str:
-        return page("Sign in", LOGIN_FORM, reason=request.args.get("reason"))
+        reason = request.args.get("reason")
+        policy = idleguard.policies(request).default.policy
+        notice = describe_end(reason, policy) if reason else None
+        return render_template("login.html", notice=notice, username="")
 
     # --8<-- [start:sign-in]
     @app.post("/login")
     def login() -> ResponseReturnValue:
         username = request.form.get("username", "").strip()
         if not username or request.form.get("password") != "demo":
-            return page("Sign in", "<p>Wrong user or password.</p>"), 401
+            error = "Wrong user or password."
+            return render_template("login.html", error=error, username=username), 401
         # The extension begins the idleguard session on Flask-Login's signal.
         flask_login.login_user(User(username))
         return redirect("/", code=303)
@@ -102,7 +115,7 @@ def create_app(**options: Any) -> Flask:
     @app.get("/")
     @flask_login.login_required
     def home() -> str:
-        return page("Home", HOME, user=flask_login.current_user.id)
+        return render_template("home.html", user=flask_login.current_user.id)
 
     @app.get("/api/me")
     @flask_login.login_required

@@ -1,6 +1,7 @@
 """Several tenants, each with its own policy, changed at runtime from an admin page.
 
-Run it (http://127.0.0.1:8003/t/acme/login)::
+Run it (http://127.0.0.1:8003/t/acme/login) in a virtual environment with the
+``demo`` extra (``pip install -e ".[demo]"``: Starlette, uvicorn, python-multipart)::
 
     IDLEGUARD_DEV=1 uvicorn examples.multi_tenant:app --port 8003
 
@@ -30,7 +31,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 import idleguard
-from idleguard import Event, IdleGuard, Policy, PolicyError, Reply
+from examples.session_end import describe_end
+from idleguard import Event, IdleGuard, Policy, PolicyError, Reply, client_script_url
 from idleguard.facts import RequestFacts
 from idleguard.replies import expired_reply
 from idleguard.settings import Settings
@@ -38,7 +40,9 @@ from idleguard.settings import Settings
 TENANTS = ("acme", "globex")
 ADMIN = "admin"
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<script src="{script}" data-login-url="{login_url}" defer></script></head>
 <body><main>{body}</main></body></html>"""
 
 
@@ -107,8 +111,16 @@ def create_app(**options: Any) -> IdleGuard:
     if "on_event" in options:
         hooks.append(options.pop("on_event"))
 
-    def page(title: str, body: str, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(PAGE.format(title=html.escape(title), body=body), status_code=status)
+    def page(title: str, body: str, status: int = 200, tenant: str | None = None) -> HTMLResponse:
+        # Every page loads the browser client; a signed-out tab goes to its own sign-in page.
+        login_url = f"/t/{tenant}/login" if tenant else "/admin/login"
+        text = PAGE.format(
+            title=html.escape(title),
+            script=html.escape(client_script_url()),
+            login_url=html.escape(login_url),
+            body=body,
+        )
+        return HTMLResponse(text, status_code=status)
 
     def tenant_session(request: Request) -> tuple[str, idleguard.SessionInfo | None]:
         tenant = request.path_params["tenant"]
@@ -117,19 +129,33 @@ def create_app(**options: Any) -> IdleGuard:
             session = None  # a session of another tenant is worth nothing here
         return tenant, session
 
-    async def login_form(request: Request) -> Response:
-        tenant = request.path_params.get("tenant")
+    def sign_in_page(
+        tenant: str | None,
+        notice: str | None = None,
+        error: str | None = None,
+        username: str = "",
+        status: int = 200,
+    ) -> HTMLResponse:
         action = f"/t/{tenant}/login" if tenant else "/admin/login"
-        reason = request.query_params.get("reason")
-        notice = f"<p role='status'>Signed out: {html.escape(reason)}.</p>" if reason else ""
+        messages = "".join(
+            f"<p role='{role}'>{html.escape(text)}</p>"
+            for role, text in (("status", notice), ("alert", error))
+            if text
+        )
         form = (
-            f"<h1>Sign in to {html.escape(tenant or 'the admin page')}</h1>{notice}"
+            f"<h1>Sign in to {html.escape(tenant or 'the admin page')}</h1>{messages}"
             f"<form method='post' action='{html.escape(action)}'>"
-            "<label>User <input name='username'></label> "
-            "<label>Password <input name='password' type='password'></label> "
+            f"<label>User <input name='username' value='{html.escape(username)}' required></label> "
+            "<label>Password <input name='password' type='password' required></label> "
             "<button type='submit'>Sign in</button></form>"
         )
-        return page("Sign in", form)
+        return page("Sign in", form, status, tenant)
+
+    async def login_form(request: Request) -> Response:
+        tenant = request.path_params.get("tenant")
+        reason = request.query_params.get("reason")
+        policy = (policies.resolve(tenant) if tenant else None) or policies.default
+        return sign_in_page(tenant, notice=describe_end(reason, policy) if reason else None)
 
     async def login(request: Request) -> Response:
         tenant = request.path_params.get("tenant")
@@ -140,7 +166,9 @@ def create_app(**options: Any) -> IdleGuard:
             or form.get("password") != "demo"
             or (tenant is None) != (username == ADMIN)
         ):
-            return page("Sign in", "<p>Wrong user or password.</p>", 401)
+            return sign_in_page(
+                tenant, error="Wrong user or password.", username=username, status=401
+            )
         idleguard.begin(request, subject=username, tenant=tenant)
         return RedirectResponse(f"/t/{tenant}/" if tenant else "/admin", status_code=303)
 
@@ -150,9 +178,11 @@ def create_app(**options: Any) -> IdleGuard:
             return RedirectResponse(f"/t/{tenant}/login", status_code=303)
         body = (
             f"<h1>{html.escape(tenant)}: hello, {html.escape(session.subject or '')}</h1>"
-            f"<form method='post' action='/t/{tenant}/logout'><button>Sign out</button></form>"
+            "<p>This page is protected. Leave it alone and the server signs you out.</p>"
+            f"<form method='post' action='/t/{html.escape(tenant)}/logout'>"
+            "<button>Sign out</button></form>"
         )
-        return page(tenant, body)
+        return page(tenant, body, tenant=tenant)
 
     async def me(request: Request) -> Response:
         tenant, session = tenant_session(request)

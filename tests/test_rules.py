@@ -422,3 +422,25 @@ def test_effective_limit_never_exceeds_any_bound(
     if effective.idle_timeout is None:
         # No idle limit only where the tenant allows "never".
         assert bounds.allow_never
+
+
+def test_a_runtime_change_reports_the_value_in_force_before_it() -> None:
+    # The app saves first, then tells the engine: asked again, its resolver already
+    # answers with the new value, so the old one must come from what was cached.
+    from idleguard.engine import PolicyEngine
+    from idleguard.facts import RequestFacts
+    from idleguard.steps import drive_sync
+    from idleguard.testing import SettableClock
+
+    clock = SettableClock()
+    table = {"acme": "30m"}
+    engine = PolicyEngine(tenants=table.get, cache_ttl=30)
+    engine.bind(clock, (), ())
+    facts = RequestFacts("GET", "/", {})
+    resolution = drive_sync(None, engine.resolve(facts, ("ann", "acme"), clock()))  # type: ignore[arg-type]
+    assert resolution.policy.idle_timeout == 1800
+    clock.advance(31)  # the cached answer is stale now
+    table["acme"] = "15m"
+    event = engine.update("15m", actor="admin", tenant="acme")
+    assert event.metadata["old"]["idle_timeout"] == 1800
+    assert event.metadata["new"]["idle_timeout"] == 900

@@ -1,6 +1,7 @@
 """The demo in Django: ``python -m examples.django_project`` serves it on http://127.0.0.1:8002.
 
-Run it::
+Run it in a virtual environment with the ``examples`` extra
+(``pip install -e ".[examples]"``; the ``django`` extra alone is enough)::
 
     IDLEGUARD_DEV=1 python -m examples.django_project
 

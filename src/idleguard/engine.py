@@ -416,6 +416,9 @@ class PolicyEngine:
         if not isinstance(actor, str) or not actor:
             raise PolicyError("update() needs actor=: who made the change, for the audit log")
         now = self.clock()
+        # The value in force until now is the one last cached, even if stale: asked
+        # again, the app's resolver may already answer with what it just saved.
+        remembered_tenant = self._tenant_cache.get(tenant, now) if tenant is not None else None
         bounds, _ = yield from self._bounds(tenant, now)
         old_value: Any
         new_value: Any
@@ -434,6 +437,8 @@ class PolicyEngine:
         elif tenant is not None:
             value = to_tenant_policy(new)
             old_value = None if bounds is self.default else bounds
+            if remembered_tenant is not None and remembered_tenant[0]:
+                old_value = remembered_tenant[1]
             if self._tenant_resolver is not None and tenant not in self._tenant_table:
                 self._tenant_cache.put(tenant, value, now)
             else:

@@ -47,6 +47,7 @@ HEADER_NAMES = frozenset(
         "user-agent",
         "origin",
         "sec-fetch-site",
+        "sec-fetch-mode",
         "x-idleguard",
         "x-forwarded-for",
         "host",
@@ -81,7 +82,11 @@ class RequestFacts:
     def wants_html(self) -> bool:
         """A browser navigation (it gets a redirect, not JSON, when its session ends)."""
         accept = self.headers.get("accept", "")
-        return "text/html" in accept and self.method in ("GET", "HEAD")
+        if "text/html" not in accept:
+            return False
+        # A form submitted by the browser is a navigation too: it gets the sign-in
+        # page, not JSON shown to a person.
+        return self.method in ("GET", "HEAD") or self.headers.get("sec-fetch-mode") == "navigate"
 
     @property
     def preflight(self) -> bool:

@@ -17,7 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from examples.fastapi_app import create_app
+from examples.demo import create_app
+from examples.demo.accounts import USERS
 from idleguard import Policy
 from idleguard.testing import EventCollector, SettableClock
 
@@ -30,8 +31,13 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+#: The demo's member signs in with this.
+MEMBER_FORM: dict[str, str | float | bool] = {
+    "email": USERS[1].email,
+    "password": USERS[1].password,
+}
 #: The limits every browser test runs under (seconds).
-IDLE = 600.0
+IDLE = 900.0
 ABSOLUTE = 3600.0
 WARN = 60.0
 
@@ -158,9 +164,7 @@ def session(browser: Browser, site: Site) -> Iterator[Session]:
     context = browser.new_context()
     context.clock.install(time=site.clock.now)
     context.clock.pause_at(site.clock.now)
-    response = context.request.post(
-        site.url + "/login", form={"username": "ann", "password": "demo"}
-    )
+    response = context.request.post(site.url + "/login", form=MEMBER_FORM)
     assert response.ok, response.status
     yield Session(site, context)
     context.close()

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 import idleguard
 from idleguard.testing import EventCollector, SettableClock
 
-from .conftest import IDLE, WARN, Site, demo_app, serving
+from .conftest import IDLE, MEMBER_FORM, WARN, Site, demo_app, serving
 
 # A real browser and a real server talk over real sockets: a test that loses a race
 # between two of the page's own requests is run once more before it counts as failed.
@@ -47,9 +47,7 @@ def test_the_dialog_works_under_a_strict_csp(browser: Browser, strict_site: Site
     context = browser.new_context()
     context.clock.install(time=strict_site.clock.now)
     context.clock.pause_at(strict_site.clock.now)
-    signed_in = context.request.post(
-        strict_site.url + "/login", form={"username": "ann", "password": "demo"}
-    )
+    signed_in = context.request.post(strict_site.url + "/login", form=MEMBER_FORM)
     assert signed_in.ok
     page = context.new_page()
     violations: list[str] = []

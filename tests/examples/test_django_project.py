@@ -20,6 +20,7 @@ from idleguard.endpoints import client_script_url
 from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.stores import MemoryStore
 from idleguard.testing import EventCollector, SettableClock
+from tests.examples.django_site import migrated_database
 from tests.examples.servers import serve_asgi, serve_wsgi
 from tests.switchable import SwitchableStore
 
@@ -30,25 +31,8 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from django.core.management import call_command
-
-    from examples.django_project.wsgi import create_app
-
-    path = tmp_path_factory.mktemp("django") / "db.sqlite3"
-    os.environ["IDLEGUARD_DJANGO_DB"] = str(path)
-    create_app()
-    from django.conf import settings
-    from django.db import connections
-
-    # Settings load once per process: point the database at this module's file,
-    # and let the cookies travel over the test's plain HTTP.
-    settings.DATABASES["default"]["NAME"] = str(path)
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    connections.close_all()
-    call_command("migrate", verbosity=0, interactive=False)
-    yield path
-    connections.close_all()
-    del os.environ["IDLEGUARD_DJANGO_DB"]
+    with migrated_database(tmp_path_factory.mktemp("django") / "db.sqlite3") as path:
+        yield path
 
 
 Serve = Callable[..., contextlib.AbstractContextManager[str]]
@@ -154,7 +138,8 @@ def test_browser_sent_to_sign_in_with_the_reason(
     response = client.get("/", headers=HTML)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?reason=idle&next=/"
-    assert "Signed out: idle" in client.get(response.headers["location"]).text
+    page = client.get(response.headers["location"]).text
+    assert "You were signed out after 15 minutes without activity." in page
 
 
 # -- a Django login is served only with the idleguard session it began ------------------------
@@ -445,3 +430,28 @@ def test_a_typo_in_the_settings_stops_every_command_with_its_suggestion(
                 "settings.IDLEGUARD: 'exempt_path' is not an idleguard setting; "
                 "did you mean 'exempt_paths'?"
             )
+
+
+def test_a_cookie_store_signs_in_and_reseals_its_record(serve: Serve, clock: SettableClock) -> None:
+    # Two Set-Cookie headers on one response (the session's and the record's): Django keeps
+    # one value per header name, so both must travel through its cookie jar.
+    with serve(store="cookie://") as url, httpx.Client(base_url=url) as client:
+        signed_in = sign_in(client)
+        assert signed_in.status_code in (302, 303)
+        assert {"idleguard", "idleguard_record"} <= set(client.cookies.keys())
+        assert whoami(client)["user"] == "ann"
+        sealed = client.cookies["idleguard_record"]
+        clock.advance(100)  # past the touch interval: the record is written again
+        assert whoami(client)["user"] == "ann"
+        assert client.cookies["idleguard_record"] != sealed, "the touched record is re-sealed"
+        clock.advance(850)  # idle only 850 s since that touch
+        assert whoami(client)["user"] == "ann"
+
+
+def test_an_async_tenant_resolver_with_an_in_process_store(serve: Serve) -> None:
+    async def tenants(tenant: str) -> str:
+        return "15m"
+
+    with serve(tenants=tenants) as url, httpx.Client(base_url=url) as client:
+        sign_in(client)
+        assert whoami(client)["user"] == "ann", "no nested event loop, no store_unavailable"

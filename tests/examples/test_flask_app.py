@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from examples.flask_app import create_app
-from idleguard import Policy
+from idleguard import Policy, client_script_url
 from idleguard.testing import EventCollector, SettableClock
 from tests.examples.servers import serve_wsgi
 
@@ -34,7 +34,7 @@ def sign_in(client: httpx.Client, user: str = "ann") -> httpx.Response:
 
 def test_walk_through(client: httpx.Client, clock: SettableClock, events: EventCollector) -> None:
     assert client.get("/", headers=HTML).headers["location"].startswith("/login")
-    assert "idleguard.js" in client.get("/login").text
+    assert client_script_url() in client.get("/login").text
     assert client.post("/login", data={"username": "ann", "password": "x"}).status_code == 401
     signed_in = sign_in(client)
     assert signed_in.status_code == 303

@@ -173,3 +173,33 @@ def test_begin_without_the_credential_is_a_clear_error() -> None:
 def test_begin_outside_the_middleware_is_a_clear_error() -> None:
     with pytest.raises(LookupError, match="did not pass through idleguard"):
         idleguard.begin({"type": "http"}, subject="x")
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize(
+    "forget",
+    [
+        pytest.param("tombstone-left", id="past-the-tombstone-ttl"),
+        pytest.param("purged", id="after-purge-expired"),
+        pytest.param("never-seen-again", id="idle-for-60-hours"),
+    ],
+)
+def test_an_ended_app_credential_stays_refused_after_its_record_is_gone(
+    kind: str, forget: str
+) -> None:
+    clock, events = SettableClock(), EventCollector()
+    store = MemoryStore(clock=clock, tombstone_ttl=3600)
+    client = build(kind, AppCookie("session"), clock, store, events)
+    token = client.post("/token").json()["token"]
+    cookie = {"cookie": f"session={token}"}
+    if forget == "never-seen-again":
+        clock.advance(60 * 3600)  # no request in between: nothing ever wrote a tombstone
+    else:
+        clock.advance(901)
+        assert client.get("/me", headers=cookie, cookies=False).status == 401
+        if forget == "purged":
+            store.purge_expired(clock())
+        clock.advance(2 * 3600)  # the tombstone has left the store
+    assert len(store) == 0, "the store holds nothing for it any more"
+    again = client.get("/me", headers=cookie, cookies=False)
+    assert again.status == 401, "an unknown app credential is refused, not served unguarded"

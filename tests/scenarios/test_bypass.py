@@ -298,3 +298,25 @@ def test_one_subject_cannot_push_everyone_else_out(clock: SettableClock) -> None
     assert len(store.sessions_of("mallory", clock())) == 10
     assert store.check("m999", limits, False, clock())[0].alive, "the newest is kept"
     assert not store.check("m0", limits, False, clock())[0].alive
+
+
+def test_a_form_posted_after_expiry_goes_to_the_sign_in_page(
+    make_client: MakeClient, clock: SettableClock
+) -> None:
+    client = _signed_in(make_client)
+    clock.advance(1000)
+    navigation = {
+        "accept": "text/html,application/xhtml+xml",
+        "content-type": "application/x-www-form-urlencoded",
+        "sec-fetch-mode": "navigate",
+    }
+    response = client.post("/logout", headers=navigation)
+    assert response.status == 303
+    location = response.header("location")
+    assert location is not None
+    assert location.startswith("/login?reason=idle")
+    assert "next=" not in location, "a POST is never replayed as a GET"
+    fetch = {**navigation, "sec-fetch-mode": "cors"}
+    client = _signed_in(make_client)
+    clock.advance(1000)
+    assert client.post("/logout", headers=fetch).status == 401, "a script's request gets JSON"

@@ -9,16 +9,21 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 import idleguard
+from examples.session_end import describe_end
 from idleguard import SessionInfo
 
 
 def sign_in(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return render(request, "demo/login.html", {"reason": request.GET.get("reason")})
+        reason = request.GET.get("reason")
+        policy = idleguard.policies(request).default.policy
+        notice = describe_end(reason, policy) if reason else None
+        return render(request, "demo/login.html", {"notice": notice})
     username = request.POST.get("username", "").strip()
     user = authenticate(request, username=username, password=request.POST.get("password", ""))
     if user is None:
-        return render(request, "demo/login.html", {"error": True}, status=401)
+        context = {"error": "Wrong user or password.", "username": username}
+        return render(request, "demo/login.html", context, status=401)
     # idleguard's app begins its session on Django's user_logged_in signal.
     login(request, user)
     return HttpResponseRedirect("/", status=303)

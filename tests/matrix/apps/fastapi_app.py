@@ -16,7 +16,7 @@ def asgi() -> FastAPI:
     config = Config()
     app = FastAPI()
     # mypy cannot match IdleGuard's constructor to Starlette's middleware-factory protocol
-    # (examples/fastapi_app.py says the same).
+    # (examples/demo/app.py says the same).
     app.add_middleware(IdleGuard, **config.asgi_options())  # type: ignore[arg-type]
 
     @app.post("/login")

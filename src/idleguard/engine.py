@@ -1,14 +1,14 @@
 """The policy engine: tenant and user lookups behind a short cache, runtime changes, explain.
 
-The pure part (which limits win) is `idleguard.rules`. This module holds
-what has state: the tenant and user resolvers the app supplies and their
-caches, the session -> (subject, tenant) memory that lets a request be decided
-with ONE store call, and [`PolicyEngine.update`][idleguard.PolicyEngine.update], the
-one way to change a policy at runtime.
+The pure part (which limits win) is `idleguard.resolution`. This module holds what has
+state: the tenant and user resolvers the app supplies and their caches, the session ->
+(subject, tenant) memory that lets a request be decided with ONE store call, and
+[`PolicyEngine.update`][idleguard.PolicyEngine.update], the one way to change a policy at
+runtime.
 
-A resolver may be sync or async. Its call is yielded as an op `(callable,
-args)` from the same generators the request flow is written in, so the
-WSGI driver calls it and the ASGI driver awaits it.
+A resolver may be sync or async. Its call is yielded as an op `(callable, args)` from the
+same generators the request flow is written in, so the WSGI driver calls it and the ASGI
+driver awaits it.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from .events import Event, EventHook, EventType, emit_async, emit_sync
 from .facts import RequestFacts
 from .policy import Policy, PolicyError
 from .resolution import Resolution, resolve
+from .resolver_cache import ResolverCache
 from .rules import Rule, check_rules
 from .steps import Call, StepOf, drive_async, drive_sync
 from .tenants import TenantPolicy, UserChoice, check_choice, to_tenant_policy, to_user_choice
@@ -46,73 +47,34 @@ Step = StepOf
 #: Whose a session is, `(subject, tenant)`: what its policy depends on; never changes for a key.
 Hint = tuple[Union[str, None], Union[str, None]]  # noqa: UP007
 
-K = TypeVar("K")
-V = TypeVar("V")
 
 #: How many sessions' (subject, tenant) this process remembers.
 SESSION_MEMORY = 100_000
 
 
-class ResolverCache(Generic[K, V]):
-    """A small thread-safe cache whose entries go stale after `ttl` seconds.
-
-    A stale entry is kept (up to `maxsize` entries) so that a resolver that
-    fails can be answered with the last value it gave.
-    """
-
-    def __init__(self, ttl: float, maxsize: int) -> None:
-        self.ttl = ttl
-        self.maxsize = maxsize
-        self._data: collections.OrderedDict[K, tuple[V, float]] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K, now: float) -> tuple[bool, V | None, bool]:
-        """(found, value, still fresh)."""
-        with self._lock:
-            entry = self._data.get(key)
-        if entry is None:
-            return False, None, False
-        return True, entry[0], now < entry[1]
-
-    def put(self, key: K, value: V, now: float, ttl: float | None = None) -> None:
-        with self._lock:
-            self._data[key] = (value, now + (self.ttl if ttl is None else ttl))
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def drop(self, key: K) -> None:
-        with self._lock:
-            self._data.pop(key, None)
-
-
 class PolicyEngine:
     """Resolves the policy of each request and applies runtime changes.
 
-    The middleware builds one from its keyword options (`policy`, `rules`,
-    `tenants`, `users`, `policy_cache_ttl`, `step_up_url`, `explain_log`);
-    reach it as `guard.policies` or `idleguard.policies(request)`.
+    The middleware builds one from its keyword options (`policy`, `rules`, `tenants`,
+    `users`, `policy_cache_ttl`, `step_up_url`, `explain_log`); reach it as
+    `guard.policies` or `idleguard.policies(request)`.
 
     Args:
-        policy: The default for sessions without a tenant: a
-            [`Policy`][idleguard.Policy], a preset name, a
-            [`TenantPolicy`][idleguard.TenantPolicy] or its configuration
+        policy: The default for sessions without a tenant: a [`Policy`][idleguard.Policy],
+            a preset name, a [`TenantPolicy`][idleguard.TenantPolicy] or its configuration
             mapping. Default: the default policy.
-        rules: [`PathRule`][idleguard.PathRule] and
-            [`DeviceRule`][idleguard.DeviceRule] objects.
-        tenants: A mapping `tenant -> policy` or a resolver (sync or async
-            callable `tenant -> policy`), for sessions begun with `tenant=`.
-        users: A mapping `(tenant, subject) -> choice` (plain `subject` keys
-            when there are no tenants) or a resolver (sync or async
-            `(subject, tenant) -> choice`): a user's own idle limit and roles.
-        cache_ttl: Seconds a resolver's answer is reused. An
-            [`update`][idleguard.PolicyEngine.update] replaces it at once in this
-            process; other processes see it within this time.
+        rules: [`PathRule`][idleguard.PathRule] and [`DeviceRule`][idleguard.DeviceRule].
+        tenants: A mapping `tenant -> policy` or a resolver (sync or async callable
+            `tenant -> policy`), for sessions begun with `tenant=`.
+        users: A mapping `(tenant, subject) -> choice` (plain `subject` keys when there are
+            no tenants) or a resolver (sync or async `(subject, tenant) -> choice`): a
+            user's own idle limit and roles.
+        cache_ttl: Seconds a resolver's answer is reused. An `update` replaces it at once in
+            this process; other processes see it within this time.
         cache_size: How many resolver answers are kept.
-        step_up_url: Where a browser navigation that needs step-up is sent
-            (`303` with `?next=`); `None` answers `401` JSON to everyone.
-        explain_log: Log, at INFO on the `idleguard` logger, which rule decided
-            each request.
+        step_up_url: Where a browser navigation that needs step-up is sent (`303` with
+            `?next=`); `None` answers `401` JSON to everyone.
+        explain_log: Log, at INFO on the `idleguard` logger, which rule decided each request.
 
     Raises:
         PolicyError: The policy, a rule or a table entry makes no sense.
@@ -194,16 +156,7 @@ class PolicyEngine:
     def bind(
         self, clock: Callable[[], float], hooks: tuple[EventHook, ...], exempt: tuple[str, ...]
     ) -> None:
-        """Attach the middleware's clock and event hooks; check rules against exempt paths.
-
-        Args:
-            clock: The middleware's clock (seconds since the epoch).
-            hooks: Where the engine's events go.
-            exempt: The middleware's exempt path prefixes.
-
-        Raises:
-            PolicyError: A rule's path is exempt, so the rule could never apply.
-        """
+        """Attach the middleware's clock and event hooks; check rules against exempt paths."""
         self.clock = clock
         self.hooks = hooks
         check_rules(list(self.rules), exempt)
@@ -226,13 +179,7 @@ class PolicyEngine:
         return any(getattr(rule, "on_exceed", None) == "step_up" for rule in self.rules)
 
     def remember(self, key: str, subject: str | None, tenant: str | None) -> None:
-        """Note a session's subject and tenant (they never change for a key).
-
-        Args:
-            key: The session's store key.
-            subject: Its subject.
-            tenant: Its tenant.
-        """
+        """Note a session's subject and tenant (they never change for a key)."""
         with self._sessions_lock:
             self._sessions[key] = (subject, tenant)
             self._sessions.move_to_end(key)
@@ -240,27 +187,12 @@ class PolicyEngine:
                 self._sessions.popitem(last=False)
 
     def hint(self, key: str) -> Hint | None:
-        """The (subject, tenant) of a session this process has seen.
-
-        Args:
-            key: The session's store key.
-
-        Returns:
-            `(subject, tenant)`, or `None` for a session this process has not
-                seen (or has forgotten).
-        """
+        """The `(subject, tenant)` of a session this process has seen, else `None`."""
         with self._sessions_lock:
             return self._sessions.get(key)
 
     def for_facts(self, facts: RequestFacts) -> Resolution:
-        """The resolution for a request whose session (tenant, user) is not known.
-
-        Args:
-            facts: The request.
-
-        Returns:
-            The limits the default policy and the rules give the request.
-        """
+        """The resolution for a request whose session (tenant, user) is not known."""
         if not self.rules:
             # No rule looks at the request: the answer depends on the default only.
             cached = self._plain
@@ -273,17 +205,7 @@ class PolicyEngine:
     def resolve(self, facts: RequestFacts, hint: Hint | None, now: float) -> Step:
         """Generator: the [`Resolution`][idleguard.Resolution] for a request of session `hint`.
 
-        Args:
-            facts: The request.
-            hint: The session's `(subject, tenant)`, or `None` when not known.
-            now: The time of the request.
-
-        Yields:
-            A resolver call `(callable, args)`, only when the cache has no fresh
-                answer; the driver sends back what it returned.
-
-        Returns:
-            The resolution.
+        It yields a resolver call only when the cache has no fresh answer.
         """
         if hint is None:
             return self.for_facts(facts)
@@ -368,23 +290,20 @@ class PolicyEngine:
     ) -> Event:
         """Change a policy at runtime; it applies from the next request of every session.
 
-        With a `tenants` or `users` resolver, save the change where the
-        resolver reads it first: this process uses the new value at once,
-        others once their cached answer is `cache_ttl` seconds old. From async
-        code use [`aupdate`][idleguard.PolicyEngine.aupdate].
+        With a `tenants` or `users` resolver, save the change where the resolver reads it
+        first: this process uses the new value at once, others once their cached answer is
+        `cache_ttl` seconds old. From async code, use `aupdate`.
 
         Args:
-            new: The new default (`tenant` and `subject` both `None`), the
-                policy of `tenant`, or the choice of user `subject` (a
-                [`UserChoice`][idleguard.UserChoice], a duration, `"never"` or
-                `None` to clear it).
+            new: The new default (`tenant` and `subject` both `None`), the policy of `tenant`, or
+                the choice of user `subject` (a [`UserChoice`][idleguard.UserChoice], a duration,
+                `"never"` or `None` to clear it).
             actor: Who made the change, for the event.
             tenant: The tenant whose policy changes (or whose user's choice).
             subject: The user whose choice changes.
 
         Returns:
-            The `inactivity_timeout_updated` event it recorded (actor, old and
-                new values, tenant).
+            The `inactivity_timeout_updated` event recorded (actor, old and new values, tenant).
 
         Raises:
             PolicyError: The bounds do not allow the value; nothing changed.
@@ -402,11 +321,7 @@ class PolicyEngine:
         tenant: str | None = None,
         subject: str | None = None,
     ) -> Event:
-        """[`update`][idleguard.PolicyEngine.update] for async code.
-
-        Async resolvers are awaited, async hooks too. The arguments, the event
-        returned and the errors are [`update`][idleguard.PolicyEngine.update]'s.
-        """
+        """[`update`][idleguard.PolicyEngine.update], awaiting async resolvers and hooks."""
         event: Event = await drive_async(_NO_STORE, self._update(new, actor, tenant, subject), None)
         if self.hooks:
             await emit_async(self.hooks, [event])
@@ -470,14 +385,7 @@ class PolicyEngine:
 
     # -- seeing what applies --------------------------------------------------
     def explain(self, context: Any) -> dict[str, Any]:
-        """What applied to a request and why.
-
-        Args:
-            context: The request's session context.
-
-        Returns:
-            What [`idleguard.explain`][idleguard.explain] answers.
-        """
+        """What applied to a request and why: [`idleguard.explain`][idleguard.explain]'s answer."""
         result: dict[str, Any] = context.explain()
         return result
 

@@ -13,7 +13,7 @@ CORE_TESTS := tests/scenarios tests/test_core.py tests/test_identity.py tests/te
 
 STAMP_MATRIX := $(VENV)/.installed-matrix
 
-.PHONY: demo test test-core lint typecheck pytest bench soak docs matrix messages clean
+.PHONY: demo test test-core lint typecheck pytest bench soak docs docs-serve matrix messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,7 @@ test-core: $(STAMP_CORE)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 
 # The site goes to site/; `make test` builds it too (tests/test_docs.py), so CI checks it.
+# It needs no server: open site/index.html (pages, links and search work from disk).
 docs: $(STAMP_DOCS)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
@@ -73,6 +74,10 @@ messages: $(STAMP_TEST)
 	$(if $(NEW_LANGUAGE),$(BIN)/pybabel init -i $(LOCALE)/idleguard.pot -d $(LOCALE) -D idleguard --no-wrap -l $(NEW_LANGUAGE))
 	$(BIN)/pybabel update -i $(LOCALE)/idleguard.pot -d $(LOCALE) -D idleguard --no-wrap
 	$(BIN)/pybabel compile -d $(LOCALE) -D idleguard --statistics
+
+# The site on http://127.0.0.1:8000, rebuilt on every change to docs/ or a docstring.
+docs-serve: $(STAMP_DOCS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000 --watch src
 
 # The whole suite in one run (about 10 minutes); BENCH_QUICK=1 for a fast pass.
 bench: $(STAMP_TEST)

@@ -52,9 +52,11 @@ import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from packaging.requirements import InvalidRequirement, Requirement
@@ -517,9 +519,13 @@ def test_every_page_is_in_the_nav() -> None:
         assert str(page.relative_to(DOCS)) in config, f"{page} is missing from mkdocs.yml's nav"
 
 
-def test_site_builds_in_strict_mode(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once in strict mode: any warning (a broken link, a docstring
+    mkdocstrings cannot parse, a cross-reference to nothing) fails the build."""
+    directory = tmp_path_factory.mktemp("site")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(directory)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -528,4 +534,173 @@ def test_site_builds_in_strict_mode(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "reference" / "index.html").is_file()
+    return directory
+
+
+def test_site_builds_in_strict_mode(site: Path) -> None:
+    assert (site / "index.html").is_file()
+    assert (site / "reference.html").is_file()
+
+
+class _Page(HTMLParser):
+    """What a built page loads and links to, and the text it shows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[str] = []  # <link href>, <script src>, <img src>: fetched on view
+        self.links: list[str] = []  # <a href>: followed on a click
+        self.components: list[str] = []  # mkdocs-material's data-md-component widgets
+        self.text: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "link" and attributes.get("href"):
+            self.loads.append(attributes["href"] or "")
+        elif tag in ("script", "img", "iframe") and attributes.get("src"):
+            self.loads.append(attributes["src"] or "")
+        elif tag == "a" and attributes.get("href") is not None:
+            self.links.append(attributes["href"] or "")
+        if attributes.get("data-md-component"):
+            self.components.append(attributes["data-md-component"] or "")
+        if tag in ("script", "style"):
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.text.append(data)
+
+
+def built_pages(site: Path) -> list[tuple[Path, _Page]]:
+    pages = []
+    for path in sorted(site.rglob("*.html")):
+        page = _Page()
+        page.feed(path.read_text(encoding="utf-8"))
+        pages.append((path, page))
+    assert len(pages) > len(list(DOCS.rglob("*.md"))) // 2
+    return pages
+
+
+def is_external(url: str) -> bool:
+    parts = urlsplit(url)
+    return bool(parts.scheme or parts.netloc)
+
+
+def test_the_site_fetches_nothing_from_another_host(site: Path) -> None:
+    """Opened offline (or behind a strict proxy) every page looks as it should.
+
+    No web font from Google Fonts (`theme.font: false`: system fonts), no repository widget
+    asking the GitHub API for stars at view time (no `repo_url`), and search's worker shim
+    served from the site rather than unpkg.com.
+    """
+    fetched = {
+        f"{path.relative_to(site)}: {url}"
+        for path, page in built_pages(site)
+        for url in page.loads
+        if is_external(url)
+    }
+    assert not fetched, "pages load from other hosts:\n" + "\n".join(sorted(fetched))
+    widgets = {
+        str(path.relative_to(site))
+        for path, page in built_pages(site)
+        if "source" in page.components
+    }
+    assert not widgets, f"the repository widget calls the GitHub API when viewed: {sorted(widgets)}"
+    for path in site.rglob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        assert "fonts.googleapis.com" not in html, path
+        assert "fonts.gstatic.com" not in html, path
+    # Search from disk (file://) reads the index from a script, not with fetch().
+    assert (site / "search" / "search_index.js").is_file()
+
+
+def test_internal_links_name_html_files(site: Path) -> None:
+    """Opened from disk, a link to a directory shows its listing: every link names a file."""
+    broken = set()
+    pages = 0
+    for path, page in built_pages(site):
+        if path.name == "404.html":
+            continue  # a server's answer at any depth, so its links start at the root
+        for href in page.links:
+            parts = urlsplit(href)
+            if is_external(href) or not parts.path:
+                continue  # another site, or an anchor on this page
+            target = (path.parent / unquote(parts.path)).resolve()
+            if parts.path.startswith("/") or not target.is_file():
+                broken.add(f"{path.relative_to(site)}: {href}")
+            pages += target.suffix == ".html"
+    assert not broken, "links that do not name a file:\n" + "\n".join(sorted(broken))
+    assert pages > 100, "the pages link to each other by their .html names"
+
+
+#: reST roles, which mkdocstrings shows as they are: the docstrings use Markdown instead.
+REST_ROLE = re.compile(r":(?:class|func|meth|data|mod|attr|exc|obj):`")
+
+
+class _Reference(HTMLParser):
+    """The API reference's sections: (object, section title) -> the names its table lists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._object = ""
+        self._section = ""
+        self._in_title = False
+        self._cell = 0
+        self._in_name = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        classes = (attributes.get("class") or "").split()
+        if "doc-heading" in classes and attributes.get("id"):
+            self._object, self._section = attributes["id"] or "", ""
+        elif tag == "span" and "doc-section-title" in classes:
+            self._in_title, self._section = True, ""
+        elif tag == "tr" and "doc-section-item" in classes:
+            self._cell = 0
+        elif tag == "td":
+            self._cell += 1
+        elif tag == "code" and self._cell == 1:
+            self._in_name = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "span":
+            self._in_title = False
+        elif tag == "code":
+            self._in_name = False
+        elif tag == "td" and self._cell == 1:
+            self._cell = 2  # past the name cell
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self._section += data.strip()
+        elif self._in_name and data.strip():
+            self.sections[(self._object, self._section)].append(data.strip())
+
+
+def test_the_reference_renders_google_style_docstrings(site: Path) -> None:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "docstring_style: google" in config
+    html = (site / "reference.html").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(html)
+    roles = REST_ROLE.findall("".join(page.text))
+    assert ":class:" not in html
+    assert not roles, f"the API reference shows reST roles as text: {roles[:5]}"
+    reference = _Reference()
+    reference.feed(html)
+    sections = reference.sections
+    assert {"app", "websocket_recheck", "settings", "**options"} <= set(
+        sections[("idleguard.IdleGuard", "Parameters:")]
+    )
+    assert {"policy", "store", "secret_key", "login_url", "on_event", "trusted_origins"} <= set(
+        sections[("idleguard.IdleGuard", "Other Parameters:")]
+    )
+    assert {"idle_timeout", "absolute_timeout", "warn_before", "touch_interval"} <= set(
+        sections[("idleguard.Policy", "Parameters:")]
+    )
+    assert "PolicyError" in sections[("idleguard.Policy", "Raises:")]

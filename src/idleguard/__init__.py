@@ -57,7 +57,7 @@ __all__ = [
     "reauthenticated",
 ]
 
-#: What store authors need lives in :mod:`idleguard.stores`; these names were here before.
+#: What store authors need lives in `idleguard.stores`; these names were here before.
 _MOVED_TO_STORES = ("Decision", "Limits", "SessionRecord", "Verdict", "decide")
 
 

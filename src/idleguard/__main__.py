@@ -1,4 +1,4 @@
-"""``python -m idleguard ...``: the ``idleguard`` command (see :mod:`idleguard.cli`)."""
+"""`python -m idleguard ...`: the `idleguard` command (see `idleguard.cli`)."""
 
 from __future__ import annotations
 

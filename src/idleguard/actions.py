@@ -1,6 +1,6 @@
 """Carrying out what the app asked for during a request: sign-in, sign-out, re-authentication.
 
-The app's ``idleguard.begin()``, ``end()`` and ``reauthenticated()`` only
+The app's `idleguard.begin()`, `end()` and `reauthenticated()` only
 record intent in the request's context; this step applies it against the
 store when the response starts, and says what the response becomes: the
 cookie to set or clear, the events, and a reply that replaces the app's when
@@ -42,10 +42,10 @@ def carry_out(
     on_end: Callable[[str], None],
     on_outage: Callable[..., None],
 ) -> StepOf:
-    """Apply ``context.pending`` against the store; returns a :class:`Departure`.
+    """Apply `context.pending` against the store; returns a `Departure`.
 
-    ``on_end(key)`` is told of each session ended here (its open sockets
-    close); ``on_outage(settings, error)`` of a store that did not answer.
+    `on_end(key)` is told of each session ended here (its open sockets
+    close); `on_outage(settings, error)` of a store that did not answer.
     """
     settings = context.settings
     events: list[Event] = []

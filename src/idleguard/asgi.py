@@ -1,7 +1,7 @@
 """The ASGI adapter: scope in, request facts to the guard, the guard's answer out.
 
-It decides nothing; see :mod:`idleguard.flow` for what happens to a request
-and :mod:`idleguard.guard` for what every adapter shares. Async work runs on
+It decides nothing; see `idleguard.flow` for what happens to a request
+and `idleguard.guard` for what every adapter shares. Async work runs on
 anyio, so the middleware works under asyncio and trio alike.
 """
 
@@ -67,86 +67,107 @@ def read_headers(raw_headers: Any) -> dict[str, str]:
 class IdleGuard:
     """ASGI middleware that enforces idle and absolute session timeouts on every request.
 
-    Works as ``app.add_middleware(IdleGuard, ...)`` in Starlette and FastAPI or
-    wraps any ASGI app directly. Keyword arguments (the same for
-    :class:`~idleguard.IdleGuardWSGI`):
+    Works as `app.add_middleware(IdleGuard, ...)` in Starlette and FastAPI or
+    wraps any ASGI app directly. The keyword options are the same for
+    [`IdleGuardWSGI`][idleguard.IdleGuardWSGI].
 
-    ``policy``
-        The :class:`~idleguard.Policy` (limits in seconds). Default: 30 min
-        idle, 8 h absolute, 2 min warning.
-    ``store``
-        A :class:`~idleguard.stores.Store` or a store URL. Default ``memory://``.
-    ``secret_key``
-        Signs idleguard's session cookie; a list rotates keys (all verify, the
-        first signs). Required unless ``identity`` guards the app's own credential.
-    ``clock``
-        A zero-argument callable returning seconds since the epoch. Default
-        :func:`time.time`; tests pass a settable clock.
-    ``on_event``
-        Where each :class:`~idleguard.events.Event` goes, redacted: a callable
-        (sync: called at once; async: a task), an :mod:`idleguard.audit` sink
-        (queued off the request path), or a list of them. A failing or slow sink
-        never breaks or slows a request; lost events are counted and logged.
-    ``redactor``
-        The :class:`~idleguard.audit.Redactor` applied to every event first.
-    ``counters``
-        An object with ``increment(name, labels, amount)`` (e.g.
-        :class:`~idleguard.audit.CounterSet`) for a metrics exporter.
-    ``trusted_proxies``
-        Addresses or networks of the reverse proxies in front of the app, as
-        strings (``["10.0.0.0/8", "127.0.0.1", "::1"]``); a bad entry fails at
-        start-up. Only a peer among them is believed about ``X-Forwarded-For``:
-        events then take the client address from its right end, past every
-        entry that is itself a trusted proxy. Default: none, the peer is the client.
-    ``trusted_proxy_depth``
-        Instead of skipping trusted proxies, take the ``N``-th ``X-Forwarded-For``
-        entry from the right (default 0: skip). Needs ``trusted_proxies``, and
-        applies only to requests whose peer is one of them.
-    ``login_url``
-        Where a browser whose session ended is sent (``303``, with
-        ``?reason=idle|absolute``). ``None`` answers ``401`` JSON to everyone.
-    ``identity``
-        How a request names its session: :class:`~idleguard.SignedCookie`
-        (default), :class:`~idleguard.AppCookie` or :class:`~idleguard.BearerToken`.
-    ``https_only``
-        ``True`` (default): cookies are ``Secure`` with the ``__Host-`` prefix.
-        ``False`` is for plain-HTTP development only.
-    ``passive_paths``
-        Path prefixes whose requests are checked but never extend the session
-        (a notification poll). The ``X-Idleguard-Passive: 1`` header does the same.
-    ``exempt_paths``
-        Path prefixes neither checked nor touched (health checks, static files).
-    ``api_key_exempt``
-        A predicate over the request headers; true means the request carries an
-        API key and is neither checked nor touched. ``None`` exempts nothing.
-    ``fail_open``
-        When the store is down: ``False`` (default) answers ``503``; ``True``
-        serves the request unguarded. Both report ``store_unavailable``.
-    ``expired_response``
-        ``(settings, facts, reason) -> Reply`` to replace the default answer.
-    ``clear_site_data``
-        Send ``Clear-Site-Data: "cookies"`` on sign-out. Default ``True``.
-    ``store_timeout``
-        Seconds an async store call may take before it counts as unavailable.
-    ``rules``, ``tenants``, ``users``, ``policy_cache_ttl``, ``step_up_url``, ``explain_log``
-        Per-path and per-device rules, per-tenant and per-user policies, step-up
-        and explain; see :class:`~idleguard.PolicyEngine` and ``docs/policies.md``.
-        ``policy`` also takes a preset name (``"pci-dss"``) or a ``TenantPolicy``.
-    ``policies``
-        A :class:`~idleguard.PolicyEngine` built by the app, instead of the above.
-    ``websocket_recheck``
-        Seconds between checks of an open WebSocket's session against the store
-        (a sign-out in the same process closes its sockets at once). Default 5.
-    ``settings``
-        A :class:`~idleguard.settings.Settings` built once and shared, instead of
-        the options above: every middleware instance built from it shares one
-        store and one policy engine (frameworks that build a middleware per route).
-    ``endpoint_prefix``
-        Where the browser client's endpoints (``status``, ``keepalive``,
-        ``logout``, ``idleguard.js``) are served. Default ``/_idleguard/``.
-    ``trusted_origins``
-        Origins (``https://app.example.com``) besides the request's own ``Host``
-        that may call ``keepalive`` and ``logout``: for a proxy that rewrites ``Host``.
+    Args:
+        app: The ASGI app to guard.
+        websocket_recheck: Seconds between checks of an open WebSocket's session
+            against the store (a sign-out in the same process closes its sockets
+            at once).
+        settings: A [`Settings`][idleguard.settings.Settings] built once and shared,
+            instead of the options below: every middleware instance built from it
+            shares one store and one policy engine (frameworks that build a
+            middleware per route).
+        **options: The settings, by keyword: see Other Parameters.
+
+    Other Parameters:
+        policy (Policy | str | TenantPolicy): The [`Policy`][idleguard.Policy]
+            (limits in seconds), a preset name (`"pci-dss"`) or a
+            [`TenantPolicy`][idleguard.TenantPolicy]. Default: 30 min idle, 8 h
+            absolute, 2 min warning.
+        store (Store | str): A [`Store`][idleguard.stores.Store] or a store URL
+            (see [`from_url`][idleguard.stores.from_url]). Default `memory://`.
+        secret_key (str | bytes | Sequence[str | bytes]): Signs idleguard's session
+            cookie; a list rotates keys (all verify, the first signs). Required
+            unless `identity` guards the app's own credential.
+        clock (Callable[[], float]): A zero-argument callable returning seconds
+            since the epoch. Default `time.time`; tests pass a
+            [`SettableClock`][idleguard.testing.SettableClock].
+        on_event (EventHook | Sink | Iterable[EventHook | Sink]): Where each
+            [`Event`][idleguard.Event] goes, redacted: a callable (sync: called at
+            once; async: a task), an [`idleguard.audit`][idleguard.audit] sink
+            (queued off the request path), or a list of them. A failing or slow
+            sink never breaks or slows a request; lost events are counted and
+            logged.
+        redactor (Redactor): The [`Redactor`][idleguard.audit.Redactor] applied to
+            every event first.
+        counters (CounterHook): An object with `increment(name, labels, amount)`
+            (e.g. [`CounterSet`][idleguard.audit.CounterSet]) for a metrics
+            exporter.
+        trusted_proxies (Iterable[str]): Addresses or networks of the reverse
+            proxies in front of the app, as strings
+            (`["10.0.0.0/8", "127.0.0.1", "::1"]`); a bad entry fails at start-up.
+            Only a peer among them is believed about `X-Forwarded-For`: events then
+            take the client address from its right end, past every entry that is
+            itself a trusted proxy. Default: none, the peer is the client.
+        trusted_proxy_depth (int): Instead of skipping trusted proxies, take the
+            `N`-th `X-Forwarded-For` entry from the right (default 0: skip). Needs
+            `trusted_proxies`, and applies only to requests whose peer is one of
+            them.
+        login_url (str | None): Where a browser whose session ended is sent
+            (`303`, with `?reason=idle|absolute`). `None` answers `401` JSON to
+            everyone. Default `/login`.
+        identity (SignedCookie | AppCookie | BearerToken): How a request names its
+            session: [`SignedCookie`][idleguard.SignedCookie] (default),
+            [`AppCookie`][idleguard.AppCookie] or
+            [`BearerToken`][idleguard.BearerToken].
+        https_only (bool): `True` (default): cookies are `Secure` with the
+            `__Host-` prefix. `False` is for plain-HTTP development only.
+        passive_paths (Iterable[str]): Path prefixes whose requests are checked but
+            never extend the session (a notification poll). The
+            `X-Idleguard-Passive: 1` header does the same.
+        exempt_paths (Iterable[str]): Path prefixes of requests that have no
+            session (health checks, static files): served without a check, unless
+            they carry a session credential, which is then checked passively.
+        api_key_exempt (Callable[[Mapping[str, str]], bool] | None): A predicate
+            over the request headers; true means the request carries an API key
+            and has no session (a session credential beside it is still checked,
+            passively). `None` exempts nothing.
+        fail_open (bool): When the store is down: `False` (default) answers `503`;
+            `True` serves the request unguarded. Both report `store_unavailable`.
+        expired_response (Callable[[ReplySettings, RequestFacts, str], Reply]):
+            `(settings, facts, reason) -> Reply` to replace the default answer.
+        clear_site_data (bool): Send `Clear-Site-Data: "cookies"` on sign-out.
+            Default `True`.
+        store_timeout (float): Seconds an async store call may take before it
+            counts as unavailable. Default 2.
+        rules (Iterable[PathRule | DeviceRule]): Per-path and per-device rules
+            ([`PathRule`][idleguard.PathRule], [`DeviceRule`][idleguard.DeviceRule]);
+            see `docs/policies.md`.
+        tenants (Mapping[str, Any] | TenantResolver): Per-tenant policies: a
+            mapping from tenant to policy, or a resolver (sync or async) called
+            with the tenant.
+        users (Mapping[Any, Any] | UserResolver): Per-user choices: a mapping, or a
+            resolver (sync or async) called with the subject and the tenant.
+        policy_cache_ttl (float): Seconds a resolver's answer is reused. Default 30.
+        step_up_url (str | None): Where a browser is sent when a rule asks for a
+            fresh sign-in.
+        explain_log (bool): Log why each request got the policy it got.
+        policies (PolicyEngine): A [`PolicyEngine`][idleguard.PolicyEngine] built by
+            the app, instead of `policy`, `rules`, `tenants` and `users`.
+        endpoint_prefix (str): Where the browser client's endpoints (`status`,
+            `keepalive`, `logout`, `idleguard.js`) are served. Default
+            `/_idleguard/`.
+        trusted_origins (Iterable[str]): Origins (`https://app.example.com`) besides
+            the request's own `Host` that may call `keepalive` and `logout`: for a
+            proxy that rewrites `Host`.
+
+    Raises:
+        TypeError: Both `settings` and the options it is built from were given.
+        ConfigError: An option makes no sense; the message says which and how to
+            fix it.
     """
 
     def __init__(
@@ -167,18 +188,26 @@ class IdleGuard:
         self.flow = self.guard.flow
         self.store = settings.store
         self.websocket_recheck = websocket_recheck
-        #: The policy engine: runtime changes with ``guard.policies.aupdate(...)``.
+        #: The policy engine: runtime changes with `guard.policies.aupdate(...)`.
         self.policies = settings.policies
 
     async def apurge_expired(self) -> list[Any]:
         """End the sessions past their deadline that no request discovered, and report them.
 
-        See :meth:`idleguard.IdleGuardWSGI.purge_expired`; this one awaits the store.
+        See [`IdleGuardWSGI.purge_expired`][idleguard.IdleGuardWSGI.purge_expired];
+        this one awaits the store.
+
+        Returns:
+            The events it reported, one per session ended.
         """
         return await self.guard.apurge_expired()
 
     def purge_expired(self) -> list[Any]:
-        """The same from a thread (what :class:`idleguard.Sweeper` calls): sync store calls."""
+        """The same from a thread (what [`Sweeper`][idleguard.Sweeper] calls): sync store calls.
+
+        Returns:
+            The events it reported, one per session ended.
+        """
         return self.guard.purge_expired()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -361,7 +390,7 @@ async def _refuse_handshake(scope: Scope, receive: Receive, send: Send, entry: E
 
     Servers turn a close before the handshake is accepted into a bare HTTP
     403, so the code would never arrive: where the server offers the ASGI
-    ``websocket.http.response`` extension the refusal is an HTTP answer with
+    `websocket.http.response` extension the refusal is an HTTP answer with
     idleguard's own status and JSON; elsewhere the socket is accepted and
     closed at once with the code (4401, 4403 or 1013) and the reason.
     """
@@ -382,7 +411,7 @@ async def _refuse_handshake(scope: Scope, receive: Receive, send: Send, entry: E
 
 
 def merge_raw_headers(existing: Any, added: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """The app's (raw ASGI) headers plus ours; ours replace its ``Cache-Control``."""
+    """The app's (raw ASGI) headers plus ours; ours replace its `Cache-Control`."""
     replaced = {name.encode("latin-1") for name, _ in added if name == "cache-control"}
     merged = [(name, value) for name, value in existing if name.lower() not in replaced]
     merged.extend((name.encode("latin-1"), value.encode("latin-1")) for name, value in added)

@@ -1,8 +1,8 @@
-"""The per-request session context the app talks to through ``begin``/``end``/``current``.
+"""The per-request session context the app talks to through `begin`/`end`/`current`.
 
 The app's calls only record what it wants; the middleware carries them out
 against the store when the response starts, in its own I/O style. That is
-what lets one ``idleguard.begin(request, ...)`` work from a sync Flask view
+what lets one `idleguard.begin(request, ...)` work from a sync Flask view
 and an async FastAPI endpoint alike.
 """
 
@@ -25,8 +25,19 @@ __all__ = ["PendingAction", "SessionContext", "SessionInfo"]
 class SessionInfo:
     """What the app may know about the current session.
 
-    ``idle_remaining`` and ``absolute_remaining`` are seconds left when the
-    request was checked (``None`` for a limit that is off).
+    Attributes:
+        subject: Who signed in, as given to [`begin`][idleguard.begin].
+        tenant: The tenant given to [`begin`][idleguard.begin], if any.
+        created_at: When the session began (sign-in), in seconds since the epoch.
+        authenticated_at: When the user last proved who they are (sign-in or
+            [`reauthenticated`][idleguard.reauthenticated]), in seconds since
+            the epoch.
+        idle_remaining: Seconds left before the idle limit when the request was
+            checked; `None` when the idle limit is off.
+        absolute_remaining: Seconds left before the absolute limit when the
+            request was checked; `None` when the absolute limit is off.
+        warn_before: Seconds before the idle deadline at which the browser
+            client warns.
     """
 
     subject: str | None
@@ -52,7 +63,7 @@ class SessionContext:
     """One request's view of its session. Adapters put it in the scope or environ.
 
     Built on every request, so it stays cheap: defaults live on the class and
-    an instance only stores what differs; the app's view (:meth:`info`) is
+    an instance only stores what differs; the app's view (`info`) is
     computed when the app asks for it.
     """
 
@@ -69,12 +80,12 @@ class SessionContext:
     decision: Decision | None = None
     _info: SessionInfo | None = None
     _fresh = False
-    #: Which rules set this request's limits (``None`` until resolved).
+    #: Which rules set this request's limits (`None` until resolved).
     resolution: Resolution | None = None
     #: Set when the request was refused for step-up.
     step_up: StepUp | None = None
     #: A client-side store's record: as the request carried it, and the
-    #: value to set on the response (``None``: leave the cookie as it is).
+    #: value to set on the response (`None`: leave the cookie as it is).
     carried: str | None = None
     carry: str | None = None
 
@@ -107,7 +118,7 @@ class SessionContext:
     def settle(
         self, key: str, decision: Decision, record: SessionRecord | None, now: float
     ) -> None:
-        """Take in a store's answer for ``key``."""
+        """Take in a store's answer for `key`."""
         self.decision = decision
         self.record = record
         self.activity_mark = now
@@ -203,7 +214,10 @@ class SessionContext:
         return bool(self.pending or self.clear_cookie or self.carry)
 
     def explain(self) -> dict[str, Any]:
-        """Which rules set this request's limits, and how much time is left (:func:`idleguard.explain`)."""
+        """Which rules set this request's limits, and how much time is left.
+
+        What [`idleguard.explain`][idleguard.explain] answers.
+        """
         if self.exempt:
             return {"exempt": True, "rule": "exempt path or API key"}
         resolution = self.resolution or self.settings.policies.for_facts(self.facts)

@@ -1,4 +1,4 @@
-"""The decision: a session record, the limits, the request and ``now`` in; a verdict out.
+"""The decision: a session record, the limits, the request and `now` in; a verdict out.
 
 Nothing here does I/O or reads a clock, so every store can run the same
 function inside its own lock or transaction, and the tests can check it
@@ -27,7 +27,7 @@ __all__ = [
     "touched",
 ]
 
-#: A stored time further than this in the future of ``now`` is not trusted: it
+#: A stored time further than this in the future of `now` is not trusted: it
 #: was forged, corrupted or written by a server whose clock is badly wrong, and
 #: believing it would stretch a deadline.
 CLOCK_TOLERANCE = 300.0
@@ -37,7 +37,13 @@ CLOCK_TOLERANCE = 300.0
 class Limits:
     """The numbers a store needs to decide one request, all in seconds.
 
-    ``idle_timeout`` and ``absolute_timeout`` are ``None`` when that limit is off.
+    Attributes:
+        idle_timeout: Seconds without activity after which the session ends;
+            `None` when the idle limit is off.
+        absolute_timeout: Seconds after sign-in at which the session ends;
+            `None` when the absolute limit is off.
+        touch_interval: Seconds the stored last activity may lag before a
+            request writes it again.
     """
 
     idle_timeout: float | None
@@ -61,7 +67,18 @@ class Verdict(enum.Enum):
 
 
 class EndReason(str, enum.Enum):
-    """Why a session ended; the ``reason`` in responses, tombstones and events."""
+    """Why a session ended; the `reason` in responses, tombstones and events.
+
+    Attributes:
+        IDLE: The idle limit was reached.
+        ABSOLUTE: The absolute limit was reached.
+        SIGNED_OUT: The app or the user signed out.
+        REVOKED: An operator or the app revoked the session.
+        INVALID: The credential or the stored record could not be trusted
+            (tampered, malformed, from a clock far in the future).
+        UNKNOWN: An app credential idleguard has no record of: refused, never
+            stored.
+    """
 
     IDLE = "idle"
     ABSOLUTE = "absolute"
@@ -76,8 +93,15 @@ class EndReason(str, enum.Enum):
 class SessionRecord:
     """What a store keeps for one session. Times are seconds since the epoch.
 
-    ``ended`` is set on a tombstone: the session is over, and the record stays
-    only so the same credential is refused instead of starting afresh.
+    Attributes:
+        subject: Who signed in, or `None`.
+        tenant: The session's tenant, or `None`.
+        created_at: When the session began.
+        last_activity: The last request that counted as activity (as last
+            written: it may lag by up to the touch interval).
+        authenticated_at: When the user last proved who they are.
+        ended: Set on a tombstone: the session is over, and the record stays
+            only so the same credential is refused instead of starting afresh.
     """
 
     subject: str | None
@@ -104,9 +128,16 @@ class SessionRecord:
 
 
 def record_from_mapping(data: Mapping[str, Any]) -> SessionRecord:
-    """Read a stored mapping back; anything malformed becomes an ``invalid`` tombstone.
+    """Read a stored mapping back; anything malformed becomes an `invalid` tombstone.
 
     A corrupted record must never read as a live session with "now" filled in.
+
+    Args:
+        data: What [`SessionRecord.to_mapping`][idleguard.stores.SessionRecord.to_mapping]
+            wrote, as read back from the store.
+
+    Returns:
+        The record, or a tombstone with `ended` set to `EndReason.INVALID`.
     """
     try:
         created = _finite(data["c"])
@@ -137,11 +168,17 @@ def _finite(value: Any) -> float:
 class Decision(NamedTuple):
     """The answer for one request.
 
-    ``touch`` says whether the store must write ``now`` as the new last
-    activity. ``idle_remaining`` and ``absolute_remaining`` are seconds left
-    (``None`` when that limit is off or there is no live session). A named
-    tuple rather than a frozen dataclass: it is built on every request, and
-    this is three times cheaper.
+    A named tuple rather than a frozen dataclass: it is built on every
+    request, and this is three times cheaper.
+
+    Attributes:
+        verdict: What happens to the request.
+        touch: Whether the store must write `now` as the new last activity.
+        idle_remaining: Seconds left before the idle limit; `None` when that
+            limit is off or there is no live session.
+        absolute_remaining: Seconds left before the absolute limit; `None` when
+            that limit is off or there is no live session.
+        reason: Why the session is over, when it is.
     """
 
     verdict: Verdict
@@ -166,12 +203,21 @@ NO_SESSION = Decision(Verdict.NO_SESSION)
 def decide(record: SessionRecord | None, limits: Limits, activity: bool, now: float) -> Decision:
     """Decide one request.
 
-    ``activity`` is false for passive requests: they are checked and may
-    expire the session, but they never extend it. A session is over once
-    ``now`` reaches a deadline (at exactly the limit it has expired). A clock
-    that went backwards never moves a deadline later: remaining time is never
-    more than the full limit, and a touch never writes a time earlier than the
-    stored one.
+    A session is over once `now` reaches a deadline (at exactly the limit it
+    has expired). A clock that went backwards never moves a deadline later:
+    remaining time is never more than the full limit, and a touch never writes
+    a time earlier than the stored one.
+
+    Args:
+        record: The stored record of the request's session, or `None` when the
+            store has none.
+        limits: The limits the session lives under.
+        activity: `False` for passive requests: they are checked and may expire
+            the session, but they never extend it.
+        now: The time of the request, in seconds since the epoch.
+
+    Returns:
+        The verdict, whether to touch, and the time left.
     """
     if record is None:
         return NO_SESSION
@@ -222,7 +268,7 @@ _EXPIRED_ABSOLUTE = Decision(Verdict.EXPIRED_ABSOLUTE, False, None, None, EndRea
 
 
 def touched(record: SessionRecord, now: float) -> SessionRecord:
-    """The record after a touch: last activity moves to ``now`` and never back."""
+    """The record after a touch: last activity moves to `now` and never back."""
     if now <= record.last_activity:
         return record
     return dataclasses.replace(record, last_activity=now)

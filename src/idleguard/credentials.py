@@ -1,11 +1,11 @@
 """Which credential a request presents, read exactly as the frameworks read it, or refused.
 
-werkzeug, Starlette and Django parse the same ``Cookie`` header differently
-(duplicates, quoting, whitespace), and apps split ``Authorization`` in more
+werkzeug, Starlette and Django parse the same `Cookie` header differently
+(duplicates, quoting, whitespace), and apps split `Authorization` in more
 than one way. idleguard reads a credential only where every one of those
-readings agrees; anywhere they could differ the answer is :data:`AMBIGUOUS`
+readings agrees; anywhere they could differ the answer is `AMBIGUOUS`
 and the request is refused, so the credential checked is always the one the
-app authenticates. ``tests/security/test_readings.py`` checks this against
+app authenticates. `tests/security/test_readings.py` checks this against
 the real parsers.
 """
 
@@ -34,9 +34,9 @@ class Ambiguous(enum.Enum):
 
 
 #: Two cookies of the same name with different values, a quoted or escaped
-#: value, two ``Authorization`` headers, an odd separator: the request is refused.
+#: value, two `Authorization` headers, an odd separator: the request is refused.
 AMBIGUOUS = Ambiguous.AMBIGUOUS
-#: What a request presents: a credential, nothing (``None``), or :data:`AMBIGUOUS`.
+#: What a request presents: a credential, nothing (`None`), or `AMBIGUOUS`.
 Presented = Union[str, None, Ambiguous]  # noqa: UP007
 
 # RFC 6265 cookie-octets: what every parser reads byte for byte. Quotes,
@@ -48,14 +48,14 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def cookie_value(header: str, name: str) -> Presented:
-    """Cookie ``name`` as every common parser reads it, or :data:`AMBIGUOUS`.
+    """Cookie `name` as every common parser reads it, or `AMBIGUOUS`.
 
     Parsers disagree on duplicates (werkzeug takes the first, Starlette and
     Django the last), on quoted values (they unquote and decode octal
     escapes), on whitespace around the name (Starlette strips any Unicode
     space, werkzeug only space and tab) and on values with spaces. Wherever
-    they could disagree the answer is :data:`AMBIGUOUS`, so the credential
-    idleguard checks is always the one the app reads. ``""`` is a cookie
+    they could disagree the answer is `AMBIGUOUS`, so the credential
+    idleguard checks is always the one the app reads. `""` is a cookie
     present with an empty value.
     """
     if name not in header:
@@ -67,7 +67,7 @@ def cookie_value(header: str, name: str) -> Presented:
         bare = key.strip(" \t")
         if bare != name:
             if key.strip() == name:
-                return AMBIGUOUS  # a name only some parsers strip down to ``name``
+                return AMBIGUOUS  # a name only some parsers strip down to `name`
             continue
         value = value.strip(" \t")
         if not _COOKIE_OCTETS.fullmatch(value):
@@ -109,9 +109,9 @@ def _quoted_reading(header: str, name: str) -> set[str]:
 
 
 def bearer_token(authorization: str | None) -> Presented:
-    """The token of ``Authorization: Bearer <token>``, ``None``, or :data:`AMBIGUOUS`.
+    """The token of `Authorization: Bearer <token>`, `None`, or `AMBIGUOUS`.
 
-    Any mention of the Bearer scheme must be exactly one ``Bearer``, one
+    Any mention of the Bearer scheme must be exactly one `Bearer`, one
     space and one RFC 6750 token: a tab, two spaces, or two headers (joined
     with a comma by the server) are read differently by different apps.
     """
@@ -124,7 +124,7 @@ def bearer_token(authorization: str | None) -> Presented:
 
 
 def read_cookie(header: str, name: str) -> str | None:
-    """The value of cookie ``name``; ``None`` when absent, ``""`` when ambiguous or empty."""
+    """The value of cookie `name`; `None` when absent, `""` when ambiguous or empty."""
     value = cookie_value(header, name)
     return "" if value is AMBIGUOUS else value
 
@@ -137,8 +137,8 @@ _CACHE_SIZE = 4096
 class CredentialReader:
     """Reads one middleware's credential from a request's headers, remembering recent headers.
 
-    ``source`` is ``"cookie"`` or ``"bearer"``; ``cookie_name`` the cookie's
-    full name. A browser sends the same ``Cookie`` header on every request
+    `source` is `"cookie"` or `"bearer"`; `cookie_name` the cookie's
+    full name. A browser sends the same `Cookie` header on every request
     until a cookie changes, so its reading is kept (bounded, cleared whole).
     """
 
@@ -148,7 +148,7 @@ class CredentialReader:
         self._cookie_values: dict[str, Presented] = {}
 
     def read(self, headers: Mapping[str, str]) -> Presented:
-        """The credential in ``headers`` (lower-case names)."""
+        """The credential in `headers` (lower-case names)."""
         if self.source == "bearer":
             return bearer_token(headers.get("authorization"))
         cookie_header = headers.get("cookie")

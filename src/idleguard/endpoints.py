@@ -1,23 +1,19 @@
 """The browser client's endpoints, written once and served by both adapters.
 
-Under :attr:`Settings.endpoint_prefix` (default ``/_idleguard/``):
+Under `Settings.endpoint_prefix` (default `/_idleguard/`):
 
-``GET status``
-    Passive: it checks the session and never extends it. Answers the seconds
-    left (remaining seconds, not timestamps, so the browser's clock does not
-    matter), the warning lead and the limits of the page named by ``?path=``.
-    With ``?lang=`` (the client sends it once per page), also the dialog's
-    strings in that language, or the best of ``Accept-Language``.
-``POST keepalive``
-    "Stay logged in": counts as activity (never past the absolute limit) and
-    reports ``session_extended``. Refused cross-site.
-``POST logout``
-    "Sign me out". Refused cross-site.
-``GET idleguard.js``
-    The client; ``idleguard.<hash>.js`` is the same file cached for a year.
-    ``idleguard.mjs`` is the ES module form.
+* `GET status`: passive, it checks the session and never extends it. Answers
+  the seconds left (remaining seconds, not timestamps, so the browser's clock
+  does not matter), the warning lead and the limits of the page named by
+  `?path=`. With `?lang=` (the client sends it once per page), also the
+  dialog's strings in that language, or the best of `Accept-Language`.
+* `POST keepalive`: "Stay logged in". Counts as activity (never past the
+  absolute limit) and reports `session_extended`. Refused cross-site.
+* `POST logout`: "Sign me out". Refused cross-site.
+* `GET idleguard.js`: the client; `idleguard.<hash>.js` is the same file cached
+  for a year. `idleguard.mjs` is the ES module form.
 
-Every answer is JSON with ``Cache-Control: no-store``, except the script.
+Every answer is JSON with `Cache-Control: no-store`, except the script.
 """
 
 from __future__ import annotations
@@ -65,7 +61,7 @@ class Asset:
 
 @functools.cache
 def assets() -> dict[str, Asset]:
-    """The script (``js``) and its ES module form (``mjs``), read once from package data."""
+    """The script (`js`) and its ES module form (`mjs`), read once from package data."""
     source = importlib.resources.files("idleguard") / "static" / "idleguard.js"
     script = source.read_bytes()
     module = script + _MODULE_FOOTER.encode()
@@ -76,10 +72,18 @@ def assets() -> dict[str, Asset]:
 
 
 def client_script_url(prefix: str = "/_idleguard/", *, module: bool = False) -> str:
-    """The path of the client under ``prefix``, with its content hash (cacheable forever).
+    """The path of the client under `prefix`, with its content hash (cacheable forever).
 
-    Put it in a ``<script src=...>`` (or an ``import``, with ``module=True``);
+    Put it in a `<script src=...>` (or an `import`, with `module=True`);
     a new release changes the name, so browsers never run a stale client.
+
+    Args:
+        prefix: The middleware's `endpoint_prefix`.
+        module: The ES module form (`.mjs`) instead of the classic script.
+
+    Returns:
+        The path, such as `/_idleguard/idleguard.0123456789ab.js`. Under a mount
+            prefix (ASGI `root_path`, WSGI `SCRIPT_NAME`), put that in front.
     """
     kind = "mjs" if module else "js"
     return f"{prefix.rstrip('/')}/idleguard.{assets()[kind].digest}.{kind}"
@@ -120,11 +124,11 @@ def _script(facts: RequestFacts, name: str) -> Reply:
 
 
 def cross_site_reason(facts: RequestFacts, trusted_origins: frozenset[str]) -> str | None:
-    """Why a state-changing request may come from another site; ``None`` when it may not.
+    """Why a state-changing request may come from another site; `None` when it may not.
 
-    A page on another site cannot send the ``X-Idleguard: 1`` header without a
+    A page on another site cannot send the `X-Idleguard: 1` header without a
     CORS preflight this endpoint never approves, and browsers name the
-    request's origin in ``Origin`` and ``Sec-Fetch-Site``. Any one failing refuses.
+    request's origin in `Origin` and `Sec-Fetch-Site`. Any one failing refuses.
     """
     headers = facts.headers
     if headers.get("x-idleguard") != "1":
@@ -150,7 +154,7 @@ def cross_site_reason(facts: RequestFacts, trusted_origins: frozenset[str]) -> s
 
 
 def _page(flow: Flow, facts: RequestFacts) -> RequestFacts | None:
-    """The request as if it were for the page the client names in ``?path=``.
+    """The request as if it were for the page the client names in `?path=`.
 
     The page chooses the limits only: whether the request counts as activity
     is the endpoint's to say, and the session is checked whatever the page
@@ -170,7 +174,7 @@ def _page(flow: Flow, facts: RequestFacts) -> RequestFacts | None:
 
 
 def _state(context: SessionContext) -> dict[str, Any]:
-    """What the client needs to know, in seconds; ``active`` false without a live session."""
+    """What the client needs to know, in seconds; `active` false without a live session."""
     settings = context.settings
     info = context.info()
     policy = context.policy
@@ -188,7 +192,7 @@ def _state(context: SessionContext) -> dict[str, Any]:
 
 
 def _answer(status: int, payload: dict[str, Any], headers: list[tuple[str, str]]) -> Reply:
-    """JSON with the headers the flow asked for (its ``no-store`` is already in ``json_reply``)."""
+    """JSON with the headers the flow asked for (its `no-store` is already in `json_reply`)."""
     return json_reply(status, payload, [header for header in headers if header != NO_STORE])
 
 

@@ -1,14 +1,14 @@
 """The policy engine: tenant and user lookups behind a short cache, runtime changes, explain.
 
-The pure part (which limits win) is :mod:`idleguard.rules`. This module holds
-what has state: the tenant and user resolvers the app supplies and their
-caches, the session -> (subject, tenant) memory that lets a request be decided
-with ONE store call, and :meth:`PolicyEngine.update`, the one way to change a
-policy at runtime.
+The pure part (which limits win) is `idleguard.resolution`. This module holds what has
+state: the tenant and user resolvers the app supplies and their caches, the session ->
+(subject, tenant) memory that lets a request be decided with ONE store call, and
+[`PolicyEngine.update`][idleguard.PolicyEngine.update], the one way to change a policy at
+runtime.
 
-A resolver may be sync or async. Its call is yielded as an op ``(callable,
-args)`` from the same generators the request flow is written in, so the
-WSGI driver calls it and the ASGI driver awaits it.
+A resolver may be sync or async. Its call is yielded as an op `(callable, args)` from the
+same generators the request flow is written in, so the WSGI driver calls it and the ASGI
+driver awaits it.
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ __all__ = ["PolicyEngine", "TenantResolver", "UserResolver"]
 
 logger = logging.getLogger("idleguard")
 
-#: ``tenant -> TenantPolicy | Policy | preset name | mapping | None`` (``None``: the default).
+#: `tenant -> TenantPolicy | Policy | preset name | mapping | None` (`None`: the default).
 TenantResolver = Callable[[str], Union[Any, Awaitable[Any]]]  # noqa: UP007
-#: ``(subject, tenant) -> UserChoice | duration | "never" | mapping | None``.
+#: `(subject, tenant) -> UserChoice | duration | "never" | mapping | None`.
 UserResolver = Callable[[str, Union[str, None]], Union[Any, Awaitable[Any]]]  # noqa: UP007
 Step = StepOf
 
 
-#: Whose a session is, ``(subject, tenant)``: what its policy depends on; never changes for a key.
+#: Whose a session is, `(subject, tenant)`: what its policy depends on; never changes for a key.
 Hint = tuple[Union[str, None], Union[str, None]]  # noqa: UP007
 
 
@@ -55,31 +55,29 @@ SESSION_MEMORY = 100_000
 class PolicyEngine:
     """Resolves the policy of each request and applies runtime changes.
 
-    The middleware builds one from its keyword arguments (``policy``,
-    ``rules``, ``tenants``, ``users``, ``policy_cache_ttl``, ``step_up_url``,
-    ``explain_log``); reach it as ``guard.policies`` or
-    ``idleguard.policies(request)``.
+    The middleware builds one from its keyword options (`policy`, `rules`, `tenants`,
+    `users`, `policy_cache_ttl`, `step_up_url`, `explain_log`); reach it as
+    `guard.policies` or `idleguard.policies(request)`.
 
-    ``policy``
-        The default for sessions without a tenant: a :class:`~idleguard.Policy`,
-        a preset name or a :class:`~idleguard.TenantPolicy`.
-    ``rules``
-        :class:`~idleguard.PathRule` and :class:`~idleguard.DeviceRule` objects.
-    ``tenants``
-        A mapping ``tenant -> policy`` or a resolver (sync or async callable
-        ``tenant -> policy``), for sessions begun with ``tenant=``.
-    ``users``
-        A mapping ``(tenant, subject) -> choice`` (plain ``subject`` keys when
-        there are no tenants) or a resolver (sync or async ``(subject, tenant)
-        -> choice``): a user's own idle limit and roles.
-    ``cache_ttl``
-        Seconds a resolver's answer is reused. An :meth:`update` replaces it at
-        once in this process; other processes see it within this time.
-    ``step_up_url``
-        Where a browser navigation that needs step-up is sent (``303`` with
-        ``?next=``); ``None`` answers ``401`` JSON to everyone.
-    ``explain_log``
-        Log, at INFO on the ``idleguard`` logger, which rule decided each request.
+    Args:
+        policy: The default for sessions without a tenant: a [`Policy`][idleguard.Policy],
+            a preset name, a [`TenantPolicy`][idleguard.TenantPolicy] or its configuration
+            mapping. Default: the default policy.
+        rules: [`PathRule`][idleguard.PathRule] and [`DeviceRule`][idleguard.DeviceRule].
+        tenants: A mapping `tenant -> policy` or a resolver (sync or async callable
+            `tenant -> policy`), for sessions begun with `tenant=`.
+        users: A mapping `(tenant, subject) -> choice` (plain `subject` keys when there are
+            no tenants) or a resolver (sync or async `(subject, tenant) -> choice`): a
+            user's own idle limit and roles.
+        cache_ttl: Seconds a resolver's answer is reused. An `update` replaces it at once in
+            this process; other processes see it within this time.
+        cache_size: How many resolver answers are kept.
+        step_up_url: Where a browser navigation that needs step-up is sent (`303` with
+            `?next=`); `None` answers `401` JSON to everyone.
+        explain_log: Log, at INFO on the `idleguard` logger, which rule decided each request.
+
+    Raises:
+        PolicyError: The policy, a rule or a table entry makes no sense.
     """
 
     def __init__(
@@ -189,7 +187,7 @@ class PolicyEngine:
                 self._sessions.popitem(last=False)
 
     def hint(self, key: str) -> Hint | None:
-        """The (subject, tenant) of a session this process has seen, else ``None``."""
+        """The `(subject, tenant)` of a session this process has seen, else `None`."""
         with self._sessions_lock:
             return self._sessions.get(key)
 
@@ -205,7 +203,7 @@ class PolicyEngine:
         return resolve(self.default, self.default_label, facts, self.rules)
 
     def resolve(self, facts: RequestFacts, hint: Hint | None, now: float) -> Step:
-        """Generator: the :class:`~idleguard.rules.Resolution` for a request of session ``hint``.
+        """Generator: the [`Resolution`][idleguard.Resolution] for a request of session `hint`.
 
         It yields a resolver call only when the cache has no fresh answer.
         """
@@ -292,18 +290,23 @@ class PolicyEngine:
     ) -> Event:
         """Change a policy at runtime; it applies from the next request of every session.
 
-        ``new`` is the new default (``tenant`` and ``subject`` both ``None``),
-        the policy of ``tenant``, or the choice of user ``subject`` (a
-        :class:`~idleguard.UserChoice`, a duration, ``"never"`` or ``None`` to
-        clear it). ``actor`` names who made the change. A value the bounds do
-        not allow raises :class:`~idleguard.PolicyError` and changes nothing.
+        With a `tenants` or `users` resolver, save the change where the resolver reads it
+        first: this process uses the new value at once, others once their cached answer is
+        `cache_ttl` seconds old. From async code, use `aupdate`.
 
-        With a ``tenants`` or ``users`` resolver, save the change where the
-        resolver reads it first: this process uses the new value at once,
-        others once their cached answer is ``cache_ttl`` seconds old.
+        Args:
+            new: The new default (`tenant` and `subject` both `None`), the policy of `tenant`, or
+                the choice of user `subject` (a [`UserChoice`][idleguard.UserChoice], a duration,
+                `"never"` or `None` to clear it).
+            actor: Who made the change, for the event.
+            tenant: The tenant whose policy changes (or whose user's choice).
+            subject: The user whose choice changes.
 
-        Records and returns an ``inactivity_timeout_updated`` event (actor, old
-        and new values, tenant). From async code use :meth:`aupdate`.
+        Returns:
+            The `inactivity_timeout_updated` event recorded (actor, old and new values, tenant).
+
+        Raises:
+            PolicyError: The bounds do not allow the value; nothing changed.
         """
         event: Event = drive_sync(_NO_STORE, self._update(new, actor, tenant, subject))
         if self.hooks:
@@ -318,7 +321,7 @@ class PolicyEngine:
         tenant: str | None = None,
         subject: str | None = None,
     ) -> Event:
-        """:meth:`update` for async code (async resolvers are awaited, async hooks too)."""
+        """[`update`][idleguard.PolicyEngine.update], awaiting async resolvers and hooks."""
         event: Event = await drive_async(_NO_STORE, self._update(new, actor, tenant, subject), None)
         if self.hooks:
             await emit_async(self.hooks, [event])
@@ -382,7 +385,7 @@ class PolicyEngine:
 
     # -- seeing what applies --------------------------------------------------
     def explain(self, context: Any) -> dict[str, Any]:
-        """What applied to a request and why: ``context.explain()``; see :func:`idleguard.explain`."""
+        """What applied to a request and why: [`idleguard.explain`][idleguard.explain]'s answer."""
         result: dict[str, Any] = context.explain()
         return result
 

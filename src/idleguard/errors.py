@@ -1,10 +1,11 @@
 """The two families of errors idleguard raises, at the bottom of the package so every module can.
 
-* :class:`ConfigError` (a :class:`ValueError`): a setting that cannot be enforced as
-  written. Raised at start-up, with a message that says what to change.
-* :class:`StoreUnavailable`: the session store could not answer (its driver's declared
-  errors, a timeout). The middleware answers ``503``, or serves unguarded under
-  ``fail_open``. Nothing else is an outage: any other error is a bug, refused and logged.
+* [`ConfigError`][idleguard.ConfigError] (a `ValueError`): a setting that cannot be
+  enforced as written. Raised at start-up, with a message that says what to change.
+* [`StoreUnavailable`][idleguard.StoreUnavailable]: the session store could not answer
+  (its driver's declared errors, a timeout). The middleware answers `503`, or serves
+  unguarded under `fail_open`. Nothing else is an outage: any other error is a bug,
+  refused and logged.
 """
 
 from __future__ import annotations

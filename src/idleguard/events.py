@@ -1,6 +1,6 @@
 """Audit events: what happened to a session, in a form an auditor can keep.
 
-An event never carries a session id or a credential: ``session`` is a keyed
+An event never carries a session id or a credential: `session` is a keyed
 hash of the store key, enough to follow one session through the log and
 useless to anyone who wants to ride it.
 """
@@ -22,13 +22,16 @@ __all__ = ["SCHEMA_VERSION", "Event", "EventHook", "EventType", "session_tag"]
 
 logger = logging.getLogger("idleguard")
 
-#: The ``version`` written with every event. Bumped when a field changes meaning or
+#: The `version` written with every event. Bumped when a field changes meaning or
 #: goes away; a new field does not bump it (readers ignore keys they do not know).
 SCHEMA_VERSION = 1
 
 
 class EventType(str, enum.Enum):
-    """The kinds of event. The value is the ``type`` written to the log."""
+    """The kinds of event. The value is the `type` written to the log.
+
+    `docs/audit.md` says when each one is recorded and what it carries.
+    """
 
     SESSION_STARTED = "session_started"
     SESSION_ENDED = "session_ended"
@@ -47,35 +50,31 @@ class EventType(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Event:
-    """One audit record (schema version :data:`SCHEMA_VERSION`).
+    """One audit record (schema version `SCHEMA_VERSION`).
 
-    ``type``
-        What happened, an :class:`EventType`.
-    ``at``
-        When, in seconds since the epoch from the guard's clock; ISO 8601 in UTC in
-        the JSON form.
-    ``session``
-        A keyed hash of the session (``None`` when there is none); never the id
-        or the credential.
-    ``subject`` / ``tenant``
-        Whom the session belongs to, as the app passed them to ``begin()``.
-    ``reason``
-        Why a session ended (``idle``, ``absolute``, ``signed_out``, ``revoked``, ...).
-    ``path`` / ``method``
-        The request that saw it happen (normalized path).
-    ``idle_seconds``
-        Seconds since the last recorded activity, for an expiry.
-    ``client_ip``
-        The client's address: the peer, or, when the peer is one of
-        ``trusted_proxies``, the ``X-Forwarded-For`` entry that proxy vouches
-        for (never a value a client could simply claim).
-    ``user_agent``
-        The request's ``User-Agent`` header.
-    ``policy``
-        The limits in force, in seconds (``idle_timeout``, ``absolute_timeout``, ...).
-    ``metadata``
-        Anything else: ``actor``, ``old`` and ``new`` for a timeout change, the
-        error class for a store failure.
+    Attributes:
+        type: What happened.
+        at: When, in seconds since the epoch from the guard's clock; ISO 8601 in
+            UTC in the JSON form.
+        session: A keyed hash of the session (`None` when there is none); never
+            the id or the credential.
+        subject: Whom the session belongs to, as the app passed it to
+            [`begin`][idleguard.begin].
+        tenant: The session's tenant, as the app passed it to
+            [`begin`][idleguard.begin].
+        reason: Why a session ended (`idle`, `absolute`, `signed_out`,
+            `revoked`, ...).
+        path: The path of the request that saw it happen (normalized).
+        method: The method of that request.
+        idle_seconds: Seconds since the last recorded activity, for an expiry.
+        client_ip: The client's address: the peer, or, when the peer is one of
+            `trusted_proxies`, the `X-Forwarded-For` entry that proxy vouches
+            for (never a value a client could simply claim).
+        user_agent: The request's `User-Agent` header.
+        policy: The limits in force, in seconds (`idle_timeout`,
+            `absolute_timeout`, ...).
+        metadata: Anything else: `actor`, `old` and `new` for a timeout change,
+            the error class for a store failure.
     """
 
     type: EventType
@@ -93,7 +92,7 @@ class Event:
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``at`` as ISO 8601 in UTC, ``type`` as its string."""
+        """The JSON form: `at` as ISO 8601 in UTC, `type` as its string."""
         data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         data["type"] = self.type.value
         data["at"] = datetime.fromtimestamp(self.at, timezone.utc).isoformat()
@@ -108,8 +107,17 @@ class Event:
     def from_dict(cls, data: Mapping[str, Any]) -> Event:
         """Read the JSON form back (what a log or table holds).
 
-        Raises :class:`ValueError` for a record that is not an event of a known
-        type; unknown keys, written by a newer version, are ignored.
+        Unknown keys, written by a newer version, are ignored.
+
+        Args:
+            data: One event's JSON object, as [`to_dict`][idleguard.Event.to_dict]
+                wrote it.
+
+        Returns:
+            The event.
+
+        Raises:
+            ValueError: The record is not an event of a known type.
         """
         try:
             kind = EventType(data["type"])

@@ -61,12 +61,12 @@ HEADER_NAMES = frozenset(
 class RequestFacts:
     """What the flow needs to know about one request.
 
-    ``path`` is normalized (see :func:`normalize_path`); ``headers`` holds only
-    :data:`HEADER_NAMES`, lower-case, repeated headers joined as HTTP allows;
-    ``query`` is the raw query string; ``client`` the peer address the server
-    saw (``None`` when unknown). ``routed`` is the path as the app itself
-    routes it (decoded by the server, ``..`` left in place) when that differs
-    from ``path``: the flow refuses a request whose two readings would be
+    `path` is normalized (see `normalize_path`); `headers` holds only
+    `HEADER_NAMES`, lower-case, repeated headers joined as HTTP allows;
+    `query` is the raw query string; `client` the peer address the server
+    saw (`None` when unknown). `routed` is the path as the app itself
+    routes it (decoded by the server, `..` left in place) when that differs
+    from `path`: the flow refuses a request whose two readings would be
     treated differently.
     """
 
@@ -77,7 +77,7 @@ class RequestFacts:
     query: str = ""
     client: str | None = None
     routed: str | None = None
-    #: Where the app is mounted (ASGI ``root_path``, WSGI ``SCRIPT_NAME``); ``path`` is below it.
+    #: Where the app is mounted (ASGI `root_path`, WSGI `SCRIPT_NAME`); `path` is below it.
     root: str = ""
 
     @property
@@ -98,10 +98,10 @@ class RequestFacts:
 def normalize_path(raw: str) -> str:
     """The path as a server would route it, so prefix rules cannot be dodged.
 
-    Percent-escapes are decoded (twice at most: ``%252e`` is still a dot),
-    backslashes count as slashes, ``.`` and ``..`` are resolved and repeated
-    slashes folded. ``//billing``, ``/public/%2e%2e/billing`` and
-    ``/health%3F/../billing`` all come out as ``/billing``.
+    Percent-escapes are decoded (twice at most: `%252e` is still a dot),
+    backslashes count as slashes, `.` and `..` are resolved and repeated
+    slashes folded. `//billing`, `/public/%2e%2e/billing` and
+    `/health%3F/../billing` all come out as `/billing`.
     """
     if "%" not in raw and "\\" not in raw and "/." not in raw and "//" not in raw and raw:
         return raw if raw[0] == "/" else "/" + raw
@@ -121,10 +121,10 @@ def normalize_path(raw: str) -> str:
 
 
 def app_path(path: str, root_path: str = "") -> str:
-    """The path relative to where the app is mounted (ASGI ``root_path``).
+    """The path relative to where the app is mounted (ASGI `root_path`).
 
-    Servers and routers put the mount prefix in ``root_path`` and, per the
-    ASGI specification, keep it at the front of ``path`` too; rules, passive
+    Servers and routers put the mount prefix in `root_path` and, per the
+    ASGI specification, keep it at the front of `path` too; rules, passive
     and exempt paths and the endpoints are written relative to the app.
     """
     if root_path and path.startswith(root_path):
@@ -135,14 +135,14 @@ def app_path(path: str, root_path: str = "") -> str:
 
 
 def readings(path: str) -> tuple[str, str | None]:
-    """``(normalized, routed)``: the path as :func:`normalize_path` reads it, and
-    the raw path when the app would route a different string (else ``None``)."""
+    """`(normalized, routed)`: the path as `normalize_path` reads it, and
+    the raw path when the app would route a different string (else `None`)."""
     normalized = normalize_path(path)
     return normalized, (path if normalized != path and path else None)
 
 
 def path_matches(path: str, prefixes: tuple[str, ...]) -> bool:
-    """True when ``path`` is one of ``prefixes`` or below one (on a segment boundary)."""
+    """True when `path` is one of `prefixes` or below one (on a segment boundary)."""
     for prefix in prefixes:
         if path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"):
             return True
@@ -155,16 +155,16 @@ IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProxyTrust:
-    """Which peers may say, in ``X-Forwarded-For``, whom they forward for.
+    """Which peers may say, in `X-Forwarded-For`, whom they forward for.
 
-    Built once at start-up from ``trusted_proxies`` and ``trusted_proxy_depth``
-    (see ``parse``) and read by ``client_address``.
+    Built once at start-up from `trusted_proxies` and `trusted_proxy_depth`
+    (see `parse`) and read by `client_address`.
 
     Attributes:
         proxies: The networks the reverse proxies connect from; one address
-            is a ``/32`` or ``/128`` network. Empty: no peer is believed.
-        depth: ``0`` reads ``X-Forwarded-For`` from the right past every
-            trusted proxy; ``N`` takes the ``N``-th entry from the right.
+            is a `/32` or `/128` network. Empty: no peer is believed.
+        depth: `0` reads `X-Forwarded-For` from the right past every
+            trusted proxy; `N` takes the `N`-th entry from the right.
     """
 
     proxies: tuple[IPNetwork, ...] = ()
@@ -185,13 +185,13 @@ class ProxyTrust:
         """The trust the two settings describe; a bad entry fails here, at start-up.
 
         Args:
-            trusted_proxies: IP addresses (``"127.0.0.1"``, ``"::1"``) or
-                networks (``"10.0.0.0/8"``) of the reverse proxies.
-            depth: ``trusted_proxy_depth``, the number of proxies in front
-                of the app, or ``0`` to skip every trusted proxy.
+            trusted_proxies: IP addresses (`"127.0.0.1"`, `"::1"`) or
+                networks (`"10.0.0.0/8"`) of the reverse proxies.
+            depth: `trusted_proxy_depth`, the number of proxies in front
+                of the app, or `0` to skip every trusted proxy.
 
         Raises:
-            TypeError: ``trusted_proxies`` is one string, or holds a non-string.
+            TypeError: `trusted_proxies` is one string, or holds a non-string.
             ValueError: an entry is not an address or a network, or a depth
                 is given without proxies.
         """
@@ -215,7 +215,7 @@ class ProxyTrust:
         return cls(tuple(networks), depth)
 
     def trusts(self, address: str | IPAddress | None) -> bool:
-        """True when ``address`` (a peer or a forwarded entry) is one of the proxies."""
+        """True when `address` (a peer or a forwarded entry) is one of the proxies."""
         if not self.proxies or address is None:
             return False
         if isinstance(address, str):
@@ -232,26 +232,26 @@ class ProxyTrust:
 def client_address(facts: RequestFacts, trust: ProxyTrust) -> str | None:
     """The client's IP address: the peer, or whom a trusted proxy forwarded for.
 
-    ``X-Forwarded-For`` is read only when the peer the server saw is one of
-    ``trust.proxies``: anyone else can send that header and claim any address,
+    `X-Forwarded-For` is read only when the peer the server saw is one of
+    `trust.proxies`: anyone else can send that header and claim any address,
     so for them the peer is the client. Each proxy appends the address it saw,
-    so the list is read from the right: with ``trust.depth`` ``0``, past every
-    entry that is itself a trusted proxy to the first that is not; with ``N``,
-    the ``N``-th entry. Entries further left were written by the client and
+    so the list is read from the right: with `trust.depth` `0`, past every
+    entry that is itself a trusted proxy to the first that is not; with `N`,
+    the `N`-th entry. Entries further left were written by the client and
     are never believed.
 
     A trusted peer that forwards nothing (a health check from the proxy) is
     the client, and so is the leftmost entry when every entry is a trusted
     proxy. An entry read on the way that is not an IP address, or fewer than
-    ``N`` entries (a request that bypassed a proxy), gives ``None`` rather
+    `N` entries (a request that bypassed a proxy), gives `None` rather
     than a guess.
 
     Args:
-        facts: The request; ``facts.client`` is the peer.
-        trust: The settings' ``proxy_trust``.
+        facts: The request; `facts.client` is the peer.
+        trust: The settings' `proxy_trust`.
 
     Returns:
-        The address in its normal form (the peer's as the server gave it), or ``None``.
+        The address in its normal form (the peer's as the server gave it), or `None`.
     """
     if not trust.trusts(facts.client):
         return facts.client
@@ -286,7 +286,7 @@ def _forwarded_address(entry: str) -> IPAddress | None:
 
 
 def default_api_key_exempt(headers: Mapping[str, str]) -> bool:
-    """Requests carrying an API key: an ``X-API-Key`` header or ``Authorization: ApiKey ...``."""
+    """Requests carrying an API key: an `X-API-Key` header or `Authorization: ApiKey ...`."""
     if "x-api-key" in headers:
         return True
     authorization = headers.get("authorization")
@@ -298,7 +298,7 @@ ApiKeyPredicate = Callable[[Mapping[str, str]], bool]
 
 
 def api_keys(keys: Iterable[str]) -> ApiKeyPredicate:
-    """An ``api_key_exempt`` predicate that exempts only requests with one of ``keys``.
+    """An `api_key_exempt` predicate that exempts only requests with one of `keys`.
 
     The default predicate exempts any request that *carries* an API key and
     leaves checking it to the app. This one checks it: the presented key's

@@ -1,16 +1,16 @@
 """The request flow, written once and driven by every adapter.
 
 Each step is a generator that yields the store calls it needs (typed values
-from :mod:`idleguard.steps`) and is sent their results; it never does I/O.
-:func:`~idleguard.steps.drive_sync` runs it against a store's sync methods,
-:func:`~idleguard.steps.drive_async` against the awaited twins, so WSGI, ASGI,
+from `idleguard.steps`) and is sent their results; it never does I/O.
+`drive_sync` runs it against a store's sync methods,
+`drive_async` against the awaited twins, so WSGI, ASGI,
 the Django middleware and the Flask extension cannot drift apart: there is
 only one flow.
 
-What happens to a request: :meth:`Flow.check` before the app (find the
-session, decide it), :meth:`Flow.keep_alive` while its bytes flow,
-:meth:`Flow.leave` after it (carry out the app's sign-in or sign-out);
-:meth:`Flow.sweep` between requests.
+What happens to a request: `Flow.check` before the app (find the
+session, decide it), `Flow.keep_alive` while its bytes flow,
+`Flow.leave` after it (carry out the app's sign-in or sign-out);
+`Flow.sweep` between requests.
 """
 
 from __future__ import annotations
@@ -100,9 +100,9 @@ class Flow:
 
     # -- before the app -------------------------------------------------------
     def check(self, facts: RequestFacts, activity: bool | None = None) -> StepOf:
-        """Find the request's session and decide it; returns an :class:`Entry`.
+        """Find the request's session and decide it; returns an `Entry`.
 
-        ``activity`` overrides whether the request counts as activity (the
+        `activity` overrides whether the request counts as activity (the
         client endpoints say it themselves); by default it does unless it is
         passive, a preflight, or exempt. A request that presents a session
         credential is always checked: exemption (API keys, exempt paths) only
@@ -362,10 +362,10 @@ class Flow:
 
     # -- after the app --------------------------------------------------------
     def leave(self, context: SessionContext) -> StepOf:
-        """Carry out the app's begin, end and reauthenticate; returns a :class:`Departure`.
+        """Carry out the app's begin, end and reauthenticate; returns a `Departure`.
 
         A failure here that is not the store's own is a bug: logged, and the
-        app's answer replaced by a ``500`` that also clears the cookie.
+        app's answer replaced by a `500` that also clears the cookie.
         """
         try:
             return (yield from carry_out(context, self.ended, report_outage))
@@ -375,12 +375,12 @@ class Flow:
             return Departure([*self.settings.clear_cookie_headers(), NO_STORE], [], reply)
 
     def ended(self, key: str) -> None:
-        """Tell this process's open sockets of session ``key`` that it is over, at once."""
+        """Tell this process's open sockets of session `key` that it is over, at once."""
         for listener in list(self.listeners.get(key, ())):
             listener()
 
     def listen(self, key: str, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener`` when session ``key`` ends in this process; returns the undo."""
+        """Call `listener` when session `key` ends in this process; returns the undo."""
         self.listeners.setdefault(key, set()).add(listener)
 
         def forget() -> None:

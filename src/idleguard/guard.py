@@ -1,7 +1,7 @@
 """What every adapter shares: one guard per configuration, over the flow and the endpoints.
 
 The ASGI and WSGI middleware, the Django middleware and the Flask extension
-each only translate their framework's I/O into :class:`~idleguard.facts.RequestFacts`
+each only translate their framework's I/O into `RequestFacts`
 and back. Everything else they need is here once: which step answers a
 request (the client endpoints or the flow), how its store calls are driven
 (sync, or awaited with a timeout), where events go, how headers are merged,
@@ -51,7 +51,7 @@ class Guard:
         self.settings = settings
         self.flow = Flow(settings)
         self.store = settings.store
-        #: The policy engine: runtime changes with ``guard.policies.update(...)``.
+        #: The policy engine: runtime changes with `guard.policies.update(...)`.
         self.policies = settings.policies
         # An in-process store never blocks: drive it without awaits or timeouts,
         # unless a policy resolver may need awaiting.
@@ -61,11 +61,11 @@ class Guard:
 
     # -- the steps ------------------------------------------------------------
     def enter(self, facts: RequestFacts) -> StepOf:
-        """The step that answers ``facts``: a client endpoint, or the flow's check.
+        """The step that answers `facts`: a client endpoint, or the flow's check.
 
-        Returns an :class:`~idleguard.flow.Entry`. Any error that is not the
+        Returns an `Entry`. Any error that is not the
         store's own (a bug here, in a store or in a resolver) is logged with its
-        traceback and refused: it never reads as an outage, so ``fail_open``
+        traceback and refused: it never reads as an outage, so `fail_open`
         cannot let it through.
         """
         try:
@@ -98,36 +98,36 @@ class Guard:
             )
 
     def run_sync(self, step: StepOf) -> Any:
-        """Drive ``step`` with the store's sync methods."""
+        """Drive `step` with the store's sync methods."""
         return drive_sync(self.store, step)
 
     async def run(self, step: StepOf) -> Any:
-        """Drive ``step`` from async code: in place for an in-process store, else awaited."""
+        """Drive `step` from async code: in place for an in-process store, else awaited."""
         if self.in_process:
             return drive_sync(self.store, step)
         return await drive_async(self.store, step, self.settings.store_timeout)
 
     # -- events ---------------------------------------------------------------
     def emit_sync(self, events: list[Event]) -> None:
-        """Hand ``events`` to the audit trail (redacted, then delivered)."""
+        """Hand `events` to the audit trail (redacted, then delivered)."""
         if events and self.settings.hooks:
             emit_sync(self.settings.hooks, events)
 
     async def emit(self, events: list[Event]) -> None:
-        """:meth:`emit_sync` from async code (async hooks are awaited or scheduled)."""
+        """`emit_sync` from async code (async hooks are awaited or scheduled)."""
         if events and self.settings.hooks:
             await emit_async(self.settings.hooks, events)
 
     # -- while bytes flow -----------------------------------------------------
     def touch_if_due_sync(self, context: SessionContext) -> None:
-        """Count a streamed chunk as activity, at most once per ``touch_interval``."""
+        """Count a streamed chunk as activity, at most once per `touch_interval`."""
         if context.key is not None and context.activity:
             now = self.settings.clock()
             if self.flow.activity_due(context, now):
                 self.emit_sync(self.run_sync(self.flow.keep_alive(context, now)))
 
     async def touch_if_due(self, context: SessionContext) -> None:
-        """:meth:`touch_if_due_sync` from async code."""
+        """`touch_if_due_sync` from async code."""
         if context.key is not None and context.activity:
             now = self.settings.clock()
             if self.flow.activity_due(context, now):
@@ -137,15 +137,15 @@ class Guard:
     def purge_expired(self) -> list[Event]:
         """End the sessions past their deadline that no request discovered, and report them.
 
-        Each becomes a ``session_expired_inactivity`` or ``session_expired_absolute``
-        event through ``on_event``, as if a request had found it. Returns the events.
+        Each becomes a `session_expired_inactivity` or `session_expired_absolute`
+        event through `on_event`, as if a request had found it. Returns the events.
         """
         events: list[Event] = self.run_sync(self.flow.sweep(self.settings.clock()))
         self.emit_sync(events)
         return events
 
     async def apurge_expired(self) -> list[Event]:
-        """:meth:`purge_expired`, awaiting the store."""
+        """`purge_expired`, awaiting the store."""
         events: list[Event] = await self.run(self.flow.sweep(self.settings.clock()))
         await self.emit(events)
         return events
@@ -154,14 +154,14 @@ class Guard:
 def merge_headers(
     existing: list[tuple[str, str]], added: list[tuple[str, str]]
 ) -> list[tuple[str, str]]:
-    """The app's headers plus ours; ours replace its ``Cache-Control``."""
+    """The app's headers plus ours; ours replace its `Cache-Control`."""
     if any(name == "cache-control" for name, _ in added):
         existing = [(name, value) for name, value in existing if name.lower() != "cache-control"]
     return [*existing, *added]
 
 
 def websocket_refusal(entry: Entry) -> tuple[int, str]:
-    """The close code and reason for a WebSocket whose connection ``entry`` refused."""
+    """The close code and reason for a WebSocket whose connection `entry` refused."""
     reply = entry.reply
     if reply is not None and reply.status == 503:
         return WEBSOCKET_STORE_UNAVAILABLE, "store_unavailable"

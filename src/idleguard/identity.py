@@ -4,11 +4,11 @@ Three ways to tie a request to a session, all ending in the same thing: a
 *store key*, the SHA-256 digest of a secret the browser holds. The store never
 sees the secret itself, so a leaked store dump cannot be replayed as cookies.
 
-* :class:`SignedCookie` (the default): idleguard issues its own 256-bit random
-  id in a signed cookie. An id the server never signed is refused before any
-  store lookup, so a guessed or planted id can never be adopted.
-* :class:`AppCookie`: guard the app's own session cookie as it is.
-* :class:`BearerToken`: guard an ``Authorization: Bearer`` token.
+* [`SignedCookie`][idleguard.SignedCookie] (the default): idleguard issues its own
+  256-bit random id in a signed cookie. An id the server never signed is refused
+  before any store lookup, so a guessed or planted id can never be adopted.
+* [`AppCookie`][idleguard.AppCookie]: guard the app's own session cookie as it is.
+* [`BearerToken`][idleguard.BearerToken]: guard an `Authorization: Bearer` token.
 """
 
 from __future__ import annotations
@@ -56,9 +56,12 @@ def digest(secret: str) -> str:
 class Identity(Protocol):
     """Turns what a request presents into a store key, and back into a cookie.
 
-    ``source`` is ``"cookie"`` or ``"bearer"``; ``name`` is the cookie's name.
-    ``issues`` is true when idleguard creates the credential itself (and so
-    sets and clears the cookie); false when it guards a credential the app owns.
+    Attributes:
+        source: `"cookie"` or `"bearer"`: where the request presents it.
+        name: The cookie's name.
+        issues: True when idleguard creates the credential itself (and so sets
+            and clears the cookie); false when it guards a credential the app
+            owns.
     """
 
     source: str
@@ -66,7 +69,7 @@ class Identity(Protocol):
     issues: bool
 
     def key_for(self, credential: str) -> str | None:
-        """The store key for a presented credential, or ``None`` if it is not acceptable."""
+        """The store key for a presented credential, or `None` if it is not acceptable."""
         ...
 
     def issue(self) -> tuple[str, str]:
@@ -75,11 +78,16 @@ class Identity(Protocol):
 
 
 class SignedCookie:
-    """idleguard's own cookie: a random id signed with ``secret_key``.
+    """idleguard's own cookie: a random id signed with `secret_key`.
 
-    ``secret_key`` may be a list for rotation: every key verifies, the first
-    one signs. ``name`` is the cookie's name (the middleware adds the
-    ``__Host-`` prefix when cookies are secure).
+    Args:
+        secret_key: Signs the cookie, at least 32 random characters. A list
+            rotates keys: every key verifies, the first one signs.
+        name: The cookie's name (the middleware adds the `__Host-` prefix when
+            cookies are secure).
+
+    Raises:
+        ConfigError: `secret_key` is empty, or a list holding an empty key.
     """
 
     source = "cookie"
@@ -125,14 +133,19 @@ class SignedCookie:
         return self._signer.sign(session_id).decode("ascii"), digest(session_id)
 
 
-#: ``credential -> subject`` (or an awaitable of it): the app vouches for a
+#: `credential -> subject` (or an awaitable of it): the app vouches for a
 #: credential idleguard has no record of. A string starts a session for that
-#: subject; ``None`` refuses the credential.
+#: subject; `None` refuses the credential.
 Adopt = Callable[[str], Union[str, Awaitable[Union[str, None]], None]]  # noqa: UP007
 
 
 def check_adopt(adopt: object) -> Adopt | None:
-    """``adopt`` checked: a callable, or ``None``; ``True`` is refused with what to do instead."""
+    """`adopt` checked: a callable, or `None`.
+
+    Raises:
+        TypeError: `adopt` is `True` (the message says what to do instead) or
+            not callable.
+    """
     if adopt is True:
         raise TypeError(
             "adopt=True would guard any credential presented, including ones the app never "
@@ -150,13 +163,13 @@ class _AppCredential:
     """A credential the app owns, guarded by its digest.
 
     The app registers each credential with
-    ``idleguard.begin(request, subject=..., credential=...)`` when it issues
+    `idleguard.begin(request, subject=..., credential=...)` when it issues
     it. A credential idleguard has no live record for (never registered,
     ended long ago, forgotten) is refused like an expired one: idleguard
     cannot tell a stolen old credential from a new one, so the app must say.
-    ``adopt``, a callable ``credential -> subject | None`` (sync or async),
+    `adopt`, a callable `credential -> subject | None` (sync or async),
     is how it says: it is asked about each unknown credential and a subject
-    starts a session for it; ``None`` refuses it.
+    starts a session for it; `None` refuses it.
     """
 
     issues = False
@@ -177,7 +190,23 @@ class _AppCredential:
 
 
 class AppCookie(_AppCredential):
-    """Guard the app's own session cookie called ``name``, stored only as its digest."""
+    """Guard the app's own session cookie called `name`, stored only as its digest.
+
+    The app registers each credential with
+    `idleguard.begin(request, subject=..., credential=...)` when it issues it.
+
+    Args:
+        name: The name of the app's session cookie.
+        adopt: How the app vouches for a credential idleguard has no live
+            record of (never registered, ended long ago, forgotten): a callable
+            `credential -> subject | None`, sync or async. A subject starts a
+            session for the credential; `None` refuses it. Without it, such a
+            credential is refused like an expired one: idleguard cannot tell a
+            stolen old credential from a new one, so the app must say.
+
+    Raises:
+        TypeError: `adopt` is `True` or not callable.
+    """
 
     source = "cookie"
 
@@ -187,7 +216,22 @@ class AppCookie(_AppCredential):
 
 
 class BearerToken(_AppCredential):
-    """Guard ``Authorization: Bearer`` tokens, stored only as their digest."""
+    """Guard `Authorization: Bearer` tokens, stored only as their digest.
+
+    The app registers each credential with
+    `idleguard.begin(request, subject=..., credential=...)` when it issues it.
+
+    Args:
+        adopt: How the app vouches for a credential idleguard has no live
+            record of (never registered, ended long ago, forgotten): a callable
+            `credential -> subject | None`, sync or async. A subject starts a
+            session for the credential; `None` refuses it. Without it, such a
+            credential is refused like an expired one: idleguard cannot tell a
+            stolen old credential from a new one, so the app must say.
+
+    Raises:
+        TypeError: `adopt` is `True` or not callable.
+    """
 
     source = "bearer"
     name = "authorization"

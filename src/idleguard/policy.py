@@ -1,4 +1,4 @@
-"""The limits a session lives under: :class:`Policy`.
+"""The limits a session lives under: [`Policy`][idleguard.Policy].
 
 A policy is a frozen value. It validates itself when it is built, so a policy
 that makes no sense stops the application at start-up with a message that says
@@ -20,7 +20,7 @@ from .errors import PolicyError
 
 __all__ = ["Duration", "Limits", "Policy", "PolicyError", "check_keys", "to_seconds"]
 
-#: A length of time: seconds as an ``int``/``float``, or a :class:`datetime.timedelta`.
+#: A length of time: seconds as an `int`/`float`, or a `datetime.timedelta`.
 Duration = Union[float, int, timedelta]  # noqa: UP007 - a runtime alias on Python 3.10
 
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
@@ -28,12 +28,12 @@ DEFAULT_ABSOLUTE_TIMEOUT = 8 * 60 * 60.0
 DEFAULT_WARN_BEFORE = 120.0
 #: The stored last activity may lag by this share of the idle limit: expiry is
 #: then never more than 2 % early, and a busy session writes at most once per
-#: ``touch_interval`` instead of on every request.
+#: `touch_interval` instead of on every request.
 DEFAULT_TOUCH_SHARE = 0.02
 
 
 def check_keys(data: Mapping[str, Any], valid: tuple[str, ...], what: str) -> None:
-    """Refuse keys outside ``valid``, naming the closest valid key for each typo."""
+    """Refuse keys outside `valid`, naming the closest valid key for each typo."""
     import difflib
 
     for key in data:
@@ -46,7 +46,7 @@ def check_keys(data: Mapping[str, Any], valid: tuple[str, ...], what: str) -> No
 
 
 def to_seconds(value: Duration | None, name: str) -> float | None:
-    """Turn a :data:`Duration` into seconds, keeping ``None`` (meaning "no limit")."""
+    """Turn a `Duration` into seconds, keeping `None` (meaning "no limit")."""
     if value is None:
         return None
     if isinstance(value, timedelta):
@@ -68,21 +68,26 @@ def to_seconds(value: Duration | None, name: str) -> float | None:
 class Policy:
     """How long a session may live.
 
-    Parameters (each a number of seconds or a :class:`~datetime.timedelta`):
+    Every duration is a number of seconds or a `datetime.timedelta`; the fields
+    hold seconds as `float`.
 
-    ``idle_timeout``
-        The session ends after this long without user activity. ``None`` turns the
-        idle limit off. Default: 30 minutes.
-    ``absolute_timeout``
-        The session ends this long after sign-in, however active it is. ``None``
-        turns the absolute limit off. Default: 8 hours.
-    ``warn_before``
-        How long before the idle deadline the browser client shows its warning.
-        Default: 2 minutes.
-    ``touch_interval``
-        How stale the stored last activity may become before a request writes it
-        again. Expiry can come at most this much early, so the default is 2 % of
-        the idle limit; ``0`` writes on every request.
+    Args:
+        idle_timeout: The session ends after this long without user activity.
+            `None` turns the idle limit off. Default: 30 minutes.
+        absolute_timeout: The session ends this long after sign-in, however active
+            it is. `None` turns the absolute limit off. Default: 8 hours.
+        warn_before: How long before the idle deadline the browser client shows
+            its warning. Default: 2 minutes.
+        touch_interval: How stale the stored last activity may become before a
+            request writes it again. Expiry can come at most this much early, so
+            the default (`None`) is 2 % of the idle limit; `0` writes on every
+            request.
+
+    Raises:
+        PolicyError: A limit is negative, zero, not a number, or cannot be
+            reached (an idle limit longer than the absolute one, a warning or a
+            touch interval as long as the idle limit); the message says how to
+            fix it.
     """
 
     idle_timeout: float | None
@@ -136,7 +141,21 @@ class Policy:
         object.__setattr__(self, "limits", Limits(idle, absolute, touch))
 
     def replace(self, **changes: Any) -> Policy:
-        """Return a copy with some fields changed, validated like a new policy."""
+        """Return a copy with some fields changed, validated like a new policy.
+
+        Changing `idle_timeout` alone also resets `touch_interval` to its default
+        share of the new limit.
+
+        Args:
+            **changes: Fields to change, by name (seconds or timedeltas).
+
+        Returns:
+            The new policy.
+
+        Raises:
+            PolicyError: A name is not a field (the message names the closest
+                one), or the new policy makes no sense.
+        """
         fields: dict[str, Any] = {
             "idle_timeout": self.idle_timeout,
             "absolute_timeout": self.absolute_timeout,
@@ -161,11 +180,20 @@ class Policy:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Policy:
-        """A named policy: the ladder (``"disabled"``, ``"15m"`` ... ``"8h"``) or a compliance
-        preset (``"pci-dss"``, ``"nist-800-63b-aal2"`` ...); see ``docs/policies.md``.
+        """A named policy: a rung of the ladder or a compliance preset.
 
-        ``overrides`` change fields of the preset (seconds or timedeltas). An
-        unknown name raises :class:`PolicyError` naming the closest valid one.
+        Args:
+            name: The ladder (`"disabled"`, `"15m"` ... `"8h"`) or a compliance
+                preset (`"pci-dss"`, `"nist-800-63b-aal2"` ...); see
+                `docs/policies.md`.
+            **overrides: Fields of the preset to change (seconds or timedeltas).
+
+        Returns:
+            The preset's policy, with the overrides applied.
+
+        Raises:
+            PolicyError: An unknown name (the message names the closest valid
+                one), or overrides that make no sense.
         """
         preset = presets.lookup(name)
         base = cls(idle_timeout=preset.idle_timeout, absolute_timeout=preset.absolute_timeout)
@@ -173,10 +201,21 @@ class Policy:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Policy:
-        """Build a policy from configuration: the field names, or ``preset`` plus overrides.
+        """Build a policy from configuration: the field names, or `preset` plus overrides.
 
         An unknown key is an error that names the closest valid one, so a typo
         in a configuration file stops start-up instead of being ignored.
+
+        Args:
+            data: The policy's fields by name, or `preset` (a preset name) plus
+                fields that override it.
+
+        Returns:
+            The policy.
+
+        Raises:
+            PolicyError: An unknown key, an unknown preset, or a policy that
+                makes no sense.
         """
         fields = ("idle_timeout", "absolute_timeout", "warn_before", "touch_interval")
         check_keys(data, (*fields, "preset"), "policy")
@@ -192,12 +231,24 @@ class Policy:
         environ: Mapping[str, str] | None = None,
         prefix: str = "IDLEGUARD_",
     ) -> Policy:
-        """Build a policy from environment variables, over ``base`` (default: the defaults).
+        """Build a policy from environment variables, over `base`.
 
-        ``IDLEGUARD_IDLE_TIMEOUT``, ``IDLEGUARD_ABSOLUTE_TIMEOUT``,
-        ``IDLEGUARD_WARN_BEFORE`` and ``IDLEGUARD_TOUCH_INTERVAL`` are read as
-        seconds; the words ``none`` or ``off`` turn a limit off. A value that is
+        `IDLEGUARD_IDLE_TIMEOUT`, `IDLEGUARD_ABSOLUTE_TIMEOUT`,
+        `IDLEGUARD_WARN_BEFORE` and `IDLEGUARD_TOUCH_INTERVAL` are read as
+        seconds; the words `none`, `off` or `disabled` turn a limit off. A value that is
         not a number is an error at start-up, never a silent default.
+
+        Args:
+            base: The policy the variables change. Default: the default policy.
+            environ: Where to read the variables. Default: `os.environ`.
+            prefix: What the variables' names start with.
+
+        Returns:
+            `base` with the fields the environment sets.
+
+        Raises:
+            PolicyError: A value that is neither a number of seconds nor one of
+                those words, or a policy that makes no sense.
         """
         env = os.environ if environ is None else environ
         policy = base if base is not None else cls()

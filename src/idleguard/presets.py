@@ -2,8 +2,8 @@
 
 Each preset records where its numbers come from. A number the standard sets
 is cited by clause; a number the standard leaves to the organisation's risk
-assessment is marked as idleguard's choice (``chosen``), so nobody mistakes
-it for a requirement. ``docs/policies.md`` shows the same table, and a test
+assessment is marked as idleguard's choice (`chosen`), so nobody mistakes
+it for a requirement. `docs/policies.md` shows the same table, and a test
 keeps the two in step.
 """
 
@@ -24,9 +24,9 @@ HOUR = 3600.0
 class Preset:
     """A named policy and its provenance.
 
-    ``idle_timeout`` and ``absolute_timeout`` are seconds (``None``: that limit
-    is off). ``source`` names the standard and its revision, ``clause`` the
-    clause each number answers. ``chosen`` lists the fields whose numbers the
+    `idle_timeout` and `absolute_timeout` are seconds (`None`: that limit
+    is off). `source` names the standard and its revision, `clause` the
+    clause each number answers. `chosen` lists the fields whose numbers the
     standard leaves to a risk assessment: idleguard picked them, and the docs
     say so.
     """
@@ -161,7 +161,11 @@ def suggest(name: str) -> str | None:
 
 
 def lookup(name: str) -> Preset:
-    """The preset called ``name`` (case-insensitive); an unknown name is a :class:`PolicyError`."""
+    """The preset called `name` (case-insensitive).
+
+    Raises:
+        PolicyError: No preset has that name (the message names the closest).
+    """
     if not isinstance(name, str):
         raise PolicyError(f"a preset name must be a string, not {type(name).__name__}")
     key = name.strip().lower()

@@ -1,8 +1,8 @@
 """The answers idleguard sends itself instead of calling the app.
 
 Plain values and the functions that build them; no I/O. Every redirect target
-is a local path checked here once (:func:`safe_next`), and every answer that
-concerns a session carries ``Cache-Control: no-store``.
+is a local path checked here once (`safe_next`), and every answer that
+concerns a session carries `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ NO_STORE = ("cache-control", "no-store")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Reply:
-    """A response idleguard sends itself: status, headers (lower-case names), body."""
+    """A response idleguard sends itself: status, headers (lower-case names), body.
+
+    What an `expired_response` hook returns.
+
+    Attributes:
+        status: The HTTP status.
+        headers: `(name, value)` pairs, names in lower case.
+        body: The body's bytes.
+    """
 
     status: int
     headers: list[tuple[str, str]]
@@ -44,28 +52,28 @@ class ReplySettings(Protocol):
 
     @property
     def login_url(self) -> str | None:
-        """Where a browser is sent to sign in again (``None``: answer ``401`` JSON)."""
+        """Where a browser is sent to sign in again (`None`: answer `401` JSON)."""
         ...
 
     def clear_cookie_headers(self) -> list[tuple[str, str]]:
-        """The ``Set-Cookie`` headers that make the browser forget the session."""
+        """The `Set-Cookie` headers that make the browser forget the session."""
         ...
 
 
 def json_reply(status: int, payload: dict[str, Any], headers: list[tuple[str, str]]) -> Reply:
-    """``status`` with ``payload`` as compact JSON, not cacheable, plus ``headers``."""
+    """`status` with `payload` as compact JSON, not cacheable, plus `headers`."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     return Reply(status, [("content-type", "application/json"), NO_STORE, *headers], body)
 
 
 def with_headers(reply: Reply, headers: list[tuple[str, str]]) -> Reply:
-    """``reply`` with ``headers`` added (its own ``Cache-Control`` kept, not repeated)."""
+    """`reply` with `headers` added (its own `Cache-Control` kept, not repeated)."""
     extra = [header for header in headers if header != NO_STORE]
     return dataclasses.replace(reply, headers=[*reply.headers, *extra])
 
 
 def safe_next(path: str) -> bool:
-    """A plain local path, safe to send a browser back to: ``//host`` or a backslash would leave."""
+    """A plain local path, safe to send a browser back to: `//host` or a backslash would leave."""
     return path.startswith("/") and not path.startswith("//") and "\\" not in path
 
 
@@ -83,11 +91,11 @@ def _with_next(url: str, facts: RequestFacts) -> str:
 def expired_reply(settings: ReplySettings, facts: RequestFacts, reason: str) -> Reply:
     """The default answer to a request whose session has ended.
 
-    A browser navigation is sent (``303``) to the sign-in page with the reason,
+    A browser navigation is sent (`303`) to the sign-in page with the reason,
     and where it was going when that is a plain local path; anything else gets
-    ``401`` with JSON it can act on: ``{"error": "session_expired", "reason": ...}``.
-    Under a mount (ASGI ``root_path``, WSGI ``SCRIPT_NAME``) a local ``login_url``
-    and ``next`` carry the prefix.
+    `401` with JSON it can act on: `{"error": "session_expired", "reason": ...}`.
+    Under a mount (ASGI `root_path`, WSGI `SCRIPT_NAME`) a local `login_url`
+    and `next` carry the prefix.
     """
     headers = settings.clear_cookie_headers()
     login_url = settings.login_url
@@ -98,7 +106,7 @@ def expired_reply(settings: ReplySettings, facts: RequestFacts, reason: str) -> 
 
 
 def step_up_location(step_up_url: str | None, facts: RequestFacts) -> str | None:
-    """Where a browser navigation goes to authenticate again, or ``None`` (answer 401 JSON)."""
+    """Where a browser navigation goes to authenticate again, or `None` (answer 401 JSON)."""
     if not facts.wants_html or step_up_url is None:
         return None
     return _with_next(_local(step_up_url, facts), facts)
@@ -112,7 +120,7 @@ _UNAVAILABLE_PAGE = (
 
 
 def store_unavailable_reply(facts: RequestFacts) -> Reply:
-    """``503``: JSON for an API client, a page that says so for a browser."""
+    """`503`: JSON for an API client, a page that says so for a browser."""
     headers = [("retry-after", "5")]
     if "text/html" in facts.headers.get("accept", ""):
         return Reply(
@@ -124,5 +132,5 @@ def store_unavailable_reply(facts: RequestFacts) -> Reply:
 
 
 def internal_error_reply() -> Reply:
-    """``500``: a bug refused the request (the traceback is in the log, never in the answer)."""
+    """`500`: a bug refused the request (the traceback is in the log, never in the answer)."""
     return json_reply(500, {"error": "internal_error"}, [])

@@ -1,9 +1,9 @@
 """Which limits apply to one request: rules, tenant bounds, user choices, step-up. Pure code.
 
-Nothing here does I/O or reads a clock. :func:`resolve` takes the bounds of
+Nothing here does I/O or reads a clock. `resolve` takes the bounds of
 the session's tenant, the user's choice, the request facts and the rules and
-returns a :class:`Resolution`: the effective :class:`~idleguard.Policy` and
-the name of the rule that decided each limit. :func:`step_up_due` says
+returns a [`Resolution`][idleguard.Resolution]: the effective
+[`Policy`][idleguard.Policy] and the name of the rule that decided each limit. `step_up_due` says
 whether a live session must prove itself again before this request.
 
 How the limits combine (every bound is a maximum; the shortest wins):
@@ -32,7 +32,14 @@ __all__ = ["Resolution", "StepUp", "resolve", "step_up_due"]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StepUp:
-    """Why a request needs fresh authentication: the rule, and the age limit it set (seconds)."""
+    """Why a request needs fresh authentication.
+
+    Attributes:
+        rule: The rule that asked for it.
+        kind: `"idle"` (a `step_up` path rule's idle limit) or
+            `"authentication_age"` (`authenticated_within`).
+        limit: The limit it set, in seconds.
+    """
 
     rule: str
     kind: Literal["idle", "authentication_age"]
@@ -43,12 +50,17 @@ class StepUp:
 class Resolution:
     """The limits that apply to one request, and which rule decided each.
 
-    ``policy`` is the effective policy. ``idle_rule`` and ``absolute_rule``
-    name the rule, bound or choice that set each limit (``"default"``,
-    ``"tenant:acme"``, ``"user"``, ``"role:admin"``, ``"path:/billing"``,
-    ``"device:mobile"``, ``"tenant maximum"`` ...). ``step_up_idle`` and
-    ``authenticated_within`` are the step-up conditions (seconds), each with
-    the rule that set it. ``notes`` record every clamp that was applied.
+    Attributes:
+        policy: The effective policy.
+        idle_rule: The rule, bound or choice that set the idle limit
+            (`"default"`, `"tenant:acme"`, `"user"`, `"role:admin"`,
+            `"path:/billing"`, `"device:mobile"`, `"tenant maximum"` ...).
+        absolute_rule: The same for the absolute limit.
+        step_up_idle: A `step_up` path rule's idle limit (seconds) and the rule
+            that set it, if one applies.
+        authenticated_within: The oldest authentication the request accepts
+            (seconds) and the rule that set it, if one applies.
+        notes: Every clamp that was applied.
     """
 
     policy: Policy
@@ -158,9 +170,20 @@ def resolve(
 ) -> Resolution:
     """The limits for one request.
 
-    ``bounds`` are the session's tenant's (or the guard's default), ``label``
-    how to name them (``"default"``, ``"tenant:acme"``); ``choice`` the user's
-    own setting and roles, if any. See the module docstring for the order.
+    Every bound is a maximum and the shortest wins: the default (a device rule
+    replaces its idle limit, then the user's choice does), then the tenant's
+    maximum, each of the user's roles' caps and every matching path rule that
+    ends sessions cut it down.
+
+    Args:
+        bounds: The session's tenant's (or the guard's default).
+        label: How to name them (`"default"`, `"tenant:acme"`).
+        facts: The request.
+        rules: The middleware's rules.
+        choice: The user's own setting and roles, if any.
+
+    Returns:
+        The effective policy and the rule that decided each limit.
     """
     device: DeviceRule | None = None
     paths: list[PathRule] = []
@@ -179,10 +202,20 @@ def step_up_due(
     """Whether a live session must reauthenticate before this request (times in epoch seconds).
 
     Two conditions, from the rules that matched: the last authentication is
-    older than ``authenticated_within``; or the session has been idle longer
-    than a ``step_up`` path rule's idle limit and the user has not
+    older than `authenticated_within`; or the session has been idle longer
+    than a `step_up` path rule's idle limit and the user has not
     reauthenticated since. A reauthentication satisfies both, and both decay:
-    freshness is measured from ``authenticated_at``, never kept as a flag.
+    freshness is measured from `authenticated_at`, never kept as a flag.
+
+    Args:
+        resolution: The request's limits and step-up conditions.
+        authenticated_at: When the user last proved who they are.
+        last_activity: The session's last recorded activity.
+        now: The time of the request.
+
+    Returns:
+        The condition that asks for step-up, or `None` when the request may go
+            on.
     """
     if resolution.authenticated_within is not None:
         limit, rule = resolution.authenticated_within

@@ -1,6 +1,6 @@
 """The cache in front of the app's tenant and user resolvers.
 
-Not :class:`cachetools.TTLCache`: an entry past its time must stay, so that a
+Not `cachetools.TTLCache`: an entry past its time must stay, so that a
 resolver that fails can be answered with the last value it gave ("stale
 beats nothing"), and cachetools drops expired entries. Bounded, least
 recently written first, behind one lock.
@@ -19,9 +19,9 @@ V = TypeVar("V")
 
 
 class ResolverCache(Generic[K, V]):
-    """A small thread-safe cache whose entries go stale after ``ttl`` seconds.
+    """A small thread-safe cache whose entries go stale after `ttl` seconds.
 
-    A stale entry is kept (up to ``maxsize`` entries) so that a resolver that
+    A stale entry is kept (up to `maxsize` entries) so that a resolver that
     fails can be answered with the last value it gave.
     """
 

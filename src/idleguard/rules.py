@@ -1,5 +1,7 @@
-"""Rules over the request: stricter limits per path (:class:`PathRule`), a default per device
-(:class:`DeviceRule`). Pure code: no I/O, no clock.
+"""Rules over the request: stricter limits per path, a default per device.
+
+[`PathRule`][idleguard.PathRule] and [`DeviceRule`][idleguard.DeviceRule]. Pure code:
+no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from .facts import RequestFacts, path_matches
 from .policy import Duration, PolicyError, to_seconds
 
 __all__ = ["MOBILE_USER_AGENT", "DeviceRule", "PathRule", "Rule", "check_rules"]
-#: What ``DeviceRule("mobile", ...)`` matches: the tokens phone and tablet browsers send.
+#: What `DeviceRule("mobile", ...)` matches: the tokens phone and tablet browsers send.
 MOBILE_USER_AGENT = r"Mobi|Android|iPhone|iPad|iPod|Windows Phone|webOS|BlackBerry"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str] | None:
-    """``/orgs/*/billing``: ``*`` is one path segment, ``**`` any number; ``None`` for a prefix."""
+    """`/orgs/*/billing`: `*` is one path segment, `**` any number; `None` for a prefix."""
     if "*" not in pattern:
         return None
     parts = []
@@ -36,24 +38,29 @@ def _pattern_regex(pattern: str) -> re.Pattern[str] | None:
 class PathRule:
     """Stricter limits, or fresh authentication, for some paths.
 
-    ``pattern``
-        A path prefix (``"/billing"`` matches ``/billing`` and everything
-        below it, on a segment boundary) or a pattern where ``*`` stands for
-        one segment and ``**`` for any number (``"/orgs/*/billing"``).
-    ``idle_timeout``, ``absolute_timeout``
-        Limits (seconds or timedelta) for requests on these paths; each is a
-        maximum: the shorter of this and every other bound applies.
-    ``on_exceed``
-        ``"end"`` (default): past the idle limit the session ends, as any idle
-        expiry. ``"step_up"``: the session stays, and the request is answered
-        ``401 step_up_required`` until the user reauthenticates.
-    ``authenticated_within``
-        Seconds: the request needs an authentication at most this old (the
-        sign-in or the last :func:`idleguard.reauthenticated`), else step-up.
-    ``methods``
-        HTTP methods the rule applies to (default: all).
-    ``name``
-        What :func:`idleguard.explain` and events call the rule (default: the pattern).
+    Args:
+        pattern: A path prefix (`"/billing"` matches `/billing` and everything
+            below it, on a segment boundary) or a pattern where `*` stands for
+            one segment and `**` for any number (`"/orgs/*/billing"`).
+        idle_timeout: The idle limit (seconds or timedelta) for requests on
+            these paths. A maximum: the shorter of this and every other bound
+            applies.
+        absolute_timeout: The absolute limit for requests on these paths, a
+            maximum likewise.
+        on_exceed: `"end"` (default): past the idle limit the session ends, as
+            any idle expiry. `"step_up"`: the session stays, and the request is
+            answered `401 step_up_required` until the user reauthenticates.
+        authenticated_within: The request needs an authentication at most this
+            old (the sign-in or the last
+            [`idleguard.reauthenticated`][idleguard.reauthenticated]), else
+            step-up.
+        methods: HTTP methods the rule applies to (default: all).
+        name: What [`idleguard.explain`][idleguard.explain] and events call the
+            rule (default: `path:` and the pattern).
+
+    Raises:
+        PolicyError: The rule sets nothing, a limit makes no sense, or
+            `methods` is a string, empty or names an unknown method.
     """
 
     pattern: str
@@ -120,7 +127,14 @@ class PathRule:
         object.__setattr__(self, "_regex", _pattern_regex(normalized))
 
     def matches(self, facts: RequestFacts) -> bool:
-        """True when this rule applies to the request (its path and method)."""
+        """True when this rule applies to the request (its path and method).
+
+        Args:
+            facts: The request.
+
+        Returns:
+            Whether it applies.
+        """
         # HEAD is answered by the GET handler in every common framework.
         method = "GET" if facts.method == "HEAD" else facts.method
         if (
@@ -138,16 +152,25 @@ class PathRule:
 
 @dataclasses.dataclass(frozen=True, slots=True, init=False)
 class DeviceRule:
-    """A default idle limit for some clients, matched on the ``User-Agent`` header.
+    """A default idle limit for some clients, matched on the `User-Agent` header.
 
-    ``user_agent`` is a regular expression searched in the header, or
-    ``"mobile"`` for :data:`MOBILE_USER_AGENT`. The first matching device rule
-    replaces the default idle limit; it may be longer than the default only
-    up to the tenant's ``max_idle_timeout``.
+    The first matching device rule replaces the default idle limit; it may be
+    longer than the default only up to the tenant's `max_idle_timeout`.
 
     A user agent is a hint, not a proof: any client can send any string. Use
     device rules for convenience (a phone kept signed in longer), never to
     grant access; bounds that protect something belong in path rules.
+
+    Args:
+        user_agent: A regular expression searched in the header, or `"mobile"`
+            for the tokens phone and tablet browsers send.
+        idle_timeout: The idle limit for those clients (seconds or timedelta).
+        name: What [`idleguard.explain`][idleguard.explain] and events call the
+            rule (default: `device:` and `user_agent`).
+
+    Raises:
+        PolicyError: `user_agent` is empty or not a regular expression, or
+            `idle_timeout` is not a positive duration.
     """
 
     user_agent: str
@@ -172,7 +195,14 @@ class DeviceRule:
         object.__setattr__(self, "_regex", regex)
 
     def matches(self, facts: RequestFacts) -> bool:
-        """True when the request's ``User-Agent`` matches."""
+        """True when the request's `User-Agent` matches.
+
+        Args:
+            facts: The request.
+
+        Returns:
+            Whether it matches.
+        """
         agent = facts.headers.get("user-agent")
         return agent is not None and self._regex.search(agent) is not None
 
@@ -182,7 +212,19 @@ Rule = Union[PathRule, DeviceRule]  # noqa: UP007 - a runtime alias on Python 3.
 
 
 def check_rules(rules: Sequence[Any], exempt_paths: Sequence[str]) -> tuple[Rule, ...]:
-    """Validate the rule list at start-up: right types, nothing that can never match."""
+    """Validate the rule list at start-up: right types, nothing that can never match.
+
+    Args:
+        rules: The rules, as given.
+        exempt_paths: The middleware's exempt path prefixes.
+
+    Returns:
+        The rules.
+
+    Raises:
+        PolicyError: Something is not a rule, a rule lies under an exempt path,
+            or a rule appears twice.
+    """
     if isinstance(rules, (str, PathRule, DeviceRule)):
         raise PolicyError("rules must be a list of PathRule and DeviceRule")
     checked: list[Rule] = []

@@ -1,8 +1,8 @@
 """The audit events a request (or a sweep) produces, built in one place for every adapter.
 
-Events name a session by its keyed tag (:meth:`Settings.tag`), never by its id
+Events name a session by its keyed tag (`Settings.tag`), never by its id
 or store key, and carry the request's path, method, client address (as
-``trusted_proxies`` allow) and user agent; redaction happens in the audit trail.
+`trusted_proxies` allow) and user agent; redaction happens in the audit trail.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def request_event(
     idle_seconds: float | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Event:
-    """An event about the request of ``context`` (and the app's ``action``, if it is about one)."""
+    """An event about the request of `context` (and the app's `action`, if it is about one)."""
     settings = context.settings
     key = action.key if action is not None else context.credential_key
     if action is not None and action.record is not None and record is None:
@@ -57,7 +57,7 @@ def request_event(
 def expiry_event(
     context: SessionContext, decision: Decision, record: SessionRecord | None, now: float
 ) -> Event:
-    """``session_expired_inactivity`` or ``..._absolute`` for a session this request ended."""
+    """`session_expired_inactivity` or `..._absolute` for a session this request ended."""
     kind = (
         EventType.SESSION_EXPIRED_ABSOLUTE
         if decision.verdict is Verdict.EXPIRED_ABSOLUTE

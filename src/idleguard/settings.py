@@ -24,15 +24,23 @@ from .urls import check_local_path, check_origin, check_redirect_url
 __all__ = ["Settings"]
 
 Clock = Callable[[], float]
-#: ``(settings, facts, reason) -> Reply``: the answer to a request whose session is over.
+#: `(settings, facts, reason) -> Reply`: the answer to a request whose session is over.
 ExpiredResponse = Callable[[ReplySettings, RequestFacts, str], Reply]
 MIN_SECRET_LENGTH = 32
 
 
 class Settings:
-    """Everything :class:`~idleguard.IdleGuard` and :class:`~idleguard.IdleGuardWSGI` accept.
+    """The middleware's options, validated once: what both adapters take.
 
-    See :class:`idleguard.IdleGuard` for what each parameter means.
+    [`IdleGuard`][idleguard.IdleGuard] and [`IdleGuardWSGI`][idleguard.IdleGuardWSGI] build
+    one from their keyword options. Build it once and pass it as `settings=` to middleware
+    that must share one store and one policy engine. The keyword arguments are the
+    middleware's options: see [`IdleGuard`][idleguard.IdleGuard] for what each one means.
+
+    Raises:
+        ConfigError: An option makes no sense; the message says which and how to
+            fix it.
+        TypeError: `policy` is not a policy, a preset name or a tenant policy.
     """
 
     def __init__(
@@ -118,7 +126,7 @@ class Settings:
             # Without a secret, event tags are stable within this process only.
             self._tag_key = secrets.token_bytes(32)
         self.identity: Identity = identity
-        #: ``credential -> subject | None``: the app vouches for an unknown credential.
+        #: `credential -> subject | None`: the app vouches for an unknown credential.
         self.adopt = None if identity.issues else check_adopt(getattr(identity, "adopt", None))
         self.https_only = https_only
         if identity.issues:
@@ -142,7 +150,7 @@ class Settings:
         if trusted_proxy_depth < 0:
             raise ConfigError("trusted_proxy_depth must be 0 (no proxy) or more")
         self.trusted_proxy_depth = trusted_proxy_depth
-        #: Which peers ``X-Forwarded-For`` is believed from, for events' ``client_ip``.
+        #: Which peers `X-Forwarded-For` is believed from, for events' `client_ip`.
         self.proxy_trust = ProxyTrust.parse(trusted_proxies, trusted_proxy_depth)
         # Every event goes through the trail: redacted, counted, then delivered.
         self.audit = AuditTrail(on_event, redactor=redactor, counters=counters, clock=clock)
@@ -180,7 +188,7 @@ class Settings:
 
     # -- per request ----------------------------------------------------------
     def is_exempt(self, facts: RequestFacts) -> bool:
-        """Neither checked nor touched: exempt paths and API-key requests."""
+        """No session: exempt paths and API-key requests (a credential is still checked)."""
         if self.exempt_paths and path_matches(facts.path, self.exempt_paths):
             return True
         return self.api_key_exempt is not None and self.api_key_exempt(facts.headers)

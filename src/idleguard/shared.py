@@ -1,7 +1,7 @@
 """One configuration, one guard: settings shared by middleware instances built from the same options.
 
 Litestar builds a middleware instance per route handler from one
-``DefineMiddleware(IdleGuard, ...)``: without sharing, each would get its own
+`DefineMiddleware(IdleGuard, ...)`: without sharing, each would get its own
 memory store and policy engine, and a user signed in through one route would
 be unknown to the next. The instances it builds receive the very same option
 objects, so their identities say they belong together.
@@ -24,7 +24,7 @@ _PER_ROUTE_FRAMEWORKS = ("litestar",)
 
 
 def shared_settings(app: Any, options: dict[str, Any]) -> Settings:
-    """The settings for a middleware wrapping ``app``, shared where the framework builds many."""
+    """The settings for a middleware wrapping `app`, shared where the framework builds many."""
     # A route handler may be a function or an object: its own module, else its class's.
     module = getattr(app, "__module__", None) or type(app).__module__ or ""
     if not module.startswith(_PER_ROUTE_FRAMEWORKS):

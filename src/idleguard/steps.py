@@ -2,12 +2,12 @@
 
 The flow, the policy engine and the cookie store are written as generators
 that yield these values and are sent the results; they never do I/O
-themselves. :func:`drive_sync` carries each call out against a store's sync
-methods (WSGI, threads), :func:`drive_async` against its awaited twins (ASGI),
+themselves. `drive_sync` carries each call out against a store's sync
+methods (WSGI, threads), `drive_async` against its awaited twins (ASGI),
 so the logic exists once and the type checker sees every call's arguments.
 
 Errors: a store's declared failures arrive as
-:class:`~idleguard.errors.StoreUnavailable`; an async call taking longer than
+[`StoreUnavailable`][idleguard.StoreUnavailable]; an async call taking longer than
 its timeout becomes one too. Anything else is thrown into the step as itself:
 a bug, never mistaken for an outage.
 """
@@ -48,9 +48,11 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Check:
-    """Decide a request and apply its touch or expiry atomically (:meth:`Store.check`).
+    """Decide a request and apply its touch or expiry atomically.
 
-    ``carried`` is the record a client-side store keeps in its own cookie.
+    The step of [`Store.check`][idleguard.stores.Store.check].
+
+    `carried` is the record a client-side store keeps in its own cookie.
     """
 
     key: str
@@ -62,7 +64,10 @@ class Check:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Create:
-    """Store a new session (:meth:`Store.create`)."""
+    """Store a new session.
+
+    The step of [`Store.create`][idleguard.stores.Store.create].
+    """
 
     key: str
     record: SessionRecord
@@ -71,7 +76,10 @@ class Create:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class End:
-    """End a session, leaving a tombstone (:meth:`Store.end`)."""
+    """End a session, leaving a tombstone.
+
+    The step of [`Store.end`][idleguard.stores.Store.end].
+    """
 
     key: str
     reason: EndReason
@@ -81,7 +89,10 @@ class End:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Reauthenticate:
-    """Record a fresh authentication (:meth:`Store.reauthenticate`)."""
+    """Record a fresh authentication.
+
+    The step of [`Store.reauthenticate`][idleguard.stores.Store.reauthenticate].
+    """
 
     key: str
     now: float
@@ -90,14 +101,20 @@ class Reauthenticate:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PurgeExpired:
-    """End every session past its deadline (:meth:`Store.purge_expired`)."""
+    """End every session past its deadline.
+
+    The step of [`Store.purge_expired`][idleguard.stores.Store.purge_expired].
+    """
 
     now: float
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SessionsOf:
-    """The live sessions of a subject (:meth:`Store.sessions_of`)."""
+    """The live sessions of a subject.
+
+    The step of [`Store.sessions_of`][idleguard.stores.Store.sessions_of].
+    """
 
     subject: str
     now: float
@@ -105,7 +122,10 @@ class SessionsOf:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RevokeSubject:
-    """End every session of a subject (:meth:`Store.revoke_subject`)."""
+    """End every session of a subject.
+
+    The step of [`Store.revoke_subject`][idleguard.stores.Store.revoke_subject].
+    """
 
     subject: str
     now: float
@@ -113,14 +133,14 @@ class RevokeSubject:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Call:
-    """A call into the app's own code: a policy resolver or an ``adopt`` callback, sync or async."""
+    """A call into the app's own code: a policy resolver or an `adopt` callback, sync or async."""
 
     function: Callable[..., Any]
     args: tuple[Any, ...] = ()
 
 
 StoreCall = Union[Check, Create, End, Reauthenticate, PurgeExpired, SessionsOf, RevokeSubject]  # noqa: UP007
-#: A step: a generator that yields calls, is sent their results, and returns ``T``.
+#: A step: a generator that yields calls, is sent their results, and returns `T`.
 StepOf = Generator[Union[StoreCall, Call], Any, Any]  # noqa: UP007
 
 
@@ -172,7 +192,7 @@ def _async_call(store: Store, call: StoreCall) -> Awaitable[Any]:
 
 
 def drive_sync(store: Store, step: StepOf) -> Any:
-    """Run ``step`` against the store's sync methods; return what the step returns.
+    """Run `step` against the store's sync methods; return what the step returns.
 
     An async resolver met here (a sync adapter with an async resolver) is run
     to completion in a fresh event loop on a worker thread of its own, so it
@@ -229,7 +249,7 @@ async def drive_async(
     step: StepOf,
     timeout: float | None,  # noqa: ASYNC109 - a bound on each store call, not on the step
 ) -> Any:
-    """Run ``step`` against the store's async methods, each call bounded by ``timeout`` seconds.
+    """Run `step` against the store's async methods, each call bounded by `timeout` seconds.
 
     Runs under any event loop anyio supports. Where the store's async client
     needs asyncio and the loop is another (trio), its sync methods run on a

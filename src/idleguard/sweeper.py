@@ -1,10 +1,10 @@
 """The opt-in background sweep: expiries nobody came back to are still reported.
 
 A session whose user never returns is only found to be over by the next
-request with its cookie, which may never come. :class:`Sweeper` asks the
-store every ``interval`` seconds for sessions past their deadline; each one
-is ended and reported through the middleware's ``on_event`` exactly as a
-request would have reported it (with ``metadata["discovered_by"] == "sweep"``).
+request with its cookie, which may never come. [`Sweeper`][idleguard.Sweeper] asks
+the store every `interval` seconds for sessions past their deadline; each one
+is ended and reported through the middleware's `on_event` exactly as a
+request would have reported it (with `metadata["discovered_by"] == "sweep"`).
 
 Every worker may run one: the store ends each session atomically, so each
 expiry is still reported once.
@@ -29,10 +29,21 @@ class _Guard(Protocol):
 
 
 class Sweeper:
-    """Run ``guard.purge_expired()`` every ``interval`` seconds in a daemon thread.
+    """Run `guard.purge_expired()` every `interval` seconds in a daemon thread.
 
-    ``guard`` is an :class:`~idleguard.IdleGuard` or :class:`~idleguard.IdleGuardWSGI`.
-    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    Each session it ends is reported through the middleware's `on_event`
+    exactly as a request would have reported it (with
+    `metadata["discovered_by"] == "sweep"`). Every worker may run one: the
+    store ends each session atomically, so each expiry is still reported once.
+    Use it as a context manager, or call `start` and `stop`.
+
+    Args:
+        guard: An [`IdleGuard`][idleguard.IdleGuard] or
+            [`IdleGuardWSGI`][idleguard.IdleGuardWSGI].
+        interval: Seconds between two sweeps.
+
+    Raises:
+        ValueError: `interval` is not a positive number of seconds.
     """
 
     def __init__(self, guard: _Guard, interval: float = 60.0) -> None:
@@ -44,7 +55,11 @@ class Sweeper:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> list[Event]:
-        """One sweep now; a store that is down is logged and tried again next time."""
+        """One sweep now; a store that is down is logged and tried again next time.
+
+        Returns:
+            The events reported, one per session ended.
+        """
         try:
             return self.guard.purge_expired()
         except StoreUnavailable as error:
@@ -52,6 +67,7 @@ class Sweeper:
             return []
 
     def start(self) -> None:
+        """Start sweeping in a daemon thread (nothing happens if it already runs)."""
         if self._thread is not None:
             return
         self._stop.clear()
@@ -59,6 +75,7 @@ class Sweeper:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop sweeping, and wait for a sweep under way to finish."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

@@ -1,7 +1,9 @@
-"""What a tenant allows and what a user chooses: :class:`TenantPolicy`, :class:`UserChoice`.
+"""What a tenant allows and what a user chooses.
+
+[`TenantPolicy`][idleguard.TenantPolicy] and [`UserChoice`][idleguard.UserChoice].
 
 Pure values, validated when built; the policy engine looks them up, and
-:mod:`idleguard.resolution` combines them with the rules.
+`idleguard.resolution` combines them with the rules.
 """
 
 from __future__ import annotations
@@ -22,26 +24,29 @@ __all__ = [
     "to_user_choice",
 ]
 
-#: A user's choice of no idle limit at all.
 NEVER = "never"
+"""A user's choice of no idle limit at all (`UserChoice(NEVER)`)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, init=False)
 class TenantPolicy:
     """What one tenant (customer organisation) allows; also the guard's own default.
 
-    ``policy``
-        The tenant's default :class:`~idleguard.Policy`, or a preset name.
-    ``max_idle_timeout``
-        The longest idle limit a device rule or a user's choice may reach
-        (seconds). Default: the policy's own idle limit, so choices can only
-        shorten it.
-    ``allow_never``
-        Whether a user may choose no idle limit at all. Default: only when the
-        tenant's own policy has none.
-    ``role_max_idle``
-        Role name -> the longest idle limit (seconds) for users with that role,
-        e.g. ``{"admin": 600}``: admins get at most 10 minutes whatever they choose.
+    Args:
+        policy: The tenant's default [`Policy`][idleguard.Policy], or a preset
+            name. Default: the default policy.
+        max_idle_timeout: The longest idle limit a device rule or a user's
+            choice may reach (seconds or timedelta). Default: the policy's own
+            idle limit, so choices can only shorten it.
+        allow_never: Whether a user may choose no idle limit at all. Default:
+            only when the tenant's own policy has none.
+        role_max_idle: Role name -> the longest idle limit (seconds or
+            timedelta) for users with that role, e.g. `{"admin": 600}`: admins
+            get at most 10 minutes whatever they choose.
+
+    Raises:
+        PolicyError: The bounds contradict each other or the policy (the
+            message says how); a role's cap is not below `max_idle_timeout`.
     """
 
     policy: Policy
@@ -98,7 +103,19 @@ class TenantPolicy:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TenantPolicy:
-        """From configuration: ``policy`` (a preset name or a mapping) and the keyword fields."""
+        """From configuration: `policy` (a preset name or a mapping) and the keyword fields.
+
+        Args:
+            data: `policy`, `max_idle_timeout`, `allow_never` and
+                `role_max_idle`, by name.
+
+        Returns:
+            The tenant policy.
+
+        Raises:
+            PolicyError: An unknown key (the message names the closest one), or
+                values that make no sense.
+        """
         check_keys(data, ("policy", "max_idle_timeout", "allow_never", "role_max_idle"), "tenant")
         values = dict(data)
         policy = values.pop("policy", None)
@@ -107,7 +124,7 @@ class TenantPolicy:
         return cls(policy, **values)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain values (seconds), for events and :func:`idleguard.explain`."""
+        """Plain values (seconds), for events and [`idleguard.explain`][idleguard.explain]."""
         return {
             **self.policy.as_dict(),
             "max_idle_timeout": self.max_idle_timeout,
@@ -120,9 +137,15 @@ class TenantPolicy:
 class UserChoice:
     """A user's own setting and roles.
 
-    ``idle_timeout`` is the limit the user chose (seconds or timedelta),
-    :data:`NEVER` for none, or ``None`` for no choice (the default applies).
-    ``roles`` name the roles whose caps (``TenantPolicy.role_max_idle``) apply.
+    Args:
+        idle_timeout: The limit the user chose (seconds or timedelta),
+            [`NEVER`][idleguard.NEVER] for none, or `None` for no choice (the
+            default applies).
+        roles: The roles whose caps (`TenantPolicy.role_max_idle`) apply.
+
+    Raises:
+        PolicyError: `roles` is one string, or `idle_timeout` is zero, negative
+            or a string other than `"never"`.
     """
 
     idle_timeout: float | Literal["never"] | None
@@ -156,7 +179,11 @@ class UserChoice:
 
 
 def to_policy(value: Policy | str | Mapping[str, Any]) -> Policy:
-    """A policy from a :class:`~idleguard.Policy`, a preset name or a configuration mapping."""
+    """A policy from a [`Policy`][idleguard.Policy], a preset name or a configuration mapping.
+
+    Raises:
+        PolicyError: `value` is none of those, or makes no sense.
+    """
     if isinstance(value, Policy):
         return value
     if isinstance(value, str):
@@ -167,7 +194,11 @@ def to_policy(value: Policy | str | Mapping[str, Any]) -> Policy:
 
 
 def to_tenant_policy(value: Any) -> TenantPolicy:
-    """A :class:`TenantPolicy` from itself, a policy, a preset name or a configuration mapping."""
+    """A tenant policy from itself, a policy, a preset name or a configuration mapping.
+
+    Raises:
+        PolicyError: `value` is none of those, or makes no sense.
+    """
     if isinstance(value, TenantPolicy):
         return value
     if isinstance(value, (Policy, str)):
@@ -180,7 +211,11 @@ def to_tenant_policy(value: Any) -> TenantPolicy:
 
 
 def to_user_choice(value: Any) -> UserChoice | None:
-    """A :class:`UserChoice` from itself, a duration, ``"never"``, a mapping, or ``None``."""
+    """A user's choice from itself, a duration, `"never"`, a mapping, or `None`.
+
+    Raises:
+        PolicyError: `value` is none of those, or makes no sense.
+    """
     if value is None or isinstance(value, UserChoice):
         return value
     if isinstance(value, Mapping):

@@ -1,10 +1,13 @@
 """Helpers for testing an app that uses idleguard: a settable clock and an event collector.
 
-clock = SettableClock()
-events = EventCollector()
-app = IdleGuard(app, clock=clock, on_event=events, ...)
-clock.advance(31 * 60)
-assert events.types() == ["session_started", "session_expired_inactivity"]
+Examples:
+    ```python
+    clock = SettableClock()
+    events = EventCollector()
+    app = IdleGuard(app, clock=clock, on_event=events, ...)
+    clock.advance(31 * 60)
+    assert events.types() == ["session_started", "session_expired_inactivity"]
+    ```
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ __all__ = ["EventCollector", "SettableClock"]
 
 
 class SettableClock:
-    """A clock that stands still until told to move. Call it for the time (epoch seconds)."""
+    """A clock that stands still until told to move. Call it for the time (epoch seconds).
+
+    Args:
+        start: The time it shows at first, in seconds since the epoch.
+    """
 
     def __init__(self, start: float = 1_800_000_000.0) -> None:
         self.now = float(start)
@@ -28,19 +35,35 @@ class SettableClock:
         return self.now
 
     def advance(self, seconds: float | timedelta) -> float:
-        """Move forward (or backward, with a negative number); return the new time."""
+        """Move forward (or backward, with a negative number).
+
+        Args:
+            seconds: How far, in seconds or as a `datetime.timedelta`.
+
+        Returns:
+            The new time.
+        """
         step = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
         with self._lock:
             self.now += step
             return self.now
 
     def set(self, now: float) -> None:
+        """Jump to a time.
+
+        Args:
+            now: The new time, in seconds since the epoch.
+        """
         with self._lock:
             self.now = float(now)
 
 
 class EventCollector:
-    """An ``on_event`` hook that keeps every event, thread-safe."""
+    """An `on_event` hook that keeps every event, thread-safe.
+
+    Attributes:
+        events: Every event received, in order.
+    """
 
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -56,9 +79,19 @@ class EventCollector:
             return [event.type.value for event in self.events]
 
     def of_type(self, kind: str) -> list[Event]:
+        """The events of one type, in order.
+
+        Args:
+            kind: The type as a string (`"session_started"`), or an
+                [`EventType`][idleguard.EventType] (its value is a string).
+
+        Returns:
+            The events of that type.
+        """
         with self._lock:
             return [event for event in self.events if event.type.value == kind]
 
     def clear(self) -> None:
+        """Forget every event collected so far."""
         with self._lock:
             self.events.clear()

@@ -1,11 +1,11 @@
 """What a URL setting may hold, checked once at start-up by one set of rules.
 
-A configured URL ends up where a browser acts on it: in a ``Location``
-header (``login_url``, ``step_up_url``), in the JSON the browser client
-follows, or compared with a request's ``Origin`` (``trusted_origins``). A
-browser reads ``/\\host`` like ``//host`` (another site: an open redirect),
-a CR or LF in a header value starts a new header, and ``https://good@evil``
-goes to ``evil``. Two checks that each caught some of these drifted apart,
+A configured URL ends up where a browser acts on it: in a `Location`
+header (`login_url`, `step_up_url`), in the JSON the browser client
+follows, or compared with a request's `Origin` (`trusted_origins`). A
+browser reads `/\\host` like `//host` (another site: an open redirect),
+a CR or LF in a header value starts a new header, and `https://good@evil`
+goes to `evil`. Two checks that each caught some of these drifted apart,
 so every URL setting goes through this module instead.
 
 It imports nothing from the rest of the package, so any module can use it.
@@ -36,27 +36,27 @@ _HOST_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
 
 
 def check_redirect_url(name: str, url: str) -> str:
-    """``url`` unchanged if a browser may safely be sent there; else a ``ValueError``.
+    """`url` unchanged if a browser may safely be sent there; else a `ValueError`.
 
-    Accepted: a local path (``/login``, ``/sso/start?app=1``) or an absolute
-    ``http://`` or ``https://`` URL with a host. Refused anywhere in the
+    Accepted: a local path (`/login`, `/sso/start?app=1`) or an absolute
+    `http://` or `https://` URL with a host. Refused anywhere in the
     value: control characters (C0, DEL, C1), spaces and other whitespace,
     non-ASCII characters (percent-encode them) and backslashes. A local path
-    must not start with ``//``; an absolute URL must not carry user info
-    (``https://good@evil``). Percent-escapes are left alone: browsers do not
-    decode them when they resolve a redirect, so ``/%5Cevil`` and
-    ``/%2F/evil`` stay on this site.
+    must not start with `//`; an absolute URL must not carry user info
+    (`https://good@evil`). Percent-escapes are left alone: browsers do not
+    decode them when they resolve a redirect, so `/%5Cevil` and
+    `/%2F/evil` stay on this site.
 
     Args:
-        name: The setting's name, for the error message (``"login_url"``).
+        name: The setting's name, for the error message (`"login_url"`).
         url: The configured value.
 
     Returns:
-        ``url`` itself.
+        `url` itself.
 
     Raises:
-        TypeError: ``url`` is not a string.
-        ValueError: ``url`` is not safe to redirect to; the message names the
+        TypeError: `url` is not a string.
+        ValueError: `url` is not safe to redirect to; the message names the
             setting, the value and what is accepted.
     """
     _check_type(name, url, "a string")
@@ -72,10 +72,10 @@ def check_redirect_url(name: str, url: str) -> str:
 
 
 def check_local_path(name: str, path: str, *, example: str = "/login") -> str:
-    """``path`` unchanged if it is a path on this site; else a ``ValueError``.
+    """`path` unchanged if it is a path on this site; else a `ValueError`.
 
-    The local-path half of ``check_redirect_url``, for settings that may
-    never name another site (``endpoint_prefix``).
+    The local-path half of `check_redirect_url`, for settings that may
+    never name another site (`endpoint_prefix`).
 
     Args:
         name: The setting's name, for the error message.
@@ -83,11 +83,11 @@ def check_local_path(name: str, path: str, *, example: str = "/login") -> str:
         example: A good value, shown in the error message.
 
     Returns:
-        ``path`` itself.
+        `path` itself.
 
     Raises:
-        TypeError: ``path`` is not a string.
-        ValueError: ``path`` is not a local path; the message names the
+        TypeError: `path` is not a string.
+        ValueError: `path` is not a local path; the message names the
             setting, the value and what is accepted.
     """
     _check_type(name, path, "a string")
@@ -99,23 +99,23 @@ def check_local_path(name: str, path: str, *, example: str = "/login") -> str:
 
 
 def check_origin(name: str, origin: str) -> str:
-    """``origin`` as browsers write it in an ``Origin`` header; else a ``ValueError``.
+    """`origin` as browsers write it in an `Origin` header; else a `ValueError`.
 
-    Accepted: ``http`` or ``https``, a host and an optional port, with at
-    most a trailing ``/``; the same characters as ``check_redirect_url``.
-    The answer is lower-case without the trailing ``/``, the form a request's
-    ``Origin`` is compared in.
+    Accepted: `http` or `https`, a host and an optional port, with at
+    most a trailing `/`; the same characters as `check_redirect_url`.
+    The answer is lower-case without the trailing `/`, the form a request's
+    `Origin` is compared in.
 
     Args:
-        name: The setting's name, for the error message (``"trusted_origins"``).
+        name: The setting's name, for the error message (`"trusted_origins"`).
         origin: The configured value.
 
     Returns:
         The origin, normalized for comparison.
 
     Raises:
-        TypeError: ``origin`` is not a string.
-        ValueError: ``origin`` is not an origin; the message names the
+        TypeError: `origin` is not a string.
+        ValueError: `origin` is not an origin; the message names the
             setting, the value and what is accepted.
     """
     _check_type(name, origin, "a list of origin strings")

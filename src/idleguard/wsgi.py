@@ -1,7 +1,7 @@
 """The WSGI adapter: environ in, request facts to the guard, the guard's answer out.
 
-It decides nothing; see :mod:`idleguard.flow` for what happens to a request
-and :mod:`idleguard.guard` for what every adapter shares.
+It decides nothing; see `idleguard.flow` for what happens to a request
+and `idleguard.guard` for what every adapter shares.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ _ENVIRON_KEYS = {"HTTP_" + name.upper().replace("-", "_"): name for name in HEAD
 
 
 def read_headers(environ: Environ) -> dict[str, str]:
-    """The headers idleguard reads, from a WSGI environ (or Django's ``request.META``)."""
+    """The headers idleguard reads, from a WSGI environ (or Django's `request.META`)."""
     return {name: environ[key] for key, name in _ENVIRON_KEYS.items() if key in environ}
 
 
 def wsgi_facts(environ: Environ, path_info: str | None = None) -> RequestFacts:
-    """The request facts of a WSGI environ; ``path_info`` when a framework has decoded its own.
+    """The request facts of a WSGI environ; `path_info` when a framework has decoded its own.
 
-    ``PATH_INFO`` is already relative to where the app is mounted (``SCRIPT_NAME``).
+    `PATH_INFO` is already relative to where the app is mounted (`SCRIPT_NAME`).
     """
     path, routed = readings(path_info if path_info is not None else environ.get("PATH_INFO") or "/")
     return RequestFacts(
@@ -54,10 +54,20 @@ def wsgi_facts(environ: Environ, path_info: str | None = None) -> RequestFacts:
 class IdleGuardWSGI:
     """WSGI middleware that enforces idle and absolute session timeouts on every request.
 
-    Wrap any WSGI app: ``app.wsgi_app = IdleGuardWSGI(app.wsgi_app, ...)`` for
-    Flask. It takes the same keyword arguments as :class:`idleguard.IdleGuard`
-    (WebSockets do not exist in WSGI, so there is no ``websocket_recheck``),
-    or ``settings=`` built once.
+    Wrap any WSGI app: `app.wsgi_app = IdleGuardWSGI(app.wsgi_app, ...)` for
+    Flask.
+
+    Args:
+        app: The WSGI app to guard.
+        settings: A [`Settings`][idleguard.settings.Settings] built once and shared,
+            instead of the options.
+        **options: The same keyword options as [`IdleGuard`][idleguard.IdleGuard]
+            (WebSockets do not exist in WSGI, so there is no `websocket_recheck`).
+
+    Raises:
+        TypeError: Both `settings` and the options it is built from were given.
+        ConfigError: An option makes no sense; the message says which and how to
+            fix it.
     """
 
     def __init__(self, app: WSGIApp, *, settings: Settings | None = None, **options: Any) -> None:
@@ -70,7 +80,7 @@ class IdleGuardWSGI:
         self.guard = Guard(settings)
         self.flow = self.guard.flow
         self.store = settings.store
-        #: The policy engine: runtime changes with ``guard.policies.update(...)``.
+        #: The policy engine: runtime changes with `guard.policies.update(...)`.
         self.policies = settings.policies
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -115,14 +125,17 @@ class IdleGuardWSGI:
     def purge_expired(self) -> list[Event]:
         """End the sessions past their deadline that no request discovered, and report them.
 
-        Each becomes a ``session_expired_inactivity`` or ``session_expired_absolute``
-        event through ``on_event``, as if a request had found it. Returns the events.
-        Run it from a scheduler, or let :class:`idleguard.Sweeper` run it.
+        Each becomes a `session_expired_inactivity` or `session_expired_absolute`
+        event through `on_event`, as if a request had found it. Run it from a
+        scheduler, or let [`Sweeper`][idleguard.Sweeper] run it.
+
+        Returns:
+            The events it reported, one per session ended.
         """
         return self.guard.purge_expired()
 
     def touch_if_due(self, context: SessionContext) -> None:
-        """Count a streamed chunk as activity, at most once per ``touch_interval``."""
+        """Count a streamed chunk as activity, at most once per `touch_interval`."""
         self.guard.touch_if_due_sync(context)
 
 
@@ -145,7 +158,7 @@ def _close(body: Iterable[bytes]) -> None:
 
 
 class _Replaceable:
-    """A body whose app calls ``start_response`` lazily: replaced if the flow says so."""
+    """A body whose app calls `start_response` lazily: replaced if the flow says so."""
 
     def __init__(self, body: Iterable[bytes], replacement: list[Reply]) -> None:
         self._body = body
@@ -164,7 +177,7 @@ class _Replaceable:
 
 
 class _ActiveInput:
-    """``wsgi.input`` that counts a long upload as activity while it is read."""
+    """`wsgi.input` that counts a long upload as activity while it is read."""
 
     def __init__(self, stream: Any, guard: Guard, context: SessionContext) -> None:
         self._stream = stream

@@ -1,14 +1,16 @@
 """The audit trail: redaction, sinks, delivery, counters, and the auditor's report.
 
-``IdleGuard(app, on_event=[...])`` takes any of these sinks, several at once::
+`IdleGuard(app, on_event=[...])` takes any of these sinks, several at once:
 
-    from idleguard.audit import JsonLinesSink, LoggingSink, SqlSink
+```python
+from idleguard.audit import JsonLinesSink, LoggingSink, SqlSink
 
-    IdleGuard(app, secret_key=KEY, on_event=[JsonLinesSink("/var/log/app/sessions.jsonl"),
-                                              SqlSink(engine), LoggingSink()])
+IdleGuard(app, secret_key=KEY, on_event=[JsonLinesSink("/var/log/app/sessions.jsonl"),
+                                          SqlSink(engine), LoggingSink()])
+```
 
-:class:`SqlSink` needs SQLAlchemy (``pip install "idleguard[sql]"``) and is
-imported only when used.
+[`SqlSink`][idleguard.audit.SqlSink] needs SQLAlchemy (`pip install "idleguard[sql]"`)
+and is imported only when used.
 """
 
 from __future__ import annotations

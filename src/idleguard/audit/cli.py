@@ -1,10 +1,12 @@
-"""``idleguard audit``: the report an assessor asks for, from the kept events.
+"""`idleguard audit`: the report an assessor asks for, from the kept events.
 
+```shell
 idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3
 idleguard audit postgresql+psycopg://auditor@db/app --since 2026-07-01 --format csv
 idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3 --format html -o q3.html
+```
 
-The whole ``idleguard`` command is :mod:`idleguard.cli`; this module is its ``audit``.
+The whole `idleguard` command is `idleguard.cli`; this module is its `audit`.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def _quarter(text: str) -> tuple[float, float]:
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
-    """Add ``audit`` to the ``idleguard`` subcommands; it runs :func:`run`."""
+    """Add `audit` to the `idleguard` subcommands; it runs `run`."""
     audit: argparse.ArgumentParser = commands.add_parser(
         "audit",
         help="report on kept session events",
@@ -82,22 +84,22 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def parser() -> argparse.ArgumentParser:
-    """A command line with the one subcommand ``audit`` (see :mod:`idleguard.cli` for all)."""
+    """A command line with the one subcommand `audit` (see `idleguard.cli` for all)."""
     root = argparse.ArgumentParser(prog="idleguard", description="idleguard tools")
     add_parser(root.add_subparsers(dest="command", required=True))
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``idleguard audit ...``; returns the exit status (0 done, 1 source unreadable, 2 usage).
+    """Run `idleguard audit ...`; returns the exit status (0 done, 1 source unreadable, 2 usage).
 
-    ``argv`` starts with ``audit``, as on the ``idleguard`` command line.
+    `argv` starts with `audit`, as on the `idleguard` command line.
     """
     return run(parser().parse_args(argv))
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Make the report the parsed ``arguments`` ask for; returns the exit status."""
+    """Make the report the parsed `arguments` ask for; returns the exit status."""
     since, until = arguments.since, arguments.until
     if arguments.quarter is not None:
         if since is not None or until is not None:

@@ -1,9 +1,9 @@
 """Counters an exporter can read: expired sessions by reason, step-ups, store errors, lost events.
 
-idleguard depends on no metrics library. It calls ``increment(name, labels,
-amount)`` on whatever ``counters=`` object it is given; :class:`CounterSet`
-is a ready one that keeps the totals in memory for a Prometheus collector or
-an OpenTelemetry observable counter to read (see ``docs/audit.md``).
+idleguard depends on no metrics library. It calls `increment(name, labels, amount)` on
+whatever `counters=` object it is given; [`CounterSet`][idleguard.audit.CounterSet] is a
+ready one that keeps the totals in memory for a Prometheus collector or an OpenTelemetry
+observable counter to read (see `docs/audit.md`).
 """
 
 from __future__ import annotations
@@ -36,14 +36,25 @@ _ENDINGS = {
 
 
 class CounterHook(Protocol):
-    """What ``counters=`` must offer: add ``amount`` to counter ``name`` with ``labels``."""
+    """What `counters=` must offer: add `amount` to counter `name` with `labels`."""
 
     def increment(self, name: str, labels: Mapping[str, str], amount: int = 1) -> None:
-        """Add ``amount`` (a count, never negative) to one labelled counter."""
+        """Add `amount` to one labelled counter.
+
+        Args:
+            name: The counter's name (`idleguard_sessions_ended_total`, ...).
+            labels: Its labels (`{"reason": "idle"}`).
+            amount: A count, never negative.
+        """
 
 
 def count_event(counters: CounterHook, event: Event) -> None:
-    """The counters one event moves."""
+    """Count one event: by type, and endings by reason, step-ups and store errors.
+
+    Args:
+        counters: Where to count.
+        event: The event.
+    """
     counters.increment(EVENTS, {"type": event.type.value})
     if event.type in _ENDINGS:
         counters.increment(SESSIONS_ENDED, {"reason": event.reason or "unknown"})
@@ -57,25 +68,46 @@ LabelKey = tuple[tuple[str, str], ...]
 
 
 class CounterSet:
-    """Monotonic counters in memory, thread-safe; read them with :meth:`samples`."""
+    """Monotonic counters in memory, thread-safe.
+
+    Read them with [`samples`][idleguard.audit.CounterSet.samples].
+    """
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, LabelKey], int] = {}
         self._lock = threading.Lock()
 
     def increment(self, name: str, labels: Mapping[str, str], amount: int = 1) -> None:
-        """Add ``amount`` to counter ``name`` with ``labels``."""
+        """Add `amount` to counter `name` with `labels`.
+
+        Args:
+            name: The counter's name.
+            labels: Its labels.
+            amount: A count, never negative.
+        """
         key = (name, tuple(sorted(labels.items())))
         with self._lock:
             self._values[key] = self._values.get(key, 0) + amount
 
     def value(self, name: str, **labels: str) -> int:
-        """The current total of one labelled counter (0 if never moved)."""
+        """The current total of one labelled counter.
+
+        Args:
+            name: The counter's name.
+            **labels: Its labels.
+
+        Returns:
+            The total; 0 if never moved.
+        """
         with self._lock:
             return self._values.get((name, tuple(sorted(labels.items()))), 0)
 
     def samples(self) -> list[tuple[str, dict[str, str], int]]:
-        """Every counter as ``(name, labels, total)``, sorted, for an exporter to publish."""
+        """Every counter, sorted, for an exporter to publish.
+
+        Returns:
+            `(name, labels, total)` for each labelled counter.
+        """
         with self._lock:
             items = sorted(self._values.items())
         return [(name, dict(labels), total) for (name, labels), total in items]

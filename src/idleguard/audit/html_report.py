@@ -1,14 +1,14 @@
-"""The auditor's report as one HTML page an assessor can keep: ``idleguard audit --format html``.
+"""The auditor's report as one HTML page an assessor can keep: `idleguard audit --format html`.
 
 The page stands alone: its style is inline, its chart (sessions ended per day, by reason,
-drawn by matplotlib) is an SVG image in a ``data:`` URI, and its Content-Security-Policy
+drawn by matplotlib) is an SVG image in a `data:` URI, and its Content-Security-Policy
 allows nothing else, so opening it makes no request and runs no script. Every value from
 the events (tenants, subjects, actors, reasons: all chosen by whoever could write the log)
 goes through `idleguard.audit.redaction.printable`, which shows control and
 bidirectional characters as escapes, and then through Jinja2's autoescaping; in the chart,
 a reason is drawn as glyph outlines and never read as matplotlib markup.
 
-Jinja2 and matplotlib are the ``report`` extra (``pip install "idleguard[report]"``); they
+Jinja2 and matplotlib are the `report` extra (`pip install "idleguard[report]"`); they
 are imported when a page is made.
 """
 
@@ -70,7 +70,7 @@ def _shown(value: Any) -> str:
 
 
 def _moment(text: Any) -> str:
-    """An ISO 8601 time from the report as a table shows it: ``2026-07-01 09:30:00`` (UTC)."""
+    """An ISO 8601 time from the report as a table shows it: `2026-07-01 09:30:00` (UTC)."""
     if not isinstance(text, str) or not text:
         return ""
     return datetime.fromisoformat(text).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -96,7 +96,7 @@ def _days(report: Report) -> list[date]:
 
 
 def _per_day(report: Report, reasons: list[str]) -> dict[tuple[str, str], int]:
-    """``(day, reason)`` counts with the reasons past the chart's limit folded into "other"."""
+    """`(day, reason)` counts with the reasons past the chart's limit folded into "other"."""
     shown = set(reasons)
     counts: dict[tuple[str, str], int] = {}
     for (day, reason), count in report.ended_by_day.items():
@@ -106,9 +106,9 @@ def _per_day(report: Report, reasons: list[str]) -> dict[tuple[str, str], int]:
 
 
 def ended_per_day_chart(report: Report) -> str | None:
-    """Sessions ended per day, stacked by reason, as an SVG document; ``None`` if none ended.
+    """Sessions ended per day, stacked by reason, as an SVG document; `None` if none ended.
 
-    Each bar is an SVG group whose id is ``ended-<reason index>-<YYYY-MM-DD>``, the index
+    Each bar is an SVG group whose id is `ended-<reason index>-<YYYY-MM-DD>`, the index
     being the reason's place in the legend.
     """
     if not report.ended_by_day:
@@ -171,7 +171,7 @@ def _css() -> str:
 def render_html(
     report: Report, out: TextIO, *, tenant: str | None = None, now: float | None = None
 ) -> None:
-    """Write the report to ``out`` as one self-contained HTML page.
+    """Write the report to `out` as one self-contained HTML page.
 
     Args:
         report: The report.

@@ -2,15 +2,15 @@
 
 Every string in an event (path, user agent, subject, tenant, metadata keys and
 values, at any depth) goes through the value rules; a metadata value whose
-*key* names a secret (``password``, ``api_key``, ``cookie``, ...) is replaced
-whole. Then each field is cut to ``max_field_bytes`` with a marker. Redaction
+*key* names a secret (`password`, `api_key`, `cookie`, ...) is replaced
+whole. Then each field is cut to `max_field_bytes` with a marker. Redaction
 runs first, so a cut can never leave half a secret that no rule recognises.
 
 The rules are regular expressions written to run in linear time on hostile
-input (a megabyte of ``a`` costs the same as a megabyte of text).
+input (a megabyte of `a` costs the same as a megabyte of text).
 
-:func:`printable` is the other half of making text safe to write out: it
-shows control characters as escapes, so a value taken from a request stays on
+[`printable`][idleguard.audit.printable] is the other half of making text safe to
+write out: it shows control characters as escapes, so a value taken from a request stays on
 one log line and cannot drive the terminal that displays it.
 """
 
@@ -49,12 +49,16 @@ Replacement = str | Callable[["re.Match[str]"], str]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Rule:
-    """One value rule: every match of ``pattern`` is replaced by ``replacement``.
+    """One value rule: every match of `pattern` is replaced by `replacement`.
 
-    ``replacement`` is a :func:`re.sub` template (``r"\\1[REDACTED]"``) or a
-    function of the match. ``name`` identifies the rule in docs and tests.
-    ``hints`` are lower-case substrings one of which every match contains: text
-    (case-folded) holding none of them skips the rule. A fast path only.
+    Attributes:
+        name: Identifies the rule in docs and tests.
+        pattern: What to replace.
+        replacement: A `re.sub` template (`r"\\1[REDACTED]"`) or a function of
+            the match. Default `REDACTED`.
+        hints: Lower-case substrings one of which every match contains: text
+            (case-folded) holding none of them skips the rule. A fast path
+            only.
     """
 
     name: str
@@ -63,7 +67,15 @@ class Rule:
     hints: tuple[str, ...] = ()
 
     def apply(self, text: str, folded: str | None = None) -> str:
-        """``text`` with every match replaced; ``folded`` is ``text.casefold()`` if known."""
+        """`text` with every match replaced.
+
+        Args:
+            text: The text.
+            folded: `text.casefold()`, if the caller already has it.
+
+        Returns:
+            The text with every match replaced.
+        """
         if self.hints:
             folded = text.casefold() if folded is None else folded
             if not any(hint in folded for hint in self.hints):
@@ -257,7 +269,15 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 
 
 def truncate(text: str, max_bytes: int) -> str:
-    """``text`` cut to at most ``max_bytes`` bytes of UTF-8, ending with a marker if cut."""
+    """`text` cut to at most `max_bytes` bytes of UTF-8, ending with a marker if cut.
+
+    Args:
+        text: The text.
+        max_bytes: The most bytes of UTF-8 the result may take, marker included.
+
+    Returns:
+        The text, or its start and `...[truncated N bytes]`.
+    """
     # Lone surrogates cannot be written as UTF-8: they become "?" here, once.
     encoded = text.encode("utf-8", "replace")
     if len(encoded) <= max_bytes:
@@ -288,20 +308,22 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` made safe for one log line or a terminal, control characters shown as escapes.
+    """`text` made safe for one log line or a terminal, control characters shown as escapes.
 
     C0 control characters (newline, carriage return and ESC among them), DEL, C1
     control characters, the line and paragraph separators U+2028 and U+2029, the
     bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to
-    U+2069) and lone surrogates are written in Python's escape notation (``\\n``,
-    ``\\x1b``, ``\\x85``, ``\\u202e``); a backslash is doubled, so the result reads
+    U+2069) and lone surrogates are written in Python's escape notation (`\\n`,
+    `\\x1b`, `\\x85`, `\\u202e`); a backslash is doubled, so the result reads
     back unambiguously. Every other character, accented letters and other scripts
     included, is kept as it is.
 
     Use it on any text a client chose (a request path, a header, a tenant name)
-    before it goes into a log message or onto a terminal::
+    before it goes into a log message or onto a terminal:
 
-        logger.info("idleguard explain %s %s", facts.method, printable(facts.path))
+    ```python
+    logger.info("idleguard explain %s %s", facts.method, printable(facts.path))
+    ```
 
     Args:
         text: The text to write out.
@@ -316,20 +338,21 @@ def printable(text: str) -> str:
 class Redactor:
     """Replaces secrets in events; user-extendable.
 
-    ``rules``
-        The value rules, in order. Default :data:`DEFAULT_RULES`; to add your
-        own keep the defaults: ``Redactor(rules=[*DEFAULT_RULES, my_rule])``, or
-        pass ``extra_rules=``.
-    ``extra_rules``
-        Rules applied after ``rules``.
-    ``sensitive_key``
-        A pattern over lower-cased metadata keys: a match replaces the whole value.
-    ``extra_sensitive_keys``
-        More key names (exact, case-insensitive) to treat as secrets.
-    ``max_field_bytes``
-        Each field's limit in bytes of UTF-8 (default 10 KB). A longer string is
-        cut with ``...[truncated N bytes]``; a longer ``metadata`` or ``policy``
-        becomes ``{"_truncated": "<its JSON, cut>"}``.
+    Args:
+        rules: The value rules, in order. Default `DEFAULT_RULES`; to add your
+            own keep the defaults: `Redactor(rules=[*DEFAULT_RULES, my_rule])`,
+            or pass `extra_rules=`.
+        extra_rules: Rules applied after `rules`.
+        sensitive_key: A pattern over lower-cased metadata keys: a match
+            replaces the whole value.
+        extra_sensitive_keys: More key names (exact, case-insensitive) to treat
+            as secrets.
+        max_field_bytes: Each field's limit in bytes of UTF-8 (default 10 KB).
+            A longer string is cut with `...[truncated N bytes]`; a longer
+            `metadata` or `policy` becomes `{"_truncated": "<its JSON, cut>"}`.
+
+    Raises:
+        ValueError: `max_field_bytes` is less than 64.
     """
 
     def __init__(
@@ -351,7 +374,14 @@ class Redactor:
         self._cached_text = functools.lru_cache(maxsize=4096)(self._text)
 
     def text(self, value: str) -> str:
-        """One string with every rule applied (not truncated)."""
+        """One string with every rule applied (not truncated).
+
+        Args:
+            value: The string.
+
+        Returns:
+            The string, redacted.
+        """
         if len(value) <= _CACHED_LENGTH:
             return self._cached_text(value)
         return self._text(value)
@@ -362,12 +392,27 @@ class Redactor:
         return value
 
     def key_is_sensitive(self, key: str) -> bool:
-        """True when a value stored under ``key`` is a secret whatever it looks like."""
+        """True when a value stored under `key` is a secret whatever it looks like.
+
+        Args:
+            key: A metadata key.
+
+        Returns:
+            Whether the key names a secret.
+        """
         lowered = key.lower()
         return lowered in self.extra_sensitive_keys or bool(self.sensitive_key.search(lowered))
 
     def value(self, value: Any, depth: int = 0) -> Any:
-        """A JSON-shaped value redacted at any depth; other objects become strings."""
+        """A JSON-shaped value redacted at any depth; other objects become strings.
+
+        Args:
+            value: The value.
+            depth: How deep `value` is already (deeper than 20 is cut off).
+
+        Returns:
+            The value redacted, every string within `max_field_bytes`.
+        """
         if value is None or isinstance(value, (bool, int, float)):
             return value
         if isinstance(value, str):
@@ -388,10 +433,16 @@ class Redactor:
         return self.value(str(value), depth)
 
     def event(self, event: Event) -> Event:
-        """The event with secrets replaced and every field within ``max_field_bytes``.
+        """The event with secrets replaced and every field within `max_field_bytes`.
 
-        ``type``, ``at``, ``session`` (already a keyed hash) and ``idle_seconds``
+        `type`, `at`, `session` (already a keyed hash) and `idle_seconds`
         are the library's own and pass unchanged.
+
+        Args:
+            event: The event.
+
+        Returns:
+            A redacted copy.
         """
         changes: dict[str, Any] = {}
         for name in ("subject", "tenant", "reason", "path", "method", "client_ip", "user_agent"):

@@ -1,13 +1,13 @@
 """The auditor's report: sessions ended by reason, timeout changes with actor, policy per tenant.
 
-Built from the events a :class:`~idleguard.audit.JsonLinesSink` or
-:class:`~idleguard.audit.SqlSink` kept; ``python -m idleguard audit`` prints it
-as text, CSV or JSON (and, with :mod:`idleguard.audit.html_report`, as a page).
+Built from the events a [`JsonLinesSink`][idleguard.audit.JsonLinesSink] or
+[`SqlSink`][idleguard.audit.SqlSink] kept; `python -m idleguard audit` prints it
+as text, CSV or JSON (and, with `idleguard.audit.html_report`, as a page).
 
 Tenants, subjects, actors and reasons come from requests and from whoever could
 write to the log, so each output form treats them as hostile: the text form
-shows control characters as escapes (:func:`~idleguard.audit.redaction.printable`),
-so a value cannot forge a line or drive the terminal; the CSV form prefixes ``'``
+shows control characters as escapes ([`printable`][idleguard.audit.printable]),
+so a value cannot forge a line or drive the terminal; the CSV form prefixes `'`
 to a cell a spreadsheet would run as a formula; JSON escapes them by itself.
 """
 
@@ -57,14 +57,14 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 class Report:
     """What the report says; times are seconds since the epoch.
 
-    ``ended`` maps ``(tenant, reason)`` to the number of sessions that ended
-    that way in the period, and ``ended_by_day`` maps ``(day, reason)`` to the same
-    over every tenant, ``day`` as ``YYYY-MM-DD`` in UTC; ``changes`` lists every ``inactivity_timeout_updated``
-    in the period (``at``, ``tenant``, ``scope``, ``subject``, ``actor``, ``old``,
-    ``new``); ``policies``
-    maps each tenant to the policy in force at the end of the period and when
-    it was last seen (events before the period count here). ``skipped`` counts
-    records that were not readable events.
+    `ended` maps `(tenant, reason)` to the number of sessions that ended that
+    way in the period, and `ended_by_day` maps `(day, reason)` to the same over
+    every tenant, `day` as `YYYY-MM-DD` in UTC; `changes` lists every
+    `inactivity_timeout_updated` in the period (`at`, `tenant`, `scope`,
+    `subject`, `actor`, `old`, `new`); `policies` maps each tenant to the policy
+    in force at the end of the period and when it was last seen (events before
+    the period count here). `skipped` counts records that were not readable
+    events.
     """
 
     since: float | None
@@ -85,7 +85,7 @@ class Report:
 
 
 def read_json_lines(lines: Iterable[str], counter: list[int] | None = None) -> Iterator[Event]:
-    """Events from JSON Lines; an unreadable line is skipped and counted in ``counter[0]``."""
+    """Events from JSON Lines; an unreadable line is skipped and counted in `counter[0]`."""
     for line in lines:
         if not line.strip():
             continue
@@ -105,10 +105,10 @@ def build_report(
     until: float | None = None,
     tenant: str | None = None,
 ) -> Report:
-    """Fold events (any order) into a :class:`Report` for ``[since, until)``.
+    """Fold events (any order) into a `Report` for `[since, until)`.
 
-    ``tenant`` keeps one tenant only. Events before ``since`` still decide the
-    policy in force; events at or after ``until`` are ignored.
+    `tenant` keeps one tenant only. Events before `since` still decide the
+    policy in force; events at or after `until` are ignored.
     """
     report = Report(since, until)
     for event in sorted(events, key=lambda event: event.at):
@@ -143,7 +143,7 @@ def build_report(
 
 
 def idle_of(value: Any) -> Any:
-    """The idle limit in a change's ``old`` or ``new``: a number, or a policy's ``idle_timeout``."""
+    """The idle limit in a change's `old` or `new`: a number, or a policy's `idle_timeout`."""
     if isinstance(value, dict):
         return value.get("idle_timeout")
     return value
@@ -191,7 +191,7 @@ def _shown(value: Any) -> str:
 
 
 def _inert(cell: str) -> str:
-    """``cell`` with ``'`` in front when a spreadsheet would read it as a formula (OWASP)."""
+    """`cell` with `'` in front when a spreadsheet would read it as a formula (OWASP)."""
     # Leading spaces count too: importers that trim them would leave the formula first.
     if cell.startswith(_FORMULA_STARTS) or cell.lstrip().startswith(_FORMULA_STARTS):
         return "'" + cell
@@ -199,10 +199,10 @@ def _inert(cell: str) -> str:
 
 
 def as_rows(report: Report) -> list[dict[str, str]]:
-    """The report as flat rows (one table, :data:`CSV_COLUMNS`), ready for a spreadsheet.
+    """The report as flat rows (one table, `CSV_COLUMNS`), ready for a spreadsheet.
 
-    Every cell that would start a formula (``=``, ``+``, ``-``, ``@``, tab, CR or
-    LF, after any spaces) begins with ``'``, which spreadsheets read as "text".
+    Every cell that would start a formula (`=`, `+`, `-`, `@`, tab, CR or
+    LF, after any spaces) begins with `'`, which spreadsheets read as "text".
     """
     rows: list[dict[str, str]] = []
     for (tenant, reason), count in sorted(report.ended.items()):
@@ -269,7 +269,7 @@ def as_json(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report, form: str, out: TextIO) -> None:
-    """Write the report to ``out`` as ``text``, ``csv`` or ``json``."""
+    """Write the report to `out` as `text`, `csv` or `json`."""
     if form == "json":
         json.dump(as_json(report), out, indent=2, sort_keys=False, default=str)
         out.write("\n")
@@ -330,7 +330,7 @@ def _text(report: Report) -> str:
 def load(
     source: str, *, table: str | None = None, until: float | None = None
 ) -> tuple[list[Event], int]:
-    """Events from a JSON Lines file (a path, ``-`` for stdin) or a SQL database URL.
+    """Events from a JSON Lines file (a path, `-` for stdin) or a SQL database URL.
 
     Returns the events and the number of unreadable records skipped.
     """

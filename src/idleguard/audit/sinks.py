@@ -1,8 +1,9 @@
-"""Where events go: a callable, the ``logging`` module, a JSON Lines file, a queue in front of any.
+"""Where events go: a callable, the `logging` module, a JSON Lines file, a queue in front of any.
 
-A sink's :meth:`Sink.write` receives a batch of events that are already
-redacted, and may block or raise: the built-in sinks run behind a
-:class:`QueuedSink`, on a worker thread, so neither ever reaches a request.
+A sink's [`Sink.write`][idleguard.audit.Sink.write] receives a batch of events that
+are already redacted, and may block or raise: the built-in sinks run behind a
+[`QueuedSink`][idleguard.audit.QueuedSink], on a worker thread, so neither ever
+reaches a request.
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ from .counters import EVENTS_LOST, CounterHook
 
 __all__ = ["CallableSink", "JsonLinesSink", "LoggingSink", "LossReporter", "QueuedSink", "Sink"]
 
-#: The logger that carries events (``LoggingSink``) and reports of lost ones.
+#: The logger that carries events (`LoggingSink`) and reports of lost ones.
 AUDIT_LOGGER = "idleguard.audit"
 
 
 class Sink(abc.ABC):
     """The interface of an event sink.
 
-    ``queued`` says whether :class:`~idleguard.audit.AuditTrail` puts the sink
-    behind a :class:`QueuedSink` by itself (true for every sink that does I/O).
-    ``name`` labels the sink in loss reports and counters.
+    Attributes:
+        queued: Whether [`AuditTrail`][idleguard.audit.AuditTrail] puts the sink
+            behind a [`QueuedSink`][idleguard.audit.QueuedSink] by itself (true
+            for every sink that does I/O).
+        name: Labels the sink in loss reports and counters.
     """
 
     queued: ClassVar[bool] = True
@@ -42,7 +45,15 @@ class Sink(abc.ABC):
 
     @abc.abstractmethod
     def write(self, events: Sequence[Event]) -> None:
-        """Deliver a batch of redacted events; raise if they were not delivered."""
+        """Deliver a batch of redacted events.
+
+        Args:
+            events: The batch, in order.
+
+        Raises:
+            Exception: Whatever the sink's I/O raises: the batch was not
+                delivered (it is counted as lost).
+        """
 
     def close(self) -> None:  # noqa: B027 - optional for sinks with nothing to release
         """Release files or connections; called once, after the last write."""
@@ -51,9 +62,13 @@ class Sink(abc.ABC):
 class CallableSink(Sink):
     """A plain function (sync or async) called once per event.
 
-    Used directly for a plain sync ``on_event`` callable, and on a worker thread
-    when wrapped in :class:`QueuedSink`; an async function is then run to
-    completion there with :func:`asyncio.run`.
+    Used directly for a plain sync `on_event` callable, and on a worker thread
+    when wrapped in [`QueuedSink`][idleguard.audit.QueuedSink]; an async function is
+    then run to completion there with `asyncio.run`.
+
+    Args:
+        function: Called with each event.
+        name: Labels the sink in loss reports. Default: the function's name.
     """
 
     queued = False
@@ -76,10 +91,12 @@ async def _awaited(awaitable: Any) -> None:
 class LoggingSink(Sink):
     """One log record per event, its message the event as one JSON object.
 
-    ``logger`` is a :class:`logging.Logger` or a name (default
-    ``idleguard.audit``); ``level`` the record level (default ``INFO``). The
-    record also carries the event's dict as ``record.idleguard_event`` for a
+    The record also carries the event's dict as `record.idleguard_event` for a
     structured formatter.
+
+    Args:
+        logger: A `logging.Logger` or a logger's name.
+        level: The records' level.
     """
 
     def __init__(self, logger: logging.Logger | str = AUDIT_LOGGER, level: int = logging.INFO):
@@ -93,11 +110,14 @@ class LoggingSink(Sink):
 
 
 class JsonLinesSink(Sink):
-    """Appends one JSON object per line to ``path`` (UTF-8), flushed after every batch.
+    """Appends one JSON object per line to `path` (UTF-8), flushed after every batch.
 
-    ``fsync=True`` also asks the OS to put each batch on disk before the next.
-    The file is opened on the first write and created with mode ``0o600``:
+    The file is opened on the first write and created with mode `0o600`:
     audit records are for the people who run the app.
+
+    Args:
+        path: The file.
+        fsync: Also ask the OS to put each batch on disk before the next.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
@@ -126,11 +146,20 @@ class JsonLinesSink(Sink):
 
 
 class LossReporter:
-    """Counts events that never reached a sink and says so on the ``idleguard.audit`` logger.
+    """Counts events that never reached a sink and says so on the `idleguard.audit` logger.
 
     The first loss is reported at once; after that at most one warning per
-    ``interval`` seconds of ``clock`` sums up what was lost since the last one,
-    so a dead sink cannot flood the log. :meth:`close` reports the rest.
+    `interval` seconds of `clock` sums up what was lost since the last one,
+    so a dead sink cannot flood the log.
+    [`close`][idleguard.audit.LossReporter.close] reports the rest.
+
+    Args:
+        clock: Seconds since the epoch.
+        interval: Seconds between two warnings.
+        counters: Also counts each loss (`idleguard_audit_events_lost_total`).
+
+    Attributes:
+        lost: Events lost so far, by `(sink, cause)`.
     """
 
     def __init__(
@@ -150,10 +179,13 @@ class LossReporter:
         self._lock = threading.Lock()
 
     def lose(self, sink: str, cause: str, count: int = 1, error: str | None = None) -> None:
-        """Record ``count`` events lost by ``sink``.
+        """Record `count` events lost by `sink`.
 
-        ``cause`` is ``queue_full``, ``sink_failed``, ``closed`` or
-        ``shutdown_timeout``; ``error`` the exception class, for the report.
+        Args:
+            sink: The sink's name.
+            cause: `queue_full`, `sink_failed`, `closed` or `shutdown_timeout`.
+            count: How many events.
+            error: The exception class, for the report.
         """
         if self.counters is not None:
             # A broken exporter must not cost the report below too.
@@ -201,18 +233,22 @@ _STOP = object()
 class QueuedSink(Sink):
     """Puts a sink behind a bounded queue and a worker thread, off the request path.
 
-    ``sink``
-        A :class:`Sink`, or a callable (sync or async) taking one event.
-    ``maxsize``
-        Events the queue holds (default 10 000). When it is full a new event
-        is dropped, counted and reported: a request never waits for a sink.
-    ``batch_size``
-        The most events handed to one :meth:`Sink.write` call.
-    ``reporter``
-        The :class:`LossReporter` losses are counted by; the trail passes its own.
+    The worker starts with the first event.
+    [`close`][idleguard.audit.QueuedSink.close] delivers what is queued (within its
+    timeout) and then closes the sink.
 
-    The worker starts with the first event. :meth:`close` delivers what is
-    queued (within its timeout) and then closes the sink.
+    Args:
+        sink: A [`Sink`][idleguard.audit.Sink], or a callable (sync or async)
+            taking one event.
+        maxsize: Events the queue holds. When it is full a new event is dropped,
+            counted and reported: a request never waits for a sink.
+        batch_size: The most events handed to one
+            [`Sink.write`][idleguard.audit.Sink.write] call.
+        reporter: The [`LossReporter`][idleguard.audit.LossReporter] losses are
+            counted by; the trail passes its own.
+
+    Raises:
+        ValueError: `maxsize` or `batch_size` is less than 1.
     """
 
     queued = False  # it is the queue
@@ -239,7 +275,14 @@ class QueuedSink(Sink):
         self._closed = False
 
     def put(self, event: Event) -> bool:
-        """Queue one event without waiting; false (and counted) when it was dropped."""
+        """Queue one event without waiting.
+
+        Args:
+            event: The event.
+
+        Returns:
+            False (and counted as lost) when it was dropped.
+        """
         if self._closed:
             self.reporter.lose(self.name, "closed")
             return False
@@ -260,7 +303,14 @@ class QueuedSink(Sink):
             self.put(event)
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait up to ``timeout`` seconds for the queue to drain; true if it did."""
+        """Wait for the queue to drain.
+
+        Args:
+            timeout: The most seconds to wait.
+
+        Returns:
+            True if it drained.
+        """
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
@@ -271,7 +321,12 @@ class QueuedSink(Sink):
             return self._pending
 
     def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (waiting at most ``timeout`` seconds), then close the sink."""
+        """Deliver what is queued, then close the sink.
+
+        Args:
+            timeout: The most seconds to wait for the queue; what is left then
+                is counted as lost.
+        """
         if self._closed:
             return
         self._closed = True

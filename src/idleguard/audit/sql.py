@@ -1,9 +1,9 @@
 """Events in a SQL table (SQLAlchemy Core), queryable by type, subject, tenant and time.
 
 Works on SQLite and PostgreSQL. Each row keeps the whole redacted event as
-JSON in ``data``; ``type``, ``at``, ``session``, ``subject`` and ``tenant``
-are copied into indexed columns for queries (``subject`` and ``tenant`` cut to
-255 characters there; ``data`` is the record).
+JSON in `data`; `type`, `at`, `session`, `subject` and `tenant`
+are copied into indexed columns for queries (`subject` and `tenant` cut to
+255 characters there; `data` is the record).
 """
 
 from __future__ import annotations
@@ -30,7 +30,15 @@ _INDEXED_LENGTH = 255
 
 
 def events_table(metadata: sa.MetaData, name: str = DEFAULT_TABLE) -> sa.Table:
-    """The table definition, for Alembic or ``metadata.create_all``."""
+    """The table definition, for Alembic or `metadata.create_all`.
+
+    Args:
+        metadata: The `MetaData` to define it in.
+        name: The table's name.
+
+    Returns:
+        The table.
+    """
     return sa.Table(
         name,
         metadata,
@@ -61,14 +69,12 @@ def _moment(at: float) -> datetime:
 class SqlSink(Sink):
     """Inserts events into a table; one transaction per batch.
 
-    ``engine``
-        A SQLAlchemy :class:`~sqlalchemy.engine.Engine` (the SQL store's, or
-        its own) or a database URL.
-    ``table``
-        The table name (default ``idleguard_audit_events``).
-    ``create``
-        Create the table and its indexes if missing (default ``True``); pass
-        ``False`` when migrations own the schema.
+    Args:
+        engine: A SQLAlchemy `Engine` (the SQL store's, or its own) or a
+            database URL.
+        table: The table name.
+        create: Create the table and its indexes if missing; pass `False` when
+            migrations own the schema.
     """
 
     def __init__(
@@ -119,7 +125,17 @@ def read_events(
 ) -> Iterator[Event]:
     """Events from the table in time order, filtered on the indexed columns.
 
-    ``since`` is inclusive and ``until`` exclusive, in seconds since the epoch.
+    Args:
+        engine: A SQLAlchemy `Engine` or a database URL.
+        table: The table's name.
+        since: The earliest time, inclusive, in seconds since the epoch.
+        until: The latest time, exclusive, in seconds since the epoch.
+        types: Only these event types (their string values); all by default.
+        subject: Only this subject's events.
+        tenant: Only this tenant's events.
+
+    Yields:
+        The events.
     """
     owned = isinstance(engine, str)
     bound = sa.create_engine(engine) if isinstance(engine, str) else engine

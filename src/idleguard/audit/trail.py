@@ -1,17 +1,10 @@
 """The audit trail: every event is redacted, counted, then handed to each sink.
 
-How each kind of ``on_event`` entry is delivered:
-
-* a plain sync callable (``EventCollector``, a function that appends to a
-  list) is called at once, on the request, so tests see events immediately.
-  It must be fast; wrap a slow one in :class:`~idleguard.audit.QueuedSink`.
-* an async callable runs as a task on the running event loop (ASGI), at most
-  ``max_tasks`` at a time; with no loop (WSGI) it runs on a worker thread.
-* a :class:`~idleguard.audit.Sink` that does I/O (logging, JSON Lines, SQL) is
-  put behind a :class:`~idleguard.audit.QueuedSink` by itself.
+How each kind of `on_event` entry is delivered is in
+[`AuditTrail`][idleguard.audit.AuditTrail]'s docstring.
 
 A sink that fails or falls behind loses events, never a request; each loss
-is counted and reported on the ``idleguard.audit`` logger.
+is counted and reported on the `idleguard.audit` logger.
 """
 
 from __future__ import annotations
@@ -34,7 +27,7 @@ from .sinks import CallableSink, LossReporter, QueuedSink, Sink
 
 __all__ = ["AuditTrail", "SinkSpec"]
 
-#: What ``on_event=`` accepts, one or several: a callable taking an event, or a Sink.
+#: What `on_event=` accepts, one or several: a callable taking an event, or a Sink.
 SinkSpec = Sink | Callable[[Event], Any]
 
 _OPEN: weakref.WeakSet[AuditTrail] = weakref.WeakSet()
@@ -49,25 +42,37 @@ def _is_async(function: Any) -> bool:
 class AuditTrail:
     """Redacts, counts and delivers events to every sink.
 
-    ``sinks``
-        One sink or callable, or several (see the module docs for how each is
-        delivered). ``None`` delivers nowhere.
-    ``redactor``
-        The :class:`~idleguard.audit.Redactor`; default the built-in rules and 10 KB fields.
-    ``counters``
-        An object with ``increment(name, labels, amount)``, e.g. a
-        :class:`~idleguard.audit.CounterSet`, moved by every event and every loss.
-    ``clock``
-        Seconds since the epoch; paces loss reports.
-    ``queue_size``
-        Events each queued sink holds before new ones are dropped (and counted).
-    ``max_tasks``
-        Async callables running at once on the event loop before events are dropped.
-    ``report_interval``
-        Seconds between two warnings about lost events (the first comes at once).
+    How each kind of entry is delivered:
 
-    The trail is closed (queues flushed) by :meth:`close` / :meth:`aclose`, by
-    the ASGI lifespan shutdown, and at interpreter exit.
+    * a plain sync callable (`EventCollector`, a function that appends to a
+      list) is called at once, on the request, so tests see events
+      immediately. It must be fast; wrap a slow one in
+      [`QueuedSink`][idleguard.audit.QueuedSink].
+    * an async callable runs as a task on the running event loop (ASGI), at
+      most `max_tasks` at a time; with no loop (WSGI) it runs on a worker
+      thread.
+    * a [`Sink`][idleguard.audit.Sink] that does I/O (logging, JSON Lines, SQL)
+      is put behind a [`QueuedSink`][idleguard.audit.QueuedSink] by itself.
+
+    The trail is closed (queues flushed) by
+    [`close`][idleguard.audit.AuditTrail.close] /
+    [`aclose`][idleguard.audit.AuditTrail.aclose], by the ASGI lifespan shutdown,
+    and at interpreter exit.
+
+    Args:
+        sinks: One sink or callable, or several. `None` delivers nowhere.
+        redactor: The [`Redactor`][idleguard.audit.Redactor]; default the
+            built-in rules and 10 KB fields.
+        counters: An object with `increment(name, labels, amount)`, e.g. a
+            [`CounterSet`][idleguard.audit.CounterSet], moved by every event and
+            every loss.
+        clock: Seconds since the epoch; paces loss reports.
+        queue_size: Events each queued sink holds before new ones are dropped
+            (and counted).
+        max_tasks: Async callables running at once on the event loop before
+            events are dropped.
+        report_interval: Seconds between two warnings about lost events (the
+            first comes at once).
     """
 
     def __init__(
@@ -131,7 +136,7 @@ class AuditTrail:
         return bool(self._direct or self._async or self.queued or self.counters is not None)
 
     def __call__(self, event: Event) -> None:
-        """Emit one event (the trail is itself an ``on_event`` hook)."""
+        """Emit one event (the trail is itself an `on_event` hook)."""
         self.emit((event,))
 
     def emit(self, events: Sequence[Event]) -> None:
@@ -191,7 +196,14 @@ class AuditTrail:
         task.add_done_callback(self._tasks.discard)
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait up to ``timeout`` seconds for every queued sink to drain (tests, health checks)."""
+        """Wait for every queued sink to drain (tests, health checks).
+
+        Args:
+            timeout: The most seconds to wait.
+
+        Returns:
+            True if every queue drained in time.
+        """
         deadline = time.monotonic() + timeout
         return all(sink.flush(max(0.0, deadline - time.monotonic())) for sink in self._queues())
 
@@ -207,7 +219,10 @@ class AuditTrail:
         _OPEN.discard(self)
 
     async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - passed to close()
-        """:meth:`close` from async code: awaits running async callables first."""
+        """[`close`][idleguard.audit.AuditTrail.close] from async code.
+
+        Awaits running async callables first.
+        """
         if self._tasks:  # only ever made under asyncio: see _await
             await asyncio.wait(set(self._tasks), timeout=timeout)
         # anyio's worker thread, so that a shutdown under trio delivers the queue too.

@@ -1,17 +1,19 @@
-"""The ``idleguard`` command: ``audit``, ``sessions list``, ``sessions revoke``, ``check``.
+"""The `idleguard` command: `audit`, `sessions list`, `sessions revoke`, `check`.
 
+```shell
 idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3 --format html -o q3.html
 idleguard sessions list --store redis://redis.internal:6379/0 --subject alice
 idleguard sessions revoke --store redis://redis.internal:6379/0 --subject alice
 idleguard check --config idleguard.toml
+```
 
-Each subcommand is a module with ``add_parser(commands)``, listed in `COMMANDS`;
-its parser sets ``run`` (``arguments -> exit status``) and ``prog`` as defaults. A new
+Each subcommand is a module with `add_parser(commands)`, listed in `COMMANDS`;
+its parser sets `run` (`arguments -> exit status`) and `prog` as defaults. A new
 subcommand is one more module and one more entry. What the subcommands do is in
 `idleguard.operations`; here they parse arguments and print.
 
-Exit status: ``0`` done, ``1`` the command ran and something failed (a store that did not
-answer, a check that found a problem, a report source that could not be read), ``2`` the
+Exit status: `0` done, `1` the command ran and something failed (a store that did not
+answer, a check that found a problem, a report source that could not be read), `2` the
 command could not run as asked (bad arguments, a configuration it cannot use). A user's
 mistake is one line on standard error, never a traceback.
 """
@@ -33,17 +35,17 @@ __all__ = ["COMMANDS", "Subcommand", "main", "parser"]
 
 
 class Subcommand(Protocol):
-    """A module that adds one subcommand (and its own subcommands) to ``idleguard``."""
+    """A module that adds one subcommand (and its own subcommands) to `idleguard`."""
 
     def add_parser(self, commands: Any, /) -> Any: ...
 
 
-#: The subcommands, in the order ``idleguard --help`` lists them.
+#: The subcommands, in the order `idleguard --help` lists them.
 COMMANDS: tuple[Subcommand, ...] = (audit, sessions, check)
 
 
 def parser() -> Parser:
-    """The whole ``idleguard`` command line."""
+    """The whole `idleguard` command line."""
     root = Parser(
         prog="idleguard",
         description="Operate idleguard: report on the audit trail, list and revoke sessions, "
@@ -57,10 +59,10 @@ def parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``idleguard`` command line; returns the exit status.
+    """Run the `idleguard` command line; returns the exit status.
 
     Args:
-        argv: The arguments after the program's name; default ``sys.argv[1:]``.
+        argv: The arguments after the program's name; default `sys.argv[1:]`.
     """
     try:
         arguments = parser().parse_args(argv)

@@ -1,7 +1,9 @@
-"""``idleguard check``: would this configuration start the middleware, and does its store answer?
+"""`idleguard check`: would this configuration start the middleware, and does its store answer?
 
+```shell
 IDLEGUARD_STORE=redis://redis.internal:6379/0 IDLEGUARD_SECRET_KEY=... idleguard check
 idleguard check --config idleguard.toml --format json
+```
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = ["add_parser", "render", "render_json"]
 
 
 def add_parser(commands: Any) -> None:
-    """Add ``check`` to the ``idleguard`` subcommands."""
+    """Add `check` to the `idleguard` subcommands."""
     parser = commands.add_parser(
         "check",
         help="validate a configuration and reach its store",
@@ -44,7 +46,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """``idleguard check``."""
+    """`idleguard check`."""
     configuration = read_configuration(arguments)
     overrides = {"store": arguments.store} if arguments.store is not None else {}
     result = check(configuration, **overrides)

@@ -1,7 +1,7 @@
-"""What every ``idleguard`` subcommand shares: its errors, its parser, its configuration.
+"""What every `idleguard` subcommand shares: its errors, its parser, its configuration.
 
-A subcommand is a module with ``add_parser(commands)``, which adds its parser to the
-subparsers and sets ``run`` (``arguments -> exit status``) as its default; see
+A subcommand is a module with `add_parser(commands)`, which adds its parser to the
+subparsers and sets `run` (`arguments -> exit status`) as its default; see
 `idleguard.cli.COMMANDS`.
 """
 
@@ -53,7 +53,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_configuration_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--config``: where the middleware's settings come from (default: the environment)."""
+    """`--config`: where the middleware's settings come from (default: the environment)."""
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -63,7 +63,7 @@ def add_configuration_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_configuration(arguments: argparse.Namespace) -> Configuration:
-    """The configuration ``--config`` names, or the environment's.
+    """The configuration `--config` names, or the environment's.
 
     Raises:
         UsageError: The file cannot be read or parsed.
@@ -77,12 +77,12 @@ def read_configuration(arguments: argparse.Namespace) -> Configuration:
 
 
 def moment(at: float) -> str:
-    """A time as ISO 8601 in UTC, to the second (``2026-07-01T09:30:00Z``)."""
+    """A time as ISO 8601 in UTC, to the second (`2026-07-01T09:30:00Z`)."""
     return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def duration(seconds: float | None) -> str:
-    """Seconds as a reader says them: ``45s``, ``14m 52s``, ``3h 59m``; ``-`` for none."""
+    """Seconds as a reader says them: `45s`, `14m 52s`, `3h 59m`; `-` for none."""
     if seconds is None:
         return "-"
     whole = max(0, round(seconds))
@@ -114,7 +114,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: IO[str]) -
 
 
 def write_json(data: Any, out: IO[str] | None = None) -> None:
-    """``data`` as indented JSON and a newline (every control character escaped)."""
+    """`data` as indented JSON and a newline (every control character escaped)."""
     stream = sys.stdout if out is None else out
     json.dump(data, stream, indent=2)
     stream.write("\n")

@@ -1,7 +1,9 @@
-"""``idleguard sessions list`` and ``idleguard sessions revoke``: a subject's sessions.
+"""`idleguard sessions list` and `idleguard sessions revoke`: a subject's sessions.
 
+```shell
 idleguard sessions list --store redis://redis.internal:6379/0 --subject alice
 idleguard sessions revoke --store redis://redis.internal:6379/0 --subject alice --dry-run
+```
 """
 
 from __future__ import annotations
@@ -49,12 +51,12 @@ HEADERS = (
     "IDLE LEFT",
     "ABSOLUTE LEFT",
 )
-#: What the events of a revocation say ended the sessions (``metadata["via"]``).
+#: What the events of a revocation say ended the sessions (`metadata["via"]`).
 VIA = "idleguard sessions revoke"
 
 
 def add_parser(commands: Any) -> None:
-    """Add ``sessions`` and its actions to the ``idleguard`` subcommands."""
+    """Add `sessions` and its actions to the `idleguard` subcommands."""
     sessions = commands.add_parser(
         "sessions",
         help="list or revoke a subject's sessions",
@@ -142,7 +144,7 @@ def _settings(
 
 
 def _missing_database(url: str) -> str | None:
-    """The file a ``sqlite:///`` URL names, when it does not exist.
+    """The file a `sqlite:///` URL names, when it does not exist.
 
     SQLite would create it, and the store its table: a mistyped path would read as a store
     with no sessions, and leave an empty database behind.
@@ -221,7 +223,7 @@ def _untagged_note(prog: str) -> None:
 
 
 def run_list(arguments: argparse.Namespace) -> int:
-    """``idleguard sessions list``."""
+    """`idleguard sessions list`."""
     policy = None
     if arguments.policy is not None:
         try:
@@ -275,7 +277,7 @@ def _actor(arguments: argparse.Namespace) -> str:
 
 
 def run_revoke(arguments: argparse.Namespace) -> int:
-    """``idleguard sessions revoke``."""
+    """`idleguard sessions revoke`."""
     prog = arguments.prog
     configuration = read_configuration(arguments)
     tagged = _tagged(configuration)

@@ -2,8 +2,8 @@
 
 Each integration only translates: a framework's configuration into the
 middleware's keyword arguments, a framework's request into the request
-object :func:`idleguard.current` already understands, and the answers below
-into the framework's response type. None of them decides anything about a
+object [`idleguard.current`][idleguard.current] already understands, and the answers
+below into the framework's response type. None of them decides anything about a
 session: whether a framework's login may be served is decided here, once,
 by `login_is_bound`.
 """
@@ -46,16 +46,16 @@ __all__ = [
 
 #: Where the browser client is served.
 CLIENT_SCRIPT_PATH = "/_idleguard/idleguard.js"
-#: The ``error`` of a ``401`` for a request that needs a session and has none.
+#: The `error` of a `401` for a request that needs a session and has none.
 NOT_SIGNED_IN = "not_signed_in"
-#: The ``error`` of a ``401`` for a request whose sign-in is older than the view allows.
+#: The `error` of a `401` for a request whose sign-in is older than the view allows.
 STEP_UP_REQUIRED = "step_up_required"
-#: The :class:`~idleguard.Policy` fields a configuration mapping may set one by one.
+#: The `Policy` fields a configuration mapping may set one by one.
 POLICY_FIELDS = ("idle_timeout", "absolute_timeout", "warn_before", "touch_interval")
 #: Where a framework's own session (Flask's `session`, Django's `request.session`) records
 #: which idleguard session its login belongs to (see `binding_for`).
 BINDING_SESSION_KEY = "_idleguard_session"
-#: Options of the ASGI adapter that :class:`~idleguard.settings.Settings` does not take.
+#: Options of the ASGI adapter that `Settings` does not take.
 _ADAPTER_OPTIONS = ("websocket_recheck",)
 
 
@@ -74,14 +74,26 @@ def middleware_options(
 ) -> dict[str, Any]:
     """Keyword arguments for the middleware from a framework's configuration.
 
-    ``config`` maps lower-case option names (``"store"``, ``"login_url"``, ...)
-    to values; the policy fields (``idle_timeout``, ``absolute_timeout``,
-    ``warn_before``, ``touch_interval``, in seconds or as ``timedelta``) may be
-    given one by one and are applied over ``policy`` (or the default policy).
-    ``source`` names where the mapping came from, for error messages.
-    ``fallback_secret`` is the framework's own secret key, used to sign
-    idleguard's cookie when no ``secret_key`` or ``identity`` is configured.
     An unknown name fails at start-up rather than being ignored.
+
+    Args:
+        config: Lower-case option names (`"store"`, `"login_url"`, ...) to
+            values. The policy fields (`idle_timeout`, `absolute_timeout`,
+            `warn_before`, `touch_interval`, in seconds or as `timedelta`) may
+            be given one by one and are applied over `policy` (a policy or a
+            preset name; the default policy without one).
+        source: Where the mapping came from, for error messages
+            (`"settings.IDLEGUARD"`).
+        fallback_secret: The framework's own secret key, used to sign
+            idleguard's cookie when no `secret_key` or `identity` is configured.
+
+    Returns:
+        The keyword arguments for [`IdleGuard`][idleguard.IdleGuard] or
+            [`IdleGuardWSGI`][idleguard.IdleGuardWSGI].
+
+    Raises:
+        ConfigError: A name is not an option.
+        PolicyError: The policy fields make no sense.
     """
     known = _known_options()
     options: dict[str, Any] = {}
@@ -190,13 +202,16 @@ def end_with_framework_login(request: Any) -> None:
 
 
 class FreshnessCheck:
-    """The outcome of :func:`check_fresh`.
+    """The outcome of [`check_fresh`][idleguard.integrations.check_fresh].
 
-    ``session`` is the live session (``None`` without one); ``error`` is
-    ``None`` when the view may run, else the ``401`` to answer: ``body`` is
-    its JSON, and ``events`` the audit events to emit (``step_up_required``).
-    ``location``, when set, is where a browser navigation is sent instead
-    (``303`` to the middleware's ``step_up_url``).
+    Attributes:
+        session: The live session; `None` without one.
+        error: `None` when the view may run, else the `error` of the `401` to
+            answer (`NOT_SIGNED_IN`, `STEP_UP_REQUIRED`).
+        body: The `401`'s JSON.
+        events: The audit events to emit (`step_up_required`).
+        location: When set, where a browser navigation is sent instead (`303`
+            to the middleware's `step_up_url`).
     """
 
     __slots__ = ("body", "error", "events", "location", "session")
@@ -216,15 +231,22 @@ class FreshnessCheck:
 
 
 def check_fresh(request: Any, max_age: float) -> FreshnessCheck:
-    """Whether the request's user signed in (or re-authenticated) less than ``max_age`` seconds ago.
+    """Whether the request's user signed in (or re-authenticated) recently enough.
 
     Decided by the policy engine's own step-up test
-    (:func:`idleguard.rules.step_up_due`, on the middleware's clock), so a
-    view-level requirement and a ``PathRule(authenticated_within=...)`` agree
-    to the second. ``error`` is :data:`NOT_SIGNED_IN` without a live session,
-    :data:`STEP_UP_REQUIRED` when the last authentication is too old (the body
-    then names the rule and ``max_age`` as the middleware's own step-up answer
-    does), ``None`` when the view may run.
+    (`idleguard.resolution.step_up_due`, on the middleware's clock), so a
+    view-level requirement and a `PathRule(authenticated_within=...)` agree
+    to the second.
+
+    Args:
+        request: The framework's request, inside the middleware.
+        max_age: Seconds since the last authentication the view allows.
+
+    Returns:
+        The outcome: its `error` is `NOT_SIGNED_IN` without a live session,
+            `STEP_UP_REQUIRED` when the last authentication is too old (the body
+            then names the rule and `max_age` as the middleware's own step-up
+            answer does), `None` when the view may run.
     """
     context = context_of(request)
     session = context.info()
@@ -251,21 +273,33 @@ def check_fresh(request: Any, max_age: float) -> FreshnessCheck:
 
 
 def client_script_tag(settings: Settings, root: str = "", *, nonce: str | None = None) -> str:
-    """The client's ``<script>`` element for a middleware's ``settings``.
+    """The client's `<script>` element for a middleware's `settings`.
 
-    It names the script under the configured ``endpoint_prefix``, below the
-    mount prefix ``root`` (``SCRIPT_NAME``, ``root_path``), by its content hash
-    (cached for a year, renamed by each release); the client finds its
-    endpoints beside it.
+    It names the script under the configured `endpoint_prefix`, below the
+    mount prefix, by its content hash (cached for a year, renamed by each
+    release); the client finds its endpoints beside it.
+
+    Args:
+        settings: The middleware's settings.
+        root: The mount prefix (WSGI `SCRIPT_NAME`, ASGI `root_path`).
+        nonce: The page's Content-Security-Policy nonce, when it has one.
+
+    Returns:
+        The element, as escaped HTML.
     """
     src = root.rstrip("/") + client_script_url(settings.endpoint_prefix)
     return script_tag(src, nonce=nonce)
 
 
 def script_tag(src: str = CLIENT_SCRIPT_PATH, *, nonce: str | None = None) -> str:
-    """The ``<script>`` element that loads the browser client (HTML, escaped).
+    """The `<script>` element that loads the browser client (HTML, escaped).
 
-    ``nonce`` is the page's Content-Security-Policy nonce, when it has one.
+    Args:
+        src: The script's URL.
+        nonce: The page's Content-Security-Policy nonce, when it has one.
+
+    Returns:
+        The element.
     """
     nonce_attribute = f' nonce="{html.escape(nonce)}"' if nonce else ""
     return f'<script src="{html.escape(src)}"{nonce_attribute} defer></script>'

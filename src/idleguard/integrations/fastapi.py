@@ -1,11 +1,14 @@
-"""FastAPI: dependencies over :class:`~idleguard.IdleGuard`, and the answers in the OpenAPI schema.
+"""FastAPI: dependencies over the ASGI middleware, and the answers in the OpenAPI schema.
 
-``Depends(current_session)`` gives a view the live :class:`~idleguard.SessionInfo`
-or answers ``401``; ``Depends(require_fresh_auth(minutes=5))`` also answers
-``401`` when the sign-in is older than that. The dependencies raise
-:class:`SessionError`, an ``HTTPException``; with :func:`install` (or
-``exception_handlers=EXCEPTION_HANDLERS``) its body is ``{"error": ...}``
-like the middleware's own answers, otherwise FastAPI's ``{"detail": {...}}``.
+`Depends(current_session)` gives a view the live
+[`SessionInfo`][idleguard.SessionInfo] or answers `401`;
+`Depends(require_fresh_auth(minutes=5))` also answers `401` when the sign-in is
+older than that. The dependencies raise
+[`SessionError`][idleguard.integrations.fastapi.SessionError], an
+`HTTPException`; with [`install`][idleguard.integrations.fastapi.install] (or
+`exception_handlers=EXCEPTION_HANDLERS`) its body is `{"error": ...}` like the
+middleware's own answers ([`IdleGuard`][idleguard.IdleGuard]), otherwise
+FastAPI's `{"detail": {...}}`.
 """
 
 from __future__ import annotations
@@ -35,10 +38,13 @@ __all__ = [
 
 
 class SessionError(HTTPException):
-    """A ``401`` raised by the dependencies; ``error`` is the machine-readable reason.
+    """A `401` raised by the dependencies.
 
-    ``body`` is the JSON answered (``{"error": ...}``, with ``rule`` and
-    ``max_age`` in seconds for a step-up).
+    Args:
+        error: The machine-readable reason (`not_signed_in`,
+            `step_up_required`), kept as `error`.
+        body: The JSON answered, kept as `body`: `{"error": ...}`, with `rule`
+            and `max_age` in seconds for a step-up. Default: `{"error": error}`.
     """
 
     def __init__(self, error: str, body: dict[str, Any] | None = None) -> None:
@@ -48,11 +54,11 @@ class SessionError(HTTPException):
 
 
 class SessionErrorBody(BaseModel):
-    """The JSON body of a ``401`` from idleguard (middleware or dependency)."""
+    """The JSON body of a `401` from idleguard (middleware or dependency)."""
 
     error: Literal["session_expired", "not_signed_in", "step_up_required"]
     reason: str | None = None
-    """Why a session ended (``idle``, ``absolute``, ``signed_out``, ``revoked``, ``invalid``)."""
+    """Why a session ended (`idle`, `absolute`, `signed_out`, `revoked`, `invalid`)."""
     rule: str | None = None
     """For a step-up: the rule that asked for it."""
     max_age: float | None = None
@@ -60,13 +66,23 @@ class SessionErrorBody(BaseModel):
 
 
 class StoreUnavailableBody(BaseModel):
-    """The JSON body of a ``503`` while the session store cannot be reached."""
+    """The JSON body of a `503` while the session store cannot be reached."""
 
     error: Literal["store_unavailable"]
 
 
 def current_session(request: Request) -> SessionInfo:
-    """Dependency: the request's live session, or ``401 {"error": "not_signed_in"}``."""
+    """Dependency: the request's live session, or `401 {"error": "not_signed_in"}`.
+
+    Args:
+        request: The request (FastAPI passes it).
+
+    Returns:
+        The live session.
+
+    Raises:
+        SessionError: The request has no live session.
+    """
     session = api.current(request)
     if session is None:
         raise SessionError(NOT_SIGNED_IN)
@@ -74,12 +90,21 @@ def current_session(request: Request) -> SessionInfo:
 
 
 def require_fresh_auth(minutes: float) -> Callable[[Request], SessionInfo]:
-    """Dependency factory: the live session, if its sign-in is at most ``minutes`` old.
+    """Dependency factory: the live session, if its sign-in is at most `minutes` old.
 
-    Otherwise ``401 {"error": "step_up_required", "rule": ..., "max_age": SECONDS}``
-    and a ``step_up_required`` event (``{"error": "not_signed_in"}`` without a
-    session). After the user proves who they are again, call
-    :func:`idleguard.reauthenticated`.
+    Otherwise the dependency answers
+    `401 {"error": "step_up_required", "rule": ..., "max_age": SECONDS}` and
+    records a `step_up_required` event (a browser navigation is sent to the
+    middleware's `step_up_url` with `303` when there is one), or
+    `401 {"error": "not_signed_in"}` without a session. After the user proves
+    who they are again, call
+    [`idleguard.reauthenticated`][idleguard.reauthenticated].
+
+    Args:
+        minutes: How old the last sign-in may be, in minutes.
+
+    Returns:
+        The dependency, for `Depends(...)`.
     """
     max_age = minutes * 60.0
 
@@ -103,11 +128,15 @@ def require_fresh_auth(minutes: float) -> Callable[[Request], SessionInfo]:
 
 
 def openapi_responses(*, store: bool = True) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route or router guarded by idleguard.
+    """`responses=` for a route or router guarded by idleguard.
 
-    Declares the ``401`` (session expired, not signed in, step-up required)
-    and, with ``store``, the ``503`` a fail-closed guard answers while its
-    store is down.
+    Args:
+        store: Also declare the `503` a fail-closed guard answers while its
+            store is down.
+
+    Returns:
+        The `401` (session expired, not signed in, step-up required) and, with
+            `store`, the `503`, with their models.
     """
     responses: dict[int | str, dict[str, Any]] = {
         401: {
@@ -128,12 +157,17 @@ async def _session_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error.body, status_code=401, headers=error.headers)
 
 
-#: ``FastAPI(exception_handlers=EXCEPTION_HANDLERS)``: :class:`SessionError` as ``{"error": ...}``.
+#: `FastAPI(exception_handlers=EXCEPTION_HANDLERS)`: `SessionError` as `{"error": ...}`.
 EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[..., Any]] = {SessionError: _session_error}
 
 
 def install(app: FastAPI, **options: Any) -> None:
-    """Guard ``app``: add :class:`~idleguard.IdleGuard` with ``options`` and the error handler."""
+    """Guard `app`: add the middleware and the error handler for `SessionError`.
+
+    Args:
+        app: The FastAPI app.
+        **options: The keyword options of [`IdleGuard`][idleguard.IdleGuard].
+    """
     # mypy cannot infer Starlette's middleware factory from a class taking **options.
     app.add_middleware(IdleGuard, **options)  # type: ignore[arg-type]
     app.add_exception_handler(SessionError, _session_error)

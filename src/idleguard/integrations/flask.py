@@ -1,15 +1,17 @@
-"""Flask: the ``IdleGuard(app)`` / ``init_app(app)`` extension over :class:`~idleguard.IdleGuardWSGI`.
+"""Flask: the `IdleGuard(app)` / `init_app(app)` extension over the WSGI middleware.
 
-Configuration comes from ``app.config`` keys ``IDLEGUARD_<OPTION>`` (for
-example ``IDLEGUARD_IDLE_TIMEOUT = 900``, ``IDLEGUARD_STORE = "redis://..."``,
-``IDLEGUARD_LOGIN_URL``), then from keyword arguments, which win. Without
-``IDLEGUARD_SECRET_KEY`` the cookie is signed with Flask's ``SECRET_KEY``.
+It wraps the app in [`IdleGuardWSGI`][idleguard.IdleGuardWSGI].
 
-With Flask-Login installed, signing in with ``login_user()`` begins an
-idleguard session and records it in Flask's ``session``, and ``logout_user()``
+Configuration comes from `app.config` keys `IDLEGUARD_<OPTION>` (for
+example `IDLEGUARD_IDLE_TIMEOUT = 900`, `IDLEGUARD_STORE = "redis://..."`,
+`IDLEGUARD_LOGIN_URL`), then from keyword arguments, which win. Without
+`IDLEGUARD_SECRET_KEY` the cookie is signed with Flask's `SECRET_KEY`.
+
+With Flask-Login installed, signing in with `login_user()` begins an
+idleguard session and records it in Flask's `session`, and `logout_user()`
 ends it. A Flask-Login login is bound to that idleguard session: on a request
 that does not carry it live (it is over, another session or user is presented,
-the request is exempt, or the store is down under ``fail_open``) the user is
+the request is exempt, or the store is down under `fail_open`) the user is
 logged out before the view runs, so the two never disagree.
 """
 
@@ -50,20 +52,19 @@ def _default_subject(user: Any) -> str:
 class IdleGuard:
     """The Flask extension.
 
-    ``app``
-        The Flask app, or ``None`` to call :meth:`init_app` later (app factories).
-    ``flask_login``
-        Wire Flask-Login's ``user_logged_in`` / ``user_logged_out`` signals and
-        log out a user whose login is not bound to a live idleguard session.
-        Default: when Flask-Login is installed.
-    ``subject``
-        ``user -> str``: the subject recorded for a Flask-Login user. Default:
-        ``user.get_id()``.
-    ``tenant``
-        ``user -> str | None``: the tenant recorded for a Flask-Login user.
-    ``options``
-        Any keyword argument of :class:`idleguard.IdleGuard` (``policy``,
-        ``store``, ``clock``, ``on_event``, ...); they override ``app.config``.
+    Args:
+        app: The Flask app, or `None` to call
+            [`init_app`][idleguard.integrations.flask.IdleGuard.init_app] later
+            (app factories).
+        flask_login: Wire Flask-Login's `user_logged_in` / `user_logged_out`
+            signals and log out a user whose login is not bound to a live
+            idleguard session. Default (`None`): when Flask-Login is installed.
+        subject: `user -> str`: the subject recorded for a Flask-Login user.
+            Default: `user.get_id()`.
+        tenant: `user -> str | None`: the tenant recorded for a Flask-Login user.
+        **options: Any keyword option of [`idleguard.IdleGuard`][idleguard.IdleGuard]
+            (`policy`, `store`, `clock`, `on_event`, ...); they override
+            `app.config`.
     """
 
     def __init__(
@@ -83,7 +84,20 @@ class IdleGuard:
             self.init_app(app)
 
     def init_app(self, app: Flask, **options: Any) -> IdleGuardWSGI:
-        """Guard ``app``: wrap its ``wsgi_app`` and register the helpers. Returns the middleware."""
+        """Guard `app`: wrap its `wsgi_app` and register the helpers.
+
+        Args:
+            app: The Flask app.
+            **options: Keyword options of [`idleguard.IdleGuard`][idleguard.IdleGuard];
+                they override the extension's own and `app.config`.
+
+        Returns:
+            The middleware, also kept as `app.extensions["idleguard"]`.
+
+        Raises:
+            ConfigError: An `IDLEGUARD_*` key or an option is unknown, or makes
+                no sense.
+        """
         config = {
             key[len(CONFIG_PREFIX) :].lower(): value
             for key, value in app.config.items()
@@ -144,9 +158,9 @@ class IdleGuard:
 
 
 def _client_script(nonce: str | None = None) -> Markup:
-    """Template global ``idleguard_script()``: the client's ``<script>`` tag.
+    """Template global `idleguard_script()`: the client's `<script>` tag.
 
-    Under the app's own ``endpoint_prefix`` and mount point, by content hash.
+    Under the app's own `endpoint_prefix` and mount point, by content hash.
     """
     guard: IdleGuardWSGI = current_app.extensions["idleguard"]
     tag = client_script_tag(guard.settings, request.script_root, nonce=nonce)
@@ -154,12 +168,21 @@ def _client_script(nonce: str | None = None) -> Markup:
 
 
 def fresh_auth_required(minutes: float) -> Callable[[View], View]:
-    """Decorate a view that needs a sign-in no older than ``minutes`` minutes.
+    """Decorate a view that needs a sign-in no older than `minutes` minutes.
 
-    Otherwise the view is not called: ``401 {"error": "step_up_required",
-    "rule": ..., "max_age": SECONDS}`` and a ``step_up_required`` event (or
-    ``401 {"error": "not_signed_in"}`` without a session). After the user proves who they
-    are again, call :func:`idleguard.reauthenticated`.
+    Otherwise the view is not called: the answer is
+    `401 {"error": "step_up_required", "rule": ..., "max_age": SECONDS}` and a
+    `step_up_required` event (a browser navigation is sent to the middleware's
+    `step_up_url` with `303` when there is one), or
+    `401 {"error": "not_signed_in"}` without a session. After the user proves
+    who they are again, call
+    [`idleguard.reauthenticated`][idleguard.reauthenticated].
+
+    Args:
+        minutes: How old the last sign-in may be, in minutes.
+
+    Returns:
+        The decorator.
     """
     max_age = minutes * 60.0
 

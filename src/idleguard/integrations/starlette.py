@@ -1,10 +1,10 @@
-"""Starlette: the middleware as it is, and the session as ``request.user`` / ``request.auth``.
+"""Starlette: the middleware as it is, and the session as `request.user` / `request.auth`.
 
-:class:`SessionBackend` plugs idleguard's session into Starlette's own
-``AuthenticationMiddleware``, so ``request.user.is_authenticated``,
-``request.user.display_name`` and ``@requires("authenticated")`` follow the
-server-side session. Put :class:`~idleguard.IdleGuard` outside it (first in
-the ``middleware=`` list).
+[`SessionBackend`][idleguard.integrations.starlette.SessionBackend] plugs idleguard's
+session into Starlette's own `AuthenticationMiddleware`, so `request.user.is_authenticated`,
+`request.user.display_name` and `@requires("authenticated")` follow the
+server-side session. Put [`IdleGuard`][idleguard.IdleGuard] outside it (first in
+the `middleware=` list).
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ __all__ = ["SessionBackend", "SessionUser"]
 
 
 class SessionUser(BaseUser):
-    """``request.user`` for a request with a live session; ``session`` is its :class:`SessionInfo`."""
+    """`request.user` for a request with a live session.
+
+    Its `display_name` and `identity` are the session's subject.
+
+    Args:
+        session: The live session, kept as `session`.
+    """
 
     def __init__(self, session: SessionInfo) -> None:
         self.session = session
@@ -40,7 +46,8 @@ class SessionUser(BaseUser):
 class SessionBackend(AuthenticationBackend):
     """An authentication backend: a live idleguard session is a signed-in user.
 
-    ``scopes`` are the credentials granted to every such user (for ``@requires``).
+    Args:
+        scopes: The credentials granted to every such user (for `@requires`).
     """
 
     def __init__(self, scopes: tuple[str, ...] = ("authenticated",)) -> None:

@@ -8,7 +8,7 @@
 * `idleguard.operations.sessions`: a subject's sessions, revoking them, sweeping
   the expired ones, each reported to the audit trail as the middleware would.
 
-``idleguard`` (`idleguard.cli`) and ``manage.py idleguard`` (the Django app's
+`idleguard` (`idleguard.cli`) and `manage.py idleguard` (the Django app's
 management command) parse arguments and print; everything they do is here.
 """
 

@@ -1,6 +1,6 @@
 """Whether a configuration would start the middleware, and whether its store answers.
 
-What ``idleguard check`` and ``manage.py idleguard check`` report: every problem the
+What `idleguard check` and `manage.py idleguard check` report: every problem the
 configuration has, with the message the application would stop with; then one harmless
 call to the store (listing the sessions of a subject no app has), how long it took, and the
 driver's own message when it failed. Nothing here prints; the commands do.
@@ -33,8 +33,8 @@ class StoreProbe:
     """What one call to the store showed.
 
     Attributes:
-        store: The store's class name (``RedisStore``).
-        location: Where it is: its URL with any credentials replaced by ``[REDACTED]``, or
+        store: The store's class name (`RedisStore`).
+        location: Where it is: its URL with any credentials replaced by `[REDACTED]`, or
             empty for a store object.
         ok: Whether it answered.
         seconds: How long the call took, connecting included.
@@ -55,8 +55,8 @@ class CheckResult:
     Attributes:
         source: Where the configuration came from.
         problems: Each thing that would stop the middleware from starting, one line each
-            (the store's answer is in ``store``).
-        notes: Things worth knowing that would not (``fail_open`` is on, ...).
+            (the store's answer is in `store`).
+        notes: Things worth knowing that would not (`fail_open` is on, ...).
         settings: What the built settings say (`Settings.describe`), when they built.
         store: The store's probe, when a store could be built.
     """
@@ -74,18 +74,18 @@ class CheckResult:
 
 
 def redacted(text: str) -> str:
-    """``text`` with credentials replaced, as the audit trail would keep it."""
+    """`text` with credentials replaced, as the audit trail would keep it."""
     return _REDACTOR.text(text)
 
 
 def probe(
     store: Store, location: str = "", *, clock: Callable[[], float] = time.time
 ) -> StoreProbe:
-    """Make one harmless call to ``store`` and time it.
+    """Make one harmless call to `store` and time it.
 
     The call lists the sessions of `PROBE_SUBJECT`: a read by the subject index that
     every store has, which finds nothing. A SQL store whose table is missing creates it
-    first, as the middleware's first request would (unless ``create_table=False``).
+    first, as the middleware's first request would (unless `create_table=False`).
 
     Args:
         store: The store to reach.
@@ -127,9 +127,9 @@ def check_built(
     problems: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> CheckResult:
-    """Check the settings ``build`` makes (as the middleware or an integration makes them).
+    """Check the settings `build` makes (as the middleware or an integration makes them).
 
-    When they do not build (or ``problems`` were found before), but the store's URL does,
+    When they do not build (or `problems` were found before), but the store's URL does,
     the store is still reached on its own, so one run shows every problem there is.
 
     Args:
@@ -137,7 +137,7 @@ def check_built(
             `ImportError` is a problem of the configuration.
         source: Where the configuration comes from, for the report.
         location: The store's URL, for the report and for reaching it on its own.
-        problems: Problems found before building; ``build`` is then not called.
+        problems: Problems found before building; `build` is then not called.
         notes: Notes found before building.
 
     Returns:
@@ -181,7 +181,7 @@ def check(configuration: Configuration, **overrides: Any) -> CheckResult:
 
     Args:
         configuration: What was read.
-        **overrides: Settings that replace what was read (``store`` from the command line).
+        **overrides: Settings that replace what was read (`store` from the command line).
 
     Returns:
         The result; `CheckResult.ok` says whether all is well.

@@ -1,14 +1,14 @@
 """A middleware configuration read from text: the environment, or a TOML or JSON file.
 
-The names are the ones the framework integrations read: ``IDLEGUARD_STORE`` in the
-environment is ``IDLEGUARD_STORE`` in Flask's ``app.config`` and ``"store"`` in Django's
-``settings.IDLEGUARD`` or in a file. The policy fields in the environment are read by
+The names are the ones the framework integrations read: `IDLEGUARD_STORE` in the
+environment is `IDLEGUARD_STORE` in Flask's `app.config` and `"store"` in Django's
+`settings.IDLEGUARD` or in a file. The policy fields in the environment are read by
 `idleguard.Policy.from_env` itself. Other values arrive as text, so each setting says
-how its text reads (``1``/``0`` for a switch, commas between paths); settings that need a
-Python object (``clock``, ``on_event``, ``identity``, ...) cannot come from text and say so.
+how its text reads (`1`/`0` for a switch, commas between paths); settings that need a
+Python object (`clock`, `on_event`, `identity`, ...) cannot come from text and say so.
 
 Every name and value is checked on its own first, so one run reports every mistake, each
-with what to do (``did you mean IDLEGUARD_IDLE_TIMEOUT?``). `build_settings` then
+with what to do (`did you mean IDLEGUARD_IDLE_TIMEOUT?`). `build_settings` then
 hands what was read to the middleware's own constructor, which reports the rest (a secret
 that is too short, a login URL it refuses) with its own message.
 """
@@ -61,7 +61,7 @@ Reader = Callable[[Any], Any]
 
 
 class ConfigurationRefused(ConfigError):
-    """The configuration cannot start the middleware; ``problems`` says why, one line each."""
+    """The configuration cannot start the middleware; `problems` says why, one line each."""
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
@@ -73,7 +73,7 @@ class Configuration:
     """The settings read from one source, each checked, not yet given to the middleware.
 
     Attributes:
-        source: Where they came from, for messages (``the environment``, a file's path).
+        source: Where they came from, for messages (`the environment`, a file's path).
         options: Setting name -> value, as the middleware's keyword arguments take it.
         problems: One line per mistake found; the middleware is not built while any remain.
         notes: One line per thing worth knowing that is not a mistake (an ignored variable).
@@ -177,7 +177,7 @@ def _api_key_exempt(value: Any) -> None:
     )
 
 
-#: Every setting the middleware takes, and how its value reads from text; ``None`` marks a
+#: Every setting the middleware takes, and how its value reads from text; `None` marks a
 #: setting that needs a Python object.
 READERS: dict[str, Reader | None] = {
     "policy": _policy,
@@ -237,7 +237,7 @@ def _read(configuration: Configuration, name: str, value: Any, spelled: str) -> 
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> Configuration:
-    """The settings in ``IDLEGUARD_*`` environment variables.
+    """The settings in `IDLEGUARD_*` environment variables.
 
     An empty variable counts as unset, as `idleguard.Policy.from_env` has it. A
     variable that is not a setting is a problem when its name is close to one (a typo),
@@ -279,10 +279,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Configuration:
 
 
 def from_file(path: str | os.PathLike[str]) -> Configuration:
-    """The settings in a TOML or JSON file (by its suffix: ``.json`` is JSON, else TOML).
+    """The settings in a TOML or JSON file (by its suffix: `.json` is JSON, else TOML).
 
-    The settings are the top-level keys, or the keys of an ``idleguard`` table, or of
-    ``tool.idleguard`` in a ``pyproject.toml``; every key must be a setting.
+    The settings are the top-level keys, or the keys of an `idleguard` table, or of
+    `tool.idleguard` in a `pyproject.toml`; every key must be a setting.
 
     Args:
         path: The file.
@@ -318,10 +318,10 @@ def from_file(path: str | os.PathLike[str]) -> Configuration:
 
 
 def unknown_names(config: Mapping[str, Any], source: str) -> list[str]:
-    """A problem for each key of ``config`` that is not a setting, naming the closest one.
+    """A problem for each key of `config` that is not a setting, naming the closest one.
 
     Args:
-        config: Setting names (lower case, as a file or ``settings.IDLEGUARD`` spells them).
+        config: Setting names (lower case, as a file or `settings.IDLEGUARD` spells them).
         source: Where they came from, for the messages.
 
     Returns:
@@ -346,7 +346,7 @@ async def _never_called(scope: Any, receive: Any, send: Any) -> None:
 
 
 def build_settings(configuration: Configuration, **overrides: Any) -> Settings:
-    """The middleware's settings, built by the middleware itself from ``configuration``.
+    """The middleware's settings, built by the middleware itself from `configuration`.
 
     The options go through `idleguard.integrations.middleware_options`, as a Flask or
     Django configuration does, and then to `idleguard.IdleGuard`'s constructor, so
@@ -354,8 +354,8 @@ def build_settings(configuration: Configuration, **overrides: Any) -> Settings:
 
     Args:
         configuration: What was read; refused while it has problems.
-        **overrides: Settings that replace what was read (a ``store`` given on the command
-            line, a ``policy``, the ``on_event`` sinks of a command).
+        **overrides: Settings that replace what was read (a `store` given on the command
+            line, a `policy`, the `on_event` sinks of a command).
 
     Returns:
         The settings, the store built but not yet reached.

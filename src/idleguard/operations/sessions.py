@@ -2,7 +2,7 @@
 
 Each function takes the middleware's `idleguard.settings.Settings`, so a session
 is named the way the audit trail names it (its keyed tag, never the store key or the
-credential) and every session it ends is reported through the same ``on_event`` sinks,
+credential) and every session it ends is reported through the same `on_event` sinks,
 redacted, as the middleware would report it.
 """
 
@@ -30,14 +30,14 @@ class SessionRow:
         tenant: The tenant it was begun under, if any.
         created_at: When it began (sign-in).
         last_activity: The last activity the store recorded (it may lag by up to the
-            policy's ``touch_interval``).
+            policy's `touch_interval`).
         authenticated_at: When the user last proved who they are.
         idle_remaining: Seconds until the idle limit under the policy asked about;
-            ``None`` when that limit is off or the session is past a limit.
+            `None` when that limit is off or the session is past a limit.
         absolute_remaining: The same for the absolute limit.
-        expired: ``"idle"`` or ``"absolute"`` for a session past that limit that no request
-            or sweep has ended yet (the next one will); ``"invalid"`` for a record whose
-            times cannot be believed; ``None`` for a session that is alive.
+        expired: `"idle"` or `"absolute"` for a session past that limit that no request
+            or sweep has ended yet (the next one will); `"invalid"` for a record whose
+            times cannot be believed; `None` for a session that is alive.
     """
 
     session: str
@@ -108,15 +108,15 @@ def list_sessions(
 def revoked_event(
     settings: Settings, key: str, record: SessionRecord, now: float, *, actor: str, via: str
 ) -> Event:
-    """The ``session_revoked`` event for a session an operator ended, outside any request.
+    """The `session_revoked` event for a session an operator ended, outside any request.
 
     Args:
         settings: The middleware's settings (the tag key, the default policy).
         key: The session's store key; only its tag goes into the event.
         record: The session as it was before it ended.
         now: When it ended.
-        actor: Who ended it, for the trail (``metadata["actor"]``).
-        via: What ended it (``metadata["via"]``), e.g. ``"idleguard sessions revoke"``.
+        actor: Who ended it, for the trail (`metadata["actor"]`).
+        via: What ended it (`metadata["via"]`), e.g. `"idleguard sessions revoke"`.
 
     Returns:
         The event, not yet redacted (the audit trail redacts it on its way out).
@@ -143,11 +143,11 @@ def revoke_sessions(
     dry_run: bool = False,
     now: float | None = None,
 ) -> list[SessionRow]:
-    """End every session of ``subject`` ("sign out everywhere") and report each one.
+    """End every session of `subject` ("sign out everywhere") and report each one.
 
     The store ends them with `idleguard.stores.Store.revoke_subject`, atomically each,
     so a request racing the revocation cannot keep its session; each ended session becomes a
-    ``session_revoked`` event through the settings' ``on_event`` sinks, which are flushed
+    `session_revoked` event through the settings' `on_event` sinks, which are flushed
     before this returns.
 
     Args:
@@ -159,7 +159,7 @@ def revoke_sessions(
         now: When (seconds since the epoch); default the settings' clock.
 
     Returns:
-        The sessions ended (or, with ``dry_run``, those that would be), as they were.
+        The sessions ended (or, with `dry_run`, those that would be), as they were.
 
     Raises:
         StoreUnavailable: The store did not answer; some sessions may have ended already,
@@ -183,9 +183,9 @@ def purge_expired(settings: Settings, *, now: float | None = None) -> list[Event
     """End every session past its deadline that no request has found, and report each one.
 
     The sweep of the request flow (what `idleguard.Sweeper` runs in an app), driven
-    once: each expiry becomes a ``session_expired_inactivity`` or
-    ``session_expired_absolute`` event with ``metadata["discovered_by"] == "sweep"``, through
-    the settings' ``on_event`` sinks, which are flushed before this returns.
+    once: each expiry becomes a `session_expired_inactivity` or
+    `session_expired_absolute` event with `metadata["discovered_by"] == "sweep"`, through
+    the settings' `on_event` sinks, which are flushed before this returns.
 
     Args:
         settings: The middleware's settings.

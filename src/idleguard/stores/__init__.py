@@ -1,6 +1,6 @@
 """Session stores, chosen by URL.
 
-``memory://`` is the embedded default. Other backends register their URL
+`memory://` is the embedded default. Other backends register their URL
 schemes here; their drivers are imported only when their URL is used, and a
 missing driver fails with the pip extra that brings it.
 """
@@ -53,15 +53,35 @@ _SCHEMES: dict[str, tuple[str, str, str | None]] = {
 
 
 def register(scheme: str, module: str, class_name: str, extra: str | None = None) -> None:
-    """Map a URL scheme to a store class in ``module`` (imported on first use)."""
+    """Map a URL scheme to a store class in `module` (imported on first use).
+
+    Args:
+        scheme: The URL scheme, without `://`.
+        module: The dotted name of the module that defines the class.
+        class_name: The class's name in that module.
+        extra: The pip extra that installs the store's driver, named in the
+            error when it is missing.
+    """
     _SCHEMES[scheme] = (module, class_name, extra)
 
 
 def from_url(url: str, **options: Any) -> Store:
-    """Build a store from a URL such as ``memory://`` or ``redis://localhost:6379/0``.
+    """Build a store from a URL such as `memory://` or `redis://localhost:6379/0`.
 
-    Keyword ``options`` are passed to the store's constructor; query-string
-    parameters of the URL are too, for ``memory://?maxsize=1000`` style use.
+    Args:
+        url: The store's URL; its scheme chooses the class.
+        **options: Passed to the store's constructor. Query-string parameters
+            of a `memory://` URL are too (`memory://?maxsize=1000`); other
+            stores read their own URL.
+
+    Returns:
+        The store.
+
+    Raises:
+        ConfigError: The scheme is unknown, or its class cannot be built from a
+            URL.
+        ImportError: The store's driver is not installed; the message names the
+            pip extra that brings it.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()

@@ -1,4 +1,4 @@
-"""The signed-cookie store (``cookie://``): no server state at all.
+"""The signed-cookie store (`cookie://`): no server state at all.
 
 The session's record (times, subject, tenant) rides in a second cookie,
 signed with the app's secret (itsdangerous, HMAC-SHA256) and bound to the
@@ -9,7 +9,7 @@ shared between workers.
 What it cannot do, said plainly: a copy of the cookies taken before sign-out
 stays valid until its idle or absolute limit, because there is no server
 state to say otherwise. Sign-out clears the browser's cookies, and that is
-all. Pass ``denylist=`` (any other store, e.g. ``"redis://..."``) to keep a
+all. Pass `denylist=` (any other store, e.g. `"redis://..."`) to keep a
 small server-side list of ended sessions: sign-out and expiry then leave a
 tombstone there, every request is checked against it (one store call), and a
 copied cookie is refused at once. Listing or revoking all of a subject's
@@ -49,15 +49,20 @@ _Step = StepOf
 class CookieStore(Store):
     """Session records in a signed cookie; optionally a server-side denylist for sign-out.
 
-    ``secret_key``
-        Signs the record cookie: a string, bytes, or a list to rotate keys
-        (every key verifies, the first signs). The middleware passes its own
-        ``secret_key`` when built with ``store="cookie://"``.
-    ``denylist``
-        ``None`` (default: no server state), or a :class:`Store` or store URL
-        that keeps tombstones of ended sessions so a copied cookie is refused.
-    ``cookie_name``
-        The record cookie's name (``__Host-`` is prefixed when cookies are secure).
+    The record rides in the `idleguard_record` cookie (`__Host-` is prefixed
+    when cookies are secure).
+
+    Args:
+        secret_key: Signs the record cookie: a string, bytes, or a list to rotate
+            keys (every key verifies, the first signs). The middleware passes its
+            own `secret_key` when built with `store="cookie://"`.
+        denylist: `None` (default: no server state), or a
+            [`Store`][idleguard.stores.Store] or store URL that keeps tombstones
+            of ended sessions so a copied cookie is refused. A memory store used
+            so keeps its tombstones until their time.
+
+    Raises:
+        ValueError: `secret_key` is missing or empty.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("cookie",)
@@ -94,12 +99,20 @@ class CookieStore(Store):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> CookieStore:
-        """``cookie://`` takes nothing in the URL: the secret never belongs in one."""
+        """`cookie://` takes nothing in the URL: the secret never belongs in one.
+
+        Args:
+            url: `cookie://`.
+            **options: The constructor's arguments (`secret_key`, `denylist`).
+
+        Returns:
+            The store.
+        """
         return cls(**options)
 
     # -- the cookie -----------------------------------------------------------
     def seal(self, key: str, record: SessionRecord) -> str:
-        """The signed cookie value carrying ``record`` for session ``key``."""
+        """The signed cookie value carrying `record` for session `key`."""
         return self._serializer.dumps({"k": key[:_BINDING], **record.to_mapping()})
 
     def _unseal(self, key: str, carried: str | None) -> SessionRecord | None:
@@ -156,7 +169,10 @@ class CookieStore(Store):
         return result
 
     def create(self, key: str, record: SessionRecord, limits: Limits) -> None:
-        """Nothing to store: the middleware sets the record cookie (see :meth:`seal`)."""
+        """Nothing to store: the middleware sets the record cookie.
+
+        See [`seal`][idleguard.stores.cookie.CookieStore.seal].
+        """
 
     async def acreate(self, key: str, record: SessionRecord, limits: Limits) -> None:
         """Nothing to store: the middleware sets the record cookie."""

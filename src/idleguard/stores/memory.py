@@ -1,11 +1,11 @@
 """The embedded store: one process, no server, on a plain dict under one lock.
 
-Why not :class:`cachetools.TLRUCache`: it keeps, per key, an item object, a
-heap entry, an order entry and a size entry besides the value, about 760 bytes
-per live session and a third of a microsecond per lookup. A plain dict keyed by digest, with the record itself
-as the value, costs the key, the record and one dict slot (under 300 bytes)
-and one lookup. Expiry is lazy (a record past its time is dropped when it is
-next looked at) plus an amortized sweep, so records still leave on their own.
+Why not `cachetools.TLRUCache`: it keeps, per key, an item object, a heap entry, an order
+entry and a size entry besides the value, about 760 bytes per live session and a third of a
+microsecond per lookup. A plain dict keyed by digest, with the record itself as the value,
+costs the key, the record and one dict slot (under 300 bytes) and one lookup. Expiry is lazy
+(a record past its time is dropped when it is next looked at) plus an amortized sweep, so
+records still leave on their own.
 """
 
 from __future__ import annotations
@@ -33,12 +33,25 @@ class MemoryStore(Store):
     Right for one process (the demo, tests, a single-worker app). With several
     workers each has its own sessions: use Redis or SQL there.
 
-    ``maxsize`` bounds the number of records (the least recently written go
-    first when full, after any that are past their time). ``tombstone_ttl``
-    (seconds) is how long an ended session's tombstone, and a session past its
-    deadline that no request has discovered yet, stay before leaving on their
-    own. ``clock`` must be the same clock the middleware uses. One lock guards
-    it all, so WSGI servers' threads may share it.
+    One lock guards it all, so WSGI servers' threads may share it.
+
+    Args:
+        maxsize: The most records kept. When full, records past their time go
+            first, then tombstones, then the least recently written live
+            sessions.
+        tombstone_ttl: Seconds an ended session's tombstone, and a session past
+            its deadline that no request has discovered yet, stay before
+            leaving on their own.
+        clock: Seconds since the epoch; must be the clock the middleware uses.
+        keep_tombstones: Never drop a tombstone before its time, even when full
+            (a `cookie://` denylist, where a dropped tombstone would bring a
+            signed-out cookie back): a store full of tombstones then refuses
+            with [`StoreUnavailable`][idleguard.StoreUnavailable].
+        max_sessions_per_subject: The most live sessions one subject may have;
+            beyond it, the oldest is signed out.
+
+    Raises:
+        ConfigError: `maxsize` or `max_sessions_per_subject` is less than 1.
     """
 
     schemes = ("memory",)
@@ -122,7 +135,7 @@ class MemoryStore(Store):
         return deadline(record, limits) + self.tombstone_ttl
 
     def _index(self, key: str, subject: str) -> None:
-        """Note a new live session of ``subject``; sign out its oldest beyond the cap."""
+        """Note a new live session of `subject`; sign out its oldest beyond the cap."""
         keys = self._by_subject.get(subject)
         if keys is None:
             self._by_subject[subject] = key
@@ -152,7 +165,7 @@ class MemoryStore(Store):
         self._other_limits.pop(key, None)
 
     def _get(self, key: str, now: float) -> SessionRecord | None:
-        """The record under ``key``, or ``None`` (dropping it) once past its time."""
+        """The record under `key`, or `None` (dropping it) once past its time."""
         record = self._cache.get(key)
         if record is not None and now >= self._leaves_at(key, record):
             self._drop(key)
@@ -246,11 +259,18 @@ class MemoryStore(Store):
             return True
 
     def sessions_of(self, subject: str, now: float) -> list[tuple[str, SessionRecord]]:
-        """The live sessions of ``subject``.
+        """The live sessions of `subject`.
 
         One pass over the records rather than an index by subject: an index
         would cost a dict slot per session, a third of the memory budget, for
         an operation an administrator runs now and then.
+
+        Args:
+            subject: Whose sessions.
+            now: The time of the question.
+
+        Returns:
+            `(key, record)` pairs.
         """
         with self._lock:
             clock_now = self._clock()
@@ -267,8 +287,13 @@ class MemoryStore(Store):
     def purge_expired(self, now: float) -> list[tuple[str, SessionRecord, EndReason]]:
         """End every session past its deadline that no request has discovered yet.
 
-        Returns (key, record, reason) for each, so the caller can report every
-        expiry as an event even when the user never comes back.
+        Args:
+            now: The time of the sweep.
+
+        Returns:
+            `(key, record, reason)` for each session ended, so the caller can
+                report every expiry as an event even when the user never comes
+                back.
         """
         expired = []
         with self._lock:

@@ -1,26 +1,25 @@
 """The Redis store (and Valkey): one round trip per request, shared by every worker.
 
-A request's check is a single ``EVALSHA`` of ``lua/check.lua``, which reads the
-record, makes the decision of :func:`idleguard.core.decide` (``lua/decide.lua``
-mirrors it), writes the last activity only when ``touch_interval`` has passed,
+A request's check is a single `EVALSHA` of `lua/check.lua`, which reads the
+record, makes the decision of [`idleguard.stores.decide`][idleguard.stores.decide]
+(`lua/decide.lua` mirrors it), writes the last activity only when `touch_interval` has passed,
 and ends the session with a tombstone when a limit is reached, all inside
 Redis where nothing can run in between. A request racing a sign-out or an
 expiry therefore can never bring the session back.
 
 Every operation is written once, as a generator that yields the script calls
-it needs (:data:`_Step`); :meth:`RedisStore._sync` runs them with redis-py's
-client (WSGI) and :meth:`RedisStore._async` with ``redis.asyncio`` (ASGI).
+it needs (`_Step`); `RedisStore._sync` runs them with redis-py's
+client (WSGI) and `RedisStore._async` with `redis.asyncio` (ASGI).
 
-Layout, for an operator looking at the keys (``ig:`` is ``key_prefix``):
+Layout, for an operator looking at the keys (`ig:` is `key_prefix`):
 
-``ig:{<session digest>}``
-    A hash: ``c`` created, ``l`` last activity, ``a`` authenticated (integer
-    microseconds since the epoch), ``s`` subject, ``t`` tenant, ``i``/``b``
-    the idle and absolute limits it was last written under (seconds, for the
-    sweeper), ``e`` the end reason on a tombstone. Its TTL is the time to the
-    first deadline plus ``tombstone_ttl``.
-``ig:u:{<subject>}``
-    A sorted set of the subject's session digests, scored by creation time.
+* `ig:{<session digest>}`: a hash, `c` created, `l` last activity, `a`
+  authenticated (integer microseconds since the epoch), `s` subject, `t`
+  tenant, `i`/`b` the idle and absolute limits it was last written under
+  (seconds, for the sweeper), `e` the end reason on a tombstone. Its TTL is the
+  time to the first deadline plus `tombstone_ttl`.
+* `ig:u:{<subject>}`: a sorted set of the subject's session digests, scored by
+  creation time.
 
 Each key names its own hash slot, and no script touches two keys, so Redis
 Cluster works.
@@ -123,7 +122,7 @@ def _optional(value: str | None) -> str:
 def _record(
     created: Any, last: Any, authenticated: Any, subject: Any, tenant: Any, ended: Any = None
 ) -> SessionRecord:
-    """A record from stored fields; anything malformed reads as an ``invalid`` tombstone."""
+    """A record from stored fields; anything malformed reads as an `invalid` tombstone."""
     data: dict[str, Any] = {}
     for name, raw in (("c", created), ("l", last), ("a", authenticated)):
         if isinstance(raw, str) and _MICROS.match(raw):
@@ -141,26 +140,28 @@ def _float_or_none(raw: Any) -> float | None:
 class RedisStore(SteppedStore):
     """Sessions in Redis or Valkey, shared by every worker and host.
 
-    ``url``
-        ``redis://[:password@]host:port/db``, ``rediss://`` for TLS,
-        ``unix:///path/to/redis.sock?db=0``; ``valkey://`` and ``valkeys://``
-        are the same. Other query parameters go to redis-py.
-    ``key_prefix``
-        Prepended to every key, so several apps can share one database.
-    ``socket_timeout``, ``connect_timeout``
-        Seconds a call or a connection attempt may take before the store counts
-        as unavailable (the request then gets the fail-closed answer). The
-        ASGI middleware also bounds each call with its ``store_timeout``.
-    ``server_time``
-        Decide with Redis's own clock (``TIME``) instead of the app's, for
-        fleets whose hosts' clocks cannot be trusted to agree.
-    ``tombstone_ttl``
-        Seconds an ended session's tombstone is kept (and a session past its
-        deadline that no request has seen yet, so the expiry is still found
-        and reported).
-    ``max_connections``
-        Size of each connection pool (sync and async). A request that finds every
-        connection busy waits for one, for at most ``socket_timeout``.
+    Args:
+        url: `redis://[:password@]host:port/db`, `rediss://` for TLS,
+            `unix:///path/to/redis.sock?db=0`; `valkey://` and `valkeys://` are
+            the same. Other query parameters go to redis-py.
+        key_prefix: Prepended to every key, so several apps can share one
+            database.
+        socket_timeout: Seconds a call may take before the store counts as
+            unavailable (the request then gets the fail-closed answer). The ASGI
+            middleware also bounds each call with its `store_timeout`.
+        connect_timeout: Seconds a connection attempt may take, likewise.
+        server_time: Decide with Redis's own clock (`TIME`) instead of the
+            app's, for fleets whose hosts' clocks cannot be trusted to agree.
+        tombstone_ttl: Seconds an ended session's tombstone is kept (and a
+            session past its deadline that no request has seen yet, so the
+            expiry is still found and reported).
+        max_connections: Size of each connection pool (sync and async). A
+            request that finds every connection busy waits for one, for at most
+            `socket_timeout`.
+        **redis_options: Passed to redis-py's connection pool.
+
+    Raises:
+        ValueError: A timeout is not a positive number of seconds.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("redis", "rediss", "unix", "valkey", "valkeys")
@@ -207,7 +208,18 @@ class RedisStore(SteppedStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStore:
-        """Build from a URL; ``?key_prefix=``, ``?server_time=1`` and timeouts may ride in it."""
+        """Build from a URL; `?key_prefix=`, `?server_time=1` and timeouts may ride in it.
+
+        Args:
+            url: The Redis URL, with any of the constructor's options in its
+                query string (`key_prefix`, `socket_timeout`, `connect_timeout`,
+                `tombstone_ttl`, `server_time`); other parameters go to redis-py.
+            **options: The constructor's keyword arguments; they win over the
+                URL's.
+
+        Returns:
+            The store.
+        """
         parts = urlsplit(url)
         kept = []
         for name, value in parse_qsl(parts.query):
@@ -427,9 +439,19 @@ class RedisStore(SteppedStore):
     ) -> list[tuple[str, SessionRecord, EndReason]]:
         """End every session past its deadline that no request has discovered yet.
 
-        Walks the keys with ``SCAN`` (``batch`` keys at a time) and ends each
-        expired session under the limits it was last written with. Returns
-        (key, record, reason) for each, to be reported as expiry events.
+        Walks the keys with `SCAN` and ends each expired session under the
+        limits it was last written with.
+
+        Args:
+            now: The time of the sweep.
+            batch: Keys read per `SCAN` call.
+
+        Returns:
+            `(key, record, reason)` for each session ended, to be reported as
+                expiry events.
+
+        Raises:
+            StoreUnavailable: Redis could not answer.
         """
         expired: list[tuple[str, SessionRecord, EndReason]] = self._sync(self._purge(now, batch))
         return expired
@@ -497,7 +519,7 @@ class RedisStore(SteppedStore):
     async def apurge_expired(
         self, now: float, *, batch: int = 500
     ) -> list[tuple[str, SessionRecord, EndReason]]:
-        """The async twin of :meth:`purge_expired`."""
+        """The async twin of `purge_expired`."""
         expired: list[tuple[str, SessionRecord, EndReason]] = await self._async(
             self._purge(now, batch)
         )

@@ -1,20 +1,20 @@
 """The SQL store: sessions in a table, on SQLAlchemy Core (SQLite, PostgreSQL, ...).
 
 Each write is one conditional statement that names what it read: a touch is
-``UPDATE ... SET last_activity = :now WHERE key = :key AND ended IS NULL AND
-last_activity = :read``, an expiry the same with ``SET ended``. If another
+`UPDATE ... SET last_activity = :now WHERE key = :key AND ended IS NULL AND
+last_activity = :read`, an expiry the same with `SET ended`. If another
 request changed the row in between, nothing is written, the row is read
 again and decided again. So a request racing a sign-out or an expiry can
 never bring the session back, with no lock and no transaction held across a
 round trip. A request that does not touch (most of them, within
-``touch_interval``) costs one ``SELECT``.
+`touch_interval`) costs one `SELECT`.
 
 Every operation is written once, as a generator that yields the statements it
-needs; :meth:`SQLStore._sync` runs them on the sync engine (WSGI) and
-:meth:`SQLStore._async` on the async engine (ASGI).
+needs; `SQLStore._sync` runs them on the sync engine (WSGI) and
+`SQLStore._async` on the async engine (ASGI).
 
-The table is created on first use (``create_table=True``). To create it with
-your own migrations instead, see :data:`MIGRATION` (the same DDL as SQL).
+The table is created on first use (`create_table=True`). To create it with
+your own migrations instead, see `MIGRATION` (the same DDL as SQL).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ __all__ = ["MIGRATION", "SQLStore", "sessions_table"]
 #: contention no real session sees, and is reported as the store being unavailable.
 _ATTEMPTS = 8
 
-#: An operation yields (shape, statement) and is sent back: the row or ``None``
-#: for ``"one"``, the rows for ``"all"``, the number of rows changed for ``"count"``.
+#: An operation yields (shape, statement) and is sent back: the row or `None`
+#: for `"one"`, the rows for `"all"`, the number of rows changed for `"count"`.
 _Step = Generator[tuple[str, sa.Executable], Any, Any]
 
 
@@ -57,10 +57,17 @@ def sessions_table(
 ) -> sa.Table:
     """The table's definition, for an app that manages its schema with SQLAlchemy or Alembic.
 
-    Times are seconds since the epoch. ``deadline`` is when a live session's
+    Times are seconds since the epoch. `deadline` is when a live session's
     first limit is reached under the limits it was last written with (the
-    sweep looks for it through its index); ``drop_after`` is when the row,
+    sweep looks for it through its index); `drop_after` is when the row,
     live or tombstone, may be deleted.
+
+    Args:
+        name: The table's name.
+        metadata: The app's `MetaData` to define it in; a new one by default.
+
+    Returns:
+        The table.
     """
     return sa.Table(
         name,
@@ -114,23 +121,24 @@ def _finite_or_none(value: float) -> float | None:
 class SQLStore(SteppedStore):
     """Sessions in a SQL table, shared by every worker that reaches the database.
 
-    ``url``
-        A SQLAlchemy URL: ``sqlite:///path/to/sessions.db``,
-        ``postgresql://user:password@host/db`` (psycopg 3), or any
-        ``dialect+driver://`` SQLAlchemy knows (give ``async_url`` then).
-    ``async_url``
-        The URL for the async engine, when it cannot be derived from ``url``.
-    ``table``
-        The table's name.
-    ``create_table``
-        Create the table (if missing) on first use. Turn off when migrations own it.
-    ``timeout``
-        Seconds a statement, or waiting for a connection, may take before the
-        store counts as unavailable.
-    ``tombstone_ttl``
-        Seconds an ended session's row is kept so its credential is refused.
-    ``engine_options``
-        Passed to :func:`sqlalchemy.create_engine` and its async twin.
+    Args:
+        url: A SQLAlchemy URL: `sqlite:///path/to/sessions.db`,
+            `postgresql://user:password@host/db` (psycopg 3), or any
+            `dialect+driver://` SQLAlchemy knows (give `async_url` then).
+        async_url: The URL for the async engine, when it cannot be derived from
+            `url`.
+        table: The table's name.
+        create_table: Create the table (if missing) on first use. Turn off when
+            migrations own it.
+        timeout: Seconds a statement, or waiting for a connection, may take
+            before the store counts as unavailable.
+        tombstone_ttl: Seconds an ended session's row is kept so its credential
+            is refused.
+        **engine_options: Passed to `sqlalchemy.create_engine` and its async
+            twin.
+
+    Raises:
+        ValueError: `timeout` is not a positive number of seconds.
     """
 
     schemes: ClassVar[tuple[str, ...]] = (
@@ -173,7 +181,15 @@ class SQLStore(SteppedStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLStore:
-        """Build from a SQLAlchemy URL."""
+        """Build from a SQLAlchemy URL.
+
+        Args:
+            url: The SQLAlchemy URL.
+            **options: The constructor's keyword arguments.
+
+        Returns:
+            The store.
+        """
         return cls(url, **options)
 
     def _options(self, url: str) -> dict[str, Any]:
@@ -230,10 +246,10 @@ class SQLStore(SteppedStore):
         )
 
     def _advance(self, key: str, now: float, **values: Any) -> sa.Update:
-        """A touch: last activity moves forward to ``now`` on a live row, never back.
+        """A touch: last activity moves forward to `now` on a live row, never back.
 
-        Unlike :meth:`_swap` it does not insist on the exact row it read: any
-        live row older than ``now`` may take the touch, so concurrent requests
+        Unlike `_swap` it does not insist on the exact row it read: any
+        live row older than `now` may take the touch, so concurrent requests
         of one busy session do not keep failing each other's writes.
         """
         c = self.table.c

@@ -1,9 +1,9 @@
 """Stores whose operations are written once, as steps, and driven sync or async.
 
-A network store writes each operation as a generator (``_create``, ``_end``,
+A network store writes each operation as a generator (`_create`, `_end`,
 ...) that yields what it needs from the server and is sent the replies; it
-supplies two drivers, ``_sync`` (WSGI) and ``_async`` (ASGI), that speak to
-the server. The public methods and their ``a``-prefixed twins below are then
+supplies two drivers, `_sync` (WSGI) and `_async` (ASGI), that speak to
+the server. The public methods and their `a`-prefixed twins below are then
 the same for every such store, and no store writes an operation twice.
 """
 
@@ -25,7 +25,17 @@ Expired = list[tuple[str, SessionRecord, EndReason]]
 
 
 class SteppedStore(Store):
-    """Base for stores that write each operation once as a step (see the module)."""
+    """Base for stores that write each operation once as a step, driven sync or async.
+
+    A subclass writes each operation as a generator (`_check`, `_create`,
+    `_end`, `_reauthenticate`, `_sessions_of`, `_revoke_subject`, `_purge`)
+    that yields what it needs from the server and is sent the replies, and
+    supplies the two drivers that speak to the server: `_sync` (blocking
+    calls, for WSGI) and `_async` (awaited calls, for ASGI). Every method of
+    [`Store`][idleguard.stores.Store] and its async twin then comes from this
+    class. `_check` and `_purge` may be left out by a store that overrides
+    `check`/`acheck` or `purge_expired`/`apurge_expired`.
+    """
 
     @abc.abstractmethod
     def _sync(self, step: Step) -> Any:
@@ -35,8 +45,8 @@ class SteppedStore(Store):
     async def _async(self, step: Step) -> Any:
         """Run a step against the server with awaited calls."""
 
-    # The steps. ``_check`` and ``_purge`` may be left out by a store that
-    # overrides ``check``/``acheck`` or ``purge_expired``/``apurge_expired``.
+    # The steps. `_check` and `_purge` may be left out by a store that
+    # overrides `check`/`acheck` or `purge_expired`/`apurge_expired`.
     def _check(self, key: str, limits: Limits, activity: bool, now: float) -> Step:
         raise NotImplementedError
 
@@ -82,7 +92,14 @@ class SteppedStore(Store):
         return ended
 
     def purge_expired(self, now: float) -> Expired:
-        """End every session past its deadline; (key, record, reason) for each, to report."""
+        """End every session past its deadline that no request has discovered yet.
+
+        Args:
+            now: The time of the sweep.
+
+        Returns:
+            `(key, record, reason)` for each session ended, to be reported.
+        """
         expired: Expired = self._sync(self._purge(now))
         return expired
 
@@ -110,6 +127,13 @@ class SteppedStore(Store):
         return ended
 
     async def apurge_expired(self, now: float) -> Expired:
-        """The async twin of :meth:`purge_expired`."""
+        """The async twin of `purge_expired`.
+
+        Args:
+            now: The time of the sweep.
+
+        Returns:
+            `(key, record, reason)` for each session ended, to be reported.
+        """
         expired: Expired = await self._async(self._purge(now))
         return expired

@@ -1,32 +1,35 @@
-"""Django: a middleware for ``MIDDLEWARE``, sync and async, driving idleguard's request flow.
+"""Django: a middleware for `MIDDLEWARE`, sync and async, driving idleguard's request flow.
 
-Settings come from ``settings.IDLEGUARD``, a dict of the middleware's keyword
-arguments (``{"idle_timeout": 900, "store": "redis://..."}``; see
-:class:`idleguard.IdleGuard`). Without ``secret_key`` the cookie is signed
-with Django's ``SECRET_KEY``. Place the middleware after
-``AuthenticationMiddleware``::
+Settings come from `settings.IDLEGUARD`, a dict of the middleware's keyword
+arguments (`{"idle_timeout": 900, "store": "redis://..."}`; see
+[`idleguard.IdleGuard`][idleguard.IdleGuard]). Without `secret_key` the cookie is
+signed with Django's `SECRET_KEY`. Place the middleware after
+`AuthenticationMiddleware`:
 
-    MIDDLEWARE = [
-        ...,
-        "django.contrib.sessions.middleware.SessionMiddleware",
-        "django.contrib.auth.middleware.AuthenticationMiddleware",
-        "idleguard.integrations.django.IdleGuardMiddleware",
-        ...,
-    ]
+```python
+MIDDLEWARE = [
+    ...,
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "idleguard.integrations.django.IdleGuardMiddleware",
+    ...,
+]
+```
 
-Add ``"idleguard.integrations.django"`` to ``INSTALLED_APPS`` for the
-``{% idleguard_script %}`` template tag (``{% load idleguard %}``) and for
-``login()`` / ``logout()`` to begin and end idleguard's session. ``login()``
-records that session in ``request.session``, binding the Django login to it:
+Add `"idleguard.integrations.django"` to `INSTALLED_APPS` for the
+`{% idleguard_script %}` template tag (`{% load idleguard %}`) and for
+`login()` / `logout()` to begin and end idleguard's session. `login()`
+records that session in `request.session`, binding the Django login to it:
 on a request that does not carry it live (it is over, another session or user
 is presented, the request is exempt, or the store is down under
-``fail_open``) the user is logged out before the view runs, so the two never
+`fail_open`) the user is logged out before the view runs, so the two never
 disagree.
 
 The middleware runs inside Django's handler, after the request body has
 been parsed, so a long upload or streamed download does not count as
 activity while it flows. For that, wrap the WSGI or ASGI application object
-with :class:`~idleguard.IdleGuardWSGI` / :class:`~idleguard.IdleGuard` instead.
+with [`IdleGuardWSGI`][idleguard.IdleGuardWSGI] / [`IdleGuard`][idleguard.IdleGuard]
+instead.
 """
 
 from __future__ import annotations
@@ -67,7 +70,15 @@ AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
 def settings_from_django() -> Settings:
-    """The middleware's settings from ``settings.IDLEGUARD``."""
+    """The middleware's settings from `settings.IDLEGUARD`.
+
+    Returns:
+        The settings, with Django's `SECRET_KEY` as the secret when
+            `settings.IDLEGUARD` names none.
+
+    Raises:
+        ConfigError: A key is unknown, or a value makes no sense.
+    """
     config = getattr(django_settings, "IDLEGUARD", {})
     options = middleware_options(
         config, source="settings.IDLEGUARD", fallback_secret=django_settings.SECRET_KEY
@@ -79,9 +90,16 @@ def settings_from_django() -> Settings:
 class IdleGuardMiddleware:
     """Enforce idle and absolute session timeouts on every request Django handles.
 
-    It only translates: the ``HttpRequest`` into request facts, the flow's
+    It only translates: the `HttpRequest` into request facts, the flow's
     store calls into sync or awaited ones, the flow's answer into an
-    ``HttpResponse`` or headers on the view's response.
+    `HttpResponse` or headers on the view's response.
+
+    Args:
+        get_response: The next middleware or view, sync or async (Django
+            passes it).
+
+    Raises:
+        ConfigError: `settings.IDLEGUARD` cannot start the middleware.
     """
 
     sync_capable = True
@@ -182,7 +200,7 @@ def _add_headers(response: HttpResponseBase, added: list[tuple[str, str]]) -> No
 
 
 def _set_cookie(response: HttpResponseBase, header: str) -> None:
-    """Put one ``Set-Cookie`` value idleguard built into Django's cookie jar, attributes and all."""
+    """Put one `Set-Cookie` value idleguard built into Django's cookie jar, attributes and all."""
     pair, *attributes = (part.strip() for part in header.split(";"))
     name, _, value = pair.partition("=")
     options: dict[str, Any] = {"path": "/", "secure": False, "httponly": False}
@@ -203,9 +221,9 @@ def _set_cookie(response: HttpResponseBase, header: str) -> None:
 
 
 def begin_on_login(sender: Any, request: HttpRequest | None, user: Any, **extra: Any) -> None:
-    """``user_logged_in`` receiver: begin an idleguard session for ``user`` (subject: its pk).
+    """`user_logged_in` receiver: begin an idleguard session for `user` (subject: its pk).
 
-    The session is recorded in ``request.session``: the login is bound to it.
+    The session is recorded in `request.session`: the login is bound to it.
     """
     if request is None or "idleguard" not in request.META:
         # A login outside the middleware (the test client's force_login): no
@@ -217,6 +235,6 @@ def begin_on_login(sender: Any, request: HttpRequest | None, user: Any, **extra:
 
 
 def end_on_logout(sender: Any, request: HttpRequest | None, user: Any, **extra: Any) -> None:
-    """``user_logged_out`` receiver: end the request's idleguard session with the login."""
+    """`user_logged_out` receiver: end the request's idleguard session with the login."""
     if request is not None and "idleguard" in request.META:
         end_with_framework_login(request)

@@ -1,4 +1,4 @@
-"""The Django app ``idleguard.integrations.django``: signal wiring and template tags."""
+"""The Django app `idleguard.integrations.django`: signal wiring and template tags."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ __all__ = ["IdleGuardConfig"]
 
 
 class IdleGuardConfig(AppConfig):
-    """The Django app: wires ``login()``/``logout()`` and provides the template tags."""
+    """The Django app: wires `login()`/`logout()` and provides the template tags."""
 
     name = "idleguard.integrations.django"
     label = "idleguard"

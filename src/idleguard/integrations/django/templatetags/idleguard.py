@@ -1,4 +1,4 @@
-"""``{% load idleguard %}``: ``{% idleguard_script %}`` writes the browser client's script tag."""
+"""`{% load idleguard %}`: `{% idleguard_script %}` writes the browser client's script tag."""
 
 from __future__ import annotations
 
@@ -17,10 +17,17 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def idleguard_script(context: Any, nonce: str | None = None) -> SafeString:
-    """The ``<script>`` element for the client; ``nonce`` is the page's CSP nonce, if any.
+    """The `<script>` element for the client.
 
-    Under the configured ``endpoint_prefix`` and the app's mount point
-    (``SCRIPT_NAME``), by content hash.
+    Under the configured `endpoint_prefix` and the app's mount point
+    (`SCRIPT_NAME`), by content hash.
+
+    Args:
+        context: The template's context (Django passes it).
+        nonce: The page's Content-Security-Policy nonce, if any.
+
+    Returns:
+        The element, as safe HTML.
     """
     request = context.get("request")
     meta = getattr(request, "META", {})

@@ -1,17 +1,19 @@
-"""``manage.py idleguard``: sweep expired sessions, revoke a user's sessions, check the settings.
+"""`manage.py idleguard`: sweep expired sessions, revoke a user's sessions, check the settings.
 
+```shell
 python manage.py idleguard purge
 python manage.py idleguard revoke --subject 42
 python manage.py idleguard revoke --username ann --dry-run
 python manage.py idleguard check
+```
 
-Each reads ``settings.IDLEGUARD`` as the middleware does
+Each reads `settings.IDLEGUARD` as the middleware does
 (`idleguard.integrations.django.settings_from_django`), so it reaches the same store
-and reports what it ends through the same ``on_event`` sinks, redacted. A subject is what
-``login()`` records: the user's primary key, as text.
+and reports what it ends through the same `on_event` sinks, redacted. A subject is what
+`login()` records: the user's primary key, as text.
 
-Exit status: ``0`` done, ``1`` the store did not answer or the check found a problem,
-``2`` ``settings.IDLEGUARD`` cannot start the middleware (the message says why).
+Exit status: `0` done, `1` the store did not answer or the check found a problem,
+`2` `settings.IDLEGUARD` cannot start the middleware (the message says why).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ... import settings_from_django
 
 __all__ = ["Command"]
 
-#: What the events of a revocation say ended the sessions (``metadata["via"]``).
+#: What the events of a revocation say ended the sessions (`metadata["via"]`).
 VIA = "manage.py idleguard revoke"
 SOURCE = "settings.IDLEGUARD"
 EXIT_FAILED = 1
@@ -42,7 +44,7 @@ EXIT_USAGE = 2
 
 
 class Command(BaseCommand):
-    """``manage.py idleguard purge | revoke | check``."""
+    """`manage.py idleguard purge | revoke | check`."""
 
     help = (
         "idleguard operations over settings.IDLEGUARD: purge (end and report sessions past "

@@ -9,6 +9,7 @@ sentence and is never echoed back.
 
 from __future__ import annotations
 
+import idleguard
 from idleguard import Policy
 
 __all__ = ["describe_end", "in_words"]
@@ -30,20 +31,10 @@ def in_words(seconds: float) -> str:
 
 
 def describe_end(reason: str, policy: Policy) -> str:
-    """The sentence for a session that ended with ``reason`` under ``policy``."""
-    if reason == "idle":
-        if policy.idle_timeout is None:
-            return "You were signed out after a period without activity."
-        return f"You were signed out after {in_words(policy.idle_timeout)} without activity."
-    if reason == "absolute":
-        if policy.absolute_timeout is None:
-            return "Your session reached its time limit. Please sign in again."
-        return (
-            f"Your session ended {in_words(policy.absolute_timeout)} after you signed in. "
-            "Please sign in again."
-        )
-    if reason == "signed_out":
-        return "You signed out."
-    if reason == "revoked":
-        return "Your session was ended by an administrator or by a sign-out elsewhere."
-    return "Your session has ended. Please sign in again."
+    """The sentence for a session that ended with ``reason`` under ``policy``.
+
+    The library's own sentences (:func:`idleguard.describe_end`), in the page's
+    language when it passes ``locale=``; a code it does not know gets the general
+    sentence, never echoed back.
+    """
+    return idleguard.describe_end(reason, policy)

@@ -77,7 +77,7 @@ def cookie_value(header: str, name: str) -> Presented:
         found = value
     if '"' in header and _quoted_reading(header, name) != ({found} if found is not None else set()):
         # A quoted value elsewhere can swallow a ";": werkzeug then reads the pairs
-        # differently from a plain split (``a=";sid=x;"`` holds no sid for werkzeug).
+        # differently from a plain split (`a=";sid=x;"` holds no sid for werkzeug).
         return AMBIGUOUS
     return found
 
@@ -90,7 +90,7 @@ _QUOTED_PAIR = re.compile(
 
 
 def _quoted_reading(header: str, name: str) -> set[str]:
-    """The raw values a quote-aware tokenizer finds for ``name`` (quoted ones as written)."""
+    """The raw values a quote-aware tokenizer finds for `name` (quoted ones as written)."""
     values: set[str] = set()
     position = 0
     while position <= len(header):

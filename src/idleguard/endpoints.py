@@ -225,7 +225,7 @@ def _status(flow: Flow, facts: RequestFacts) -> StepOf:
 
 
 def _with_texts(state: dict[str, Any], facts: RequestFacts) -> dict[str, Any]:
-    """The dialog's strings, when the page asks with ``?lang=`` (its first status only).
+    """The dialog's strings, when the page asks with `?lang=` (its first status only).
 
     Later answers leave them out, so the status the client polls stays small;
     the strings of each language are built once (`client_texts()`).

@@ -1,10 +1,10 @@
 """Human words for how a session ended, and the browser client's words, in the reader's language.
 
-A sign-in page reached by ``/login?reason=idle`` shows
-``describe_end("idle", policy, locale="fr")`` instead of the code; the browser
+A sign-in page reached by `/login?reason=idle` shows
+`describe_end("idle", policy, locale="fr")` instead of the code; the browser
 client's dialog takes its strings from the same catalogs (`client_texts()`,
-served by the ``status`` endpoint). The catalogs are gettext message catalogs
-in the package (``idleguard/locale/<language>/LC_MESSAGES/idleguard.mo``), read
+served by the `status` endpoint). The catalogs are gettext message catalogs
+in the package (`idleguard/locale/<language>/LC_MESSAGES/idleguard.mo`), read
 with the standard library's `gettext`, so nothing more is installed.
 English is the source language: a language without a catalog reads English.
 """
@@ -34,11 +34,11 @@ __all__ = [
     "resolve_language",
 ]
 
-#: The gettext domain: the catalogs are ``locale/<language>/LC_MESSAGES/idleguard.mo``.
+#: The gettext domain: the catalogs are `locale/<language>/LC_MESSAGES/idleguard.mo`.
 DOMAIN = "idleguard"
 #: The language the messages are written in, and the answer for any language without a catalog.
 SOURCE_LANGUAGE = "en"
-#: Not a reason a session ends: the page asks for a fresh sign-in (a ``step_up`` path rule).
+#: Not a reason a session ends: the page asks for a fresh sign-in (a `step_up` path rule).
 STEP_UP = "step_up"
 
 #: Longer headers are cut before parsing: no browser sends one, and parsing is per request.
@@ -52,7 +52,7 @@ Catalog = gettext.NullTranslations
 
 @functools.cache
 def available_languages() -> frozenset[str]:
-    """The languages with a catalog in the package (directory names, such as ``"fr"``)."""
+    """The languages with a catalog in the package (directory names, such as `"fr"`)."""
     root = importlib.resources.files("idleguard") / "locale"
     found = {SOURCE_LANGUAGE}
     if root.is_dir():
@@ -68,7 +68,7 @@ def _by_tag() -> dict[str, str]:
 
 
 def _match(tag: str) -> str | None:
-    """The catalog for a language tag (``fr``, ``fr-FR``, ``fr_FR.UTF-8``), or ``None``."""
+    """The catalog for a language tag (`fr`, `fr-FR`, `fr_FR.UTF-8`), or `None`."""
     key = tag.strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_").lower()
     catalogs = _by_tag()
     if key in catalogs:
@@ -77,11 +77,11 @@ def _match(tag: str) -> str | None:
 
 
 def resolve_language(locale: str | None) -> str:
-    """The catalog language for ``locale``: ``"fr-FR"``, ``"fr_FR"`` and ``"fr"`` give ``"fr"``.
+    """The catalog language for `locale`: `"fr-FR"`, `"fr_FR"` and `"fr"` give `"fr"`.
 
     Args:
-        locale: A language tag (BCP 47 with ``-`` or POSIX with ``_``), any case.
-            ``None``, an empty string or a language without a catalog give English.
+        locale: A language tag (BCP 47 with `-` or POSIX with `_`), any case.
+            `None`, an empty string or a language without a catalog give English.
     """
     if not isinstance(locale, str) or not locale.strip():
         return SOURCE_LANGUAGE
@@ -90,11 +90,11 @@ def resolve_language(locale: str | None) -> str:
 
 def negotiate_language(requested: str | None, accept_language: str | None = None) -> str:
     """The catalog language for a page: its own language if there is a catalog for it,
-    else the reader's best choice from ``Accept-Language`` that has one, else English.
+    else the reader's best choice from `Accept-Language` that has one, else English.
 
     Args:
-        requested: The page's language (``document.documentElement.lang``), or ``None``.
-        accept_language: The request's ``Accept-Language`` header, or ``None``.
+        requested: The page's language (`document.documentElement.lang`), or `None`.
+        accept_language: The request's `Accept-Language` header, or `None`.
     """
     if isinstance(requested, str) and requested.strip():
         matched = _match(requested)
@@ -201,7 +201,7 @@ def _duration(catalog: Catalog, parts: list[tuple[str, int]]) -> str:
 
 
 def describe_duration(seconds: Duration, locale: str | None = None) -> str:
-    """A length of time in words: ``"15 minutes"``, ``"1 hour 30 minutes"``, ``"90 seconds"``.
+    """A length of time in words: `"15 minutes"`, `"1 hour 30 minutes"`, `"90 seconds"`.
 
     Whole seconds (half a second rounds up), in days from two days on, then
     hours, minutes and seconds, leaving out the units that are zero. A duration
@@ -209,10 +209,10 @@ def describe_duration(seconds: Duration, locale: str | None = None) -> str:
 
     Args:
         seconds: The length: seconds as a number, or a `datetime.timedelta`.
-        locale: The language (``"fr"``, ``"fr-FR"``, ``"fr_FR"``); English without one.
+        locale: The language (`"fr"`, `"fr-FR"`, `"fr_FR"`); English without one.
 
     Raises:
-        ValueError: ``seconds`` is negative, infinite or not a number.
+        ValueError: `seconds` is negative, infinite or not a number.
     """
     return _duration(_catalog(resolve_language(locale)), _parts(_whole_seconds(seconds)))
 
@@ -259,21 +259,21 @@ _WITHOUT_LIMITS: dict[str, Callable[[Catalog], str]] = {
 
 
 def describe_end(reason: str, policy: Policy | None = None, *, locale: str | None = None) -> str:
-    """The sentence a sign-in page shows for ``?reason=`` after idleguard ended a session.
+    """The sentence a sign-in page shows for `?reason=` after idleguard ended a session.
 
-    ``describe_end("idle", Policy(idle_timeout=1800))`` is "You were signed out
-    after 30 minutes without activity."; ``describe_end("absolute", policy)`` is
+    `describe_end("idle", Policy(idle_timeout=1800))` is "You were signed out
+    after 30 minutes without activity."; `describe_end("absolute", policy)` is
     "Your session reached its 8-hour limit. Please sign in again."
 
     Args:
-        reason: Why the session ended, as in the redirect's ``reason`` and the
-            ``401`` body (an [`EndReason`][idleguard.EndReason] value), or
-            ``"step_up"`` for a page that asks for a fresh sign-in. Any other
-            value, ``None`` included, gives a general sentence: never the code
+        reason: Why the session ended, as in the redirect's `reason` and the
+            `401` body (an [`EndReason`][idleguard.EndReason] value), or
+            `"step_up"` for a page that asks for a fresh sign-in. Any other
+            value, `None` included, gives a general sentence: never the code
             itself, never an exception.
         policy: The policy the session lived under, to name its limits; without
             it, or with that limit off, the sentence names no duration.
-        locale: The reader's language (``"fr"``, ``"fr-FR"``, ``"fr_FR"``); a
+        locale: The reader's language (`"fr"`, `"fr-FR"`, `"fr_FR"`); a
             language without a catalog, or none, gives English.
     """
     catalog = _catalog(resolve_language(locale))
@@ -312,12 +312,12 @@ def _client_texts(language: str) -> Mapping[str, str]:
 
 
 def client_texts(locale: str | None = None) -> Mapping[str, str]:
-    """The browser client's strings (its ``texts`` option) in ``locale``'s language.
+    """The browser client's strings (its `texts` option) in `locale`'s language.
 
-    Built once per language and shared: do not change the mapping. ``{time}``
+    Built once per language and shared: do not change the mapping. `{time}`
     in a string stands for the countdown.
 
     Args:
-        locale: The language (``"fr"``, ``"fr-FR"``, ``"fr_FR"``); English without one.
+        locale: The language (`"fr"`, `"fr-FR"`, `"fr_FR"`); English without one.
     """
     return _client_texts(resolve_language(locale))

@@ -1,0 +1,139 @@
+"""What every probe shares: the deployment's paths, the client, the recipe, the expectation."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Generator, Mapping
+from typing import TypeVar
+
+from .exchange import Answer, Client, Exchange, Session
+from .expectation import Expectation
+from .recipes import NoMoreSessions, SignIn, SignInFailed
+from .report import ProbeResult, Record, Verdict
+
+__all__ = ["Bench", "Endpoint", "Inconclusive", "Target", "guarded"]
+
+Result = TypeVar("Result")
+
+
+class Inconclusive(Exception):
+    """An answer that says neither alive nor refused: the probe cannot conclude."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A request a probe makes: its method, its URL (absolute or relative) and extra headers."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Target:
+    """One deployment under test.
+
+    Attributes:
+        base: Its base URL.
+        check: A request that answers 2xx to a live session: it counts as activity.
+        passive: A request that must not count as activity (a background poll), if any.
+        keepalive: A request that extends a session ("Stay signed in"), if any.
+        logout: The sign-out request, if any.
+        client_prefix: idleguard's endpoint prefix (`/_idleguard/`), for an idleguard
+            deployment; `None` otherwise.
+    """
+
+    base: str
+    check: Endpoint
+    passive: Endpoint | None = None
+    keepalive: Endpoint | None = None
+    logout: Endpoint | None = None
+    client_prefix: str | None = None
+
+
+@dataclasses.dataclass
+class Bench:
+    """The tools a probe works with.
+
+    Attributes:
+        client: Sends requests, keeps evidence.
+        recipe: Makes sessions.
+        expectation: The claimed limits.
+        parallel: How many sessions one round of a search uses at once.
+    """
+
+    client: Client
+    recipe: SignIn
+    expectation: Expectation
+    parallel: int = 4
+    _numbers: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
+
+    def session(
+        self, target: Target, record: Record, plant: Mapping[str, str] | None = None
+    ) -> Session:
+        """A fresh session on `target`, its sign-in kept in `record`.
+
+        A recipe that makes no request (a command, a hook, a given cookie) hands out a
+        session whose last activity is unknown: one request to `target.check` sets it, and
+        the session's clock starts there.
+        """
+        session = self.recipe.sign_in(self.client, target.base, next(self._numbers), plant or {})
+        for exchange in session.sign_in:
+            record.add(exchange)
+        if not self.recipe.makes_requests:
+            exchange = self.request(
+                target, target.check, session, record, "first use of the session"
+            )
+            if exchange.answer is not Answer.ALIVE:
+                raise SignInFailed(
+                    f"the session the recipe gave was not accepted ({exchange.status})"
+                )
+            session.signed_in_at = exchange.at
+        return session
+
+    def request(
+        self,
+        target: Target,
+        endpoint: Endpoint,
+        session: Session | None,
+        record: Record,
+        note: str,
+        *,
+        follow_cookies: bool = True,
+    ) -> Exchange:
+        """Send `endpoint` with `session`'s credential; the exchange is kept in `record`."""
+        _, exchange = self.client.send(
+            endpoint.method,
+            endpoint.url,
+            None if session is None else session.credential,
+            note=note,
+            headers=endpoint.headers,
+            base=target.base,
+            follow_cookies=follow_cookies,
+        )
+        return record.add(exchange)
+
+    def record(self, probe: str, target: str) -> Record:
+        """A new record for `probe` against `target`, started now."""
+        return Record(probe, target, self.client.timeline.now())
+
+    def finish(
+        self, record: Record, verdict: Verdict, summary: str, **lists: list[str]
+    ) -> ProbeResult:
+        """`record` finished now."""
+        return record.finish(verdict, summary, self.client.timeline.now(), **lists)
+
+
+def guarded(
+    bench: Bench, record: Record, body: Generator[float, None, ProbeResult]
+) -> Generator[float, None, ProbeResult]:
+    """Run a probe's body; a failed sign-in or an unclear answer ends it without a verdict."""
+    try:
+        return (yield from body)
+    except NoMoreSessions as error:
+        return bench.finish(record, Verdict.SKIPPED, str(error))
+    except SignInFailed as error:
+        return bench.finish(record, Verdict.ERROR, f"could not sign in: {error}")
+    except Inconclusive as error:
+        return bench.finish(record, Verdict.ERROR, f"inconclusive: {error}")

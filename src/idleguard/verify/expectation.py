@@ -150,12 +150,12 @@ class Expectation:
 
     @property
     def slack(self) -> float:
-        """How early before a limit a session is last seen alive: a tenth of the tolerance.
+        """How early before a limit a session is last seen alive: a fifth of the tolerance.
 
         A session has expired at exactly its limit, so "alive at the limit" is asked a
         moment before it.
         """
-        return self.tolerance / 10
+        return self.tolerance / 5
 
     def claimed(self, seconds: float | None) -> float | None:
         """A measured number of seconds as the claim it stands for (undoing compression)."""

@@ -1,0 +1,61 @@
+"""Running ``idleguard verify`` against servers the suite starts, with the servers' clock moved by the waits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from idleguard.testing import SettableClock
+from idleguard.verify import ClockTime, Report
+from idleguard.verify.bench import Target
+from idleguard.verify.expectation import Expectation
+from idleguard.verify.recipes import SignIn
+from idleguard.verify.runner import run
+
+Verify = Callable[..., Report]
+
+
+@pytest.fixture(autouse=True)
+def no_idleguard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("IDLEGUARD_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def timeline(clock: SettableClock) -> ClockTime:
+    """The verifier's waits move the clock the servers under test read: hours pass at once."""
+    return ClockTime(clock, clock.advance)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def verify(timeline: ClockTime, http: httpx.Client) -> Verify:
+    """``verify(targets, expectation, recipe, only=...)``: one run on the test's timeline."""
+
+    def go(
+        targets: list[Target], expectation: Expectation, recipe: SignIn, **options: object
+    ) -> Report:
+        return run(targets, expectation, recipe, timeline, http, **options)  # type: ignore[arg-type]
+
+    return go
+
+
+def result(report: Report, probe: str, target: str | None = None) -> dict[str, object]:
+    """The JSON of one probe's result (the first against ``target`` when given)."""
+    found = [
+        entry
+        for entry in report.to_json()["results"]
+        if entry["probe"] == probe and (target is None or entry["target"] == target)
+    ]
+    assert found, f"no {probe} result in the report"
+    outcome: dict[str, object] = found[0]
+    return outcome

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Form, Request
@@ -9,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 import idleguard
 from idleguard import IdleGuard, Policy, PolicyError
+from idleguard.stores import from_url
 
 from .shared import TENANT, authenticate, settings, tenant_policies
 
@@ -18,7 +21,19 @@ __all__ = ["create_app"]
 def create_app(**overrides: Any) -> FastAPI:
     """Build the API; keyword ``overrides`` replace the shared settings (tests)."""
     tenants = overrides.pop("tenants", None) or tenant_policies(**overrides)
-    app = FastAPI(title="Acme API", docs_url=None, redoc_url=None, openapi_url=None)
+    shared = settings(tenants, **overrides)
+    # The store is built here, not from its URL by the middleware, so that shutting the
+    # service down closes its connections to Redis.
+    store = shared["store"] = from_url(shared["store"])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await store.aclose()
+
+    app = FastAPI(
+        title="Acme API", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
 
     @app.post("/login", response_model=None)
     async def login(request: Request, email: str = Form(""), password: str = Form("")) -> Response:
@@ -69,5 +84,5 @@ def create_app(**overrides: Any) -> FastAPI:
         return JSONResponse(policy.as_dict())
 
     # mypy cannot match IdleGuard's constructor to Starlette's middleware-factory protocol.
-    app.add_middleware(IdleGuard, **settings(tenants, **overrides))  # type: ignore[arg-type]
+    app.add_middleware(IdleGuard, **shared)  # type: ignore[arg-type]
     return app

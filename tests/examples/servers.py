@@ -38,8 +38,12 @@ def serve_wsgi(app: Callable[..., Any]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def serve_asgi(app: Callable[..., Any]) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn; yield its base URL."""
+def serve_asgi(app: Callable[..., Any], lifespan: str = "off") -> Iterator[str]:
+    """Serve an ASGI app with uvicorn; yield its base URL.
+
+    ``lifespan="on"`` runs the app's start-up and shut-down (an app that closes its
+    store's connections there).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted connections inherit it: without it, an answer written as headers then body
@@ -47,7 +51,7 @@ def serve_asgi(app: Callable[..., Any]) -> Iterator[str]:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan)
     server = uvicorn.Server(config)
 
     def run() -> None:

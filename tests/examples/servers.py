@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from werkzeug.serving import make_server
@@ -38,7 +38,7 @@ def serve_wsgi(app: Callable[..., Any]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def serve_asgi(app: Callable[..., Any], lifespan: str = "off") -> Iterator[str]:
+def serve_asgi(app: Callable[..., Any], lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
     """Serve an ASGI app with uvicorn; yield its base URL.
 
     ``lifespan="on"`` runs the app's start-up and shut-down (an app that closes its

@@ -65,7 +65,7 @@ def test_the_demo_enforces_the_pci_dss_preset(
                 str(files["md"]),
                 "--html",
                 str(files["html"]),
-            )  # fmt: skip
+            )
         )
         status = execute(arguments, timeline)
     out = capsys.readouterr().out
@@ -89,7 +89,8 @@ def test_the_demo_enforces_the_pci_dss_preset(
     for form in ("md", "html"):
         text = files[form].read_text()
         assert "PCI DSS 8.2.8" in text
-        assert ADMIN.password not in text and MEMBER.password not in text
+        assert ADMIN.password not in text
+        assert MEMBER.password not in text
 
 
 def test_a_claim_the_demo_does_not_keep_fails_with_status_one(
@@ -109,7 +110,8 @@ def test_a_claim_the_demo_does_not_keep_fails_with_status_one(
     out = capsys.readouterr().out
     assert status == 1
     assert "FAILED   idle-expiry" in out
-    assert "FAILED   client-endpoints" in out and "idle_timeout is 1800" in out
+    assert "FAILED   client-endpoints" in out
+    assert "idle_timeout is 1800" in out
 
 
 def test_compressed_time_divides_the_claim(

@@ -83,9 +83,11 @@ def test_a_sign_out_on_one_is_refused_on_the_other(
         report = verify([target(url) for url in urls], CLAIM, RECIPE, only=["sign-out-everywhere"])
     entry = result(report, "sign-out-everywhere")
     assert entry["verdict"] == "passed"
-    replay = entry["exchanges"][-1]
-    assert isinstance(replay, dict)
-    assert replay["url"].startswith(urls[1]) and replay["status"] == 401
+    exchanges = entry["exchanges"]
+    assert isinstance(exchanges, list)
+    replay = exchanges[-1]
+    assert replay["url"].startswith(urls[1])
+    assert replay["status"] == 401
 
 
 def test_a_tenant_policy_change_reaches_both(
@@ -135,6 +137,7 @@ def test_a_service_configured_differently_is_drift(
     parity = result(report, "limits-parity")
     assert parity["verdict"] == "failed"
     findings = parity["findings"]
-    assert isinstance(findings, list) and len(findings) == 1
+    assert isinstance(findings, list)
+    assert len(findings) == 1
     assert f"{web_url} was still alive after" in findings[0]
     assert f"while {api_url} refused after" in findings[0]

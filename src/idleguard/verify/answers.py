@@ -189,9 +189,10 @@ def session_rotation(bench: Bench, target: Target) -> Probe:
 
 def _rotation(bench: Bench, target: Target, record: Record) -> Probe:
     yield record.started_at
-    first = bench.session(target, record)
+    bench.reserve(2)
+    first = bench.session(target, record, reserved=True)
     planted = dict(first.credential.cookies)
-    second = bench.session(target, record, plant=planted)
+    second = bench.session(target, record, plant=planted, reserved=True)
     findings = [
         f"{name}: the value sent with the sign-in was kept"
         for name, value in planted.items()

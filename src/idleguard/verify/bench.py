@@ -68,16 +68,41 @@ class Bench:
     expectation: Expectation
     parallel: int = 4
     _numbers: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
+    _reserved: int = 0
+
+    def reserve(self, count: int) -> None:
+        """Claim `count` of the recipe's sessions before using any of them.
+
+        Raises:
+            NoMoreSessions: The recipe cannot give that many (cookies given on the command
+                line): the probe is skipped and leaves the rest to the others.
+        """
+        supply = self.recipe.supply
+        if supply is not None and self._reserved + count > supply:
+            raise NoMoreSessions(
+                f"{supply} credential(s) were given, and this probe needs {count} more than the "
+                "others took: give more, or a sign-in recipe that makes sessions"
+            )
+        self._reserved += count
 
     def session(
-        self, target: Target, record: Record, plant: Mapping[str, str] | None = None
+        self,
+        target: Target,
+        record: Record,
+        plant: Mapping[str, str] | None = None,
+        *,
+        reserved: bool = False,
     ) -> Session:
         """A fresh session on `target`, its sign-in kept in `record`.
 
         A recipe that makes no request (a command, a hook, a given cookie) hands out a
         session whose last activity is unknown: one request to `target.check` sets it, and
-        the session's clock starts there.
+        the session's clock starts there. A probe that needs several sessions reserves
+        them first ([`reserve`][idleguard.verify.bench.Bench.reserve]); one that takes a
+        single session reserves it here.
         """
+        if not reserved:
+            self.reserve(1)
         session = self.recipe.sign_in(self.client, target.base, next(self._numbers), plant or {})
         for exchange in session.sign_in:
             record.add(exchange)

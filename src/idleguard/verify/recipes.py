@@ -51,6 +51,11 @@ class SignIn(Protocol):
     #: Whether each session comes from a sign-in request the probes can inspect.
     makes_requests: bool
 
+    @property
+    def supply(self) -> int | None:
+        """How many sessions the recipe can give in all; `None`: as many as asked."""
+        ...
+
     def sign_in(self, client: Client, base: str, number: int, plant: Mapping[str, str]) -> Session:
         """A new session.
 
@@ -109,6 +114,7 @@ class FormSignIn:
     password_field: str = "password"  # noqa: S105 - a field name
     fields: Mapping[str, str] = dataclasses.field(default_factory=dict)
     makes_requests: bool = True
+    supply: int | None = None
 
     @classmethod
     def from_environment(
@@ -170,6 +176,7 @@ class CommandSignIn:
     command: str
     timeout: float = 60.0
     makes_requests: bool = False
+    supply: int | None = None
 
     def sign_in(self, client: Client, base: str, number: int, plant: Mapping[str, str]) -> Session:
         """Run the command (see [`SignIn`][idleguard.verify.SignIn])."""
@@ -206,6 +213,7 @@ class HookSignIn:
 
     target: str
     makes_requests: bool = False
+    supply: int | None = None
 
     def __post_init__(self) -> None:
         module, colon, name = self.target.partition(":")
@@ -236,6 +244,11 @@ class GivenCookies:
 
     credentials: Sequence[str]
     makes_requests: bool = False
+
+    @property
+    def supply(self) -> int:
+        """One session per credential given."""
+        return len(self.credentials)
 
     def sign_in(self, client: Client, base: str, number: int, plant: Mapping[str, str]) -> Session:
         """The next credential given (see [`SignIn`][idleguard.verify.SignIn])."""

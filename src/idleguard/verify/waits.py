@@ -44,7 +44,8 @@ def _round(
     bracket: tuple[float | None, float | None],
     label: str,
 ) -> Generator[float, None, tuple[float | None, float | None]]:
-    sessions = [bench.session(target, record) for _ in offsets]
+    bench.reserve(len(offsets))
+    sessions = [bench.session(target, record, reserved=True) for _ in offsets]
     plan = sorted(
         (
             (session.signed_in_at + offset, offset, index)

@@ -38,6 +38,8 @@ class Answer(str, enum.Enum):
     REFUSED = "refused"
     #: Neither: a server error, a missing page, no answer. A probe that sees one cannot conclude.
     ERROR = "error"
+    #: The answer to a sign-in that gave a session.
+    SIGNED_IN = "signed in"
 
 
 def answer_of(status: int | None) -> Answer:

@@ -23,7 +23,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from .exchange import Client, Credential, Session
+from .exchange import Answer, Client, Credential, Session
 
 __all__ = [
     "CommandSignIn",
@@ -161,7 +161,8 @@ class FormSignIn:
         cookies_set = response.headers.get_list("set-cookie")
         if not credential.cookies:
             raise SignInFailed(f"the sign-in form set no cookie for {user}")
-        return Session(credential, user, at, [exchange], cookies_set, dict(plant))
+        signed_in = dataclasses.replace(exchange, answer=Answer.SIGNED_IN)
+        return Session(credential, user, at, [signed_in], cookies_set, dict(plant))
 
 
 @dataclasses.dataclass

@@ -50,11 +50,17 @@ def _number(value: Any) -> str:
 
 
 def shown_exchanges(exchanges: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """The exchanges a page shows, and how many were left out between them."""
+    """The exchanges a page shows, and how many were left out between them.
+
+    The first sign-in stands for the others (their answers differ only in the cookie's
+    fingerprint); of the rest, the first and the last are shown.
+    """
+    signed_in = [exchange for exchange in exchanges if exchange["answer"] == "signed in"]
+    rest = [exchange for exchange in exchanges if exchange["answer"] != "signed in"]
     first, last = SHOWN_EXCHANGES
-    if len(exchanges) <= first + last:
-        return exchanges, 0
-    return [*exchanges[:first], *exchanges[-last:]], len(exchanges) - first - last
+    kept = rest if len(rest) <= first + last else [*rest[:first], *rest[-last:]]
+    shown = [*signed_in[:1], *kept]
+    return sorted(shown, key=lambda exchange: exchange["at"]), len(exchanges) - len(shown)
 
 
 def _headers(exchange: dict[str, Any]) -> str:
@@ -139,14 +145,14 @@ def to_markdown(report: Report) -> str:
                 "| Sent (UTC) | Request | Answer | Headers | Why |",
                 "|---|---|---|---|---|",
             ]
-            for index, exchange in enumerate(exchanges):
-                if left_out and index == SHOWN_EXCHANGES[0]:
-                    lines.append(f"| ... | {left_out} more in the JSON report | | | |")
+            for exchange in exchanges:
                 answer = f"{exchange['status'] or _cell(exchange['error'])} ({exchange['answer']})"
                 lines.append(
                     f"| {exchange['at']} | {_cell(exchange['method'])} {_cell(exchange['url'])} | {answer} "
                     f"| {_cell(_headers(exchange))} | {_cell(exchange['note'])} |"
                 )
+            if left_out:
+                lines += ["", f"{left_out} more exchange(s) are in the JSON report."]
     return "\n".join(lines) + "\n"
 
 

@@ -38,7 +38,9 @@ def to_json_text(report: Report) -> str:
 
 def _cell(value: Any) -> str:
     text = printable("" if value is None else str(value))
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("<", "&lt;")
+    for special in ("\\", "|", "`", "*", "_", "[", "]"):
+        text = text.replace(special, "\\" + special)
+    return text.replace("<", "&lt;")
 
 
 def _number(value: Any) -> str:
@@ -126,7 +128,7 @@ def to_markdown(report: Report) -> str:
             [
                 "- **Measured:** "
                 + ", ".join(
-                    f"{name} {_cell(_number(value))}"
+                    f"{_cell(name)} {_cell(_number(value))}"
                     for name, value in result["measured"].items()
                     if value is not None
                 )

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from idleguard.testing import SettableClock
-from idleguard.verify import ClockTime, Report
+from idleguard.verify import ClockTime, Endpoint, Report
 from idleguard.verify.bench import Target
 from idleguard.verify.expectation import Expectation
 from idleguard.verify.recipes import SignIn
 from idleguard.verify.runner import run
 
+# Each test starts with no IDLEGUARD_* variable, as the command line's own tests do.
+from ..cli.conftest import no_idleguard_variables  # noqa: F401
+
 Verify = Callable[..., Report]
 
 
-@pytest.fixture(autouse=True)
-def no_idleguard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("IDLEGUARD_"):
-            monkeypatch.delenv(name)
+def idleguard_target(url: str) -> Target:
+    """An idleguard app with the demo's paths: its own check, poll and sign-out, and the client's."""
+    return Target(
+        url,
+        check=Endpoint("GET", "/api/me"),
+        passive=Endpoint("GET", "/api/notifications"),
+        keepalive=Endpoint("POST", "/_idleguard/keepalive", {"x-idleguard": "1"}),
+        logout=Endpoint("POST", "/logout"),
+        client_prefix="/_idleguard/",
+    )
 
 
 @pytest.fixture

@@ -19,17 +19,10 @@ from examples.demo import create_app
 from examples.demo.accounts import USERS
 from idleguard import Policy
 from idleguard.testing import SettableClock
-from idleguard.verify import (
-    ClockTime,
-    Endpoint,
-    Expectation,
-    FormSignIn,
-    Target,
-    run,
-    to_html,
-    to_markdown,
-)
+from idleguard.verify import ClockTime, Expectation, FormSignIn, run, to_html, to_markdown
 from tests.examples.servers import serve_asgi
+
+from .conftest import idleguard_target
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = {"md": DOCS / "verify-example.md", "html": DOCS / "assets" / "verify" / "evidence.html"}
@@ -49,16 +42,8 @@ def test_the_example_report_is_a_run_against_the_demo() -> None:
         serve_asgi(app) as url,
         httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as http,
     ):
-        target = Target(
-            url,
-            check=Endpoint("GET", "/api/me"),
-            passive=Endpoint("GET", "/api/notifications"),
-            keepalive=Endpoint("POST", "/_idleguard/keepalive", {"x-idleguard": "1"}),
-            logout=Endpoint("POST", "/logout"),
-            client_prefix="/_idleguard/",
-        )
         report = run(
-            [target],
+            [idleguard_target(url)],
             Expectation.build(preset="pci-dss", tolerance=60),
             FormSignIn(
                 "/login", [(user.email, user.password) for user in USERS], user_field="email"

@@ -14,10 +14,10 @@ from examples.two_services import api, web
 from examples.two_services.shared import ACCOUNTS, POLICY_CACHE_TTL, TenantPolicies
 from idleguard import Policy
 from idleguard.testing import SettableClock
-from idleguard.verify import Endpoint, Expectation, FormSignIn, Target
+from idleguard.verify import Expectation, FormSignIn
 from tests.examples.servers import serve_asgi, serve_wsgi
 
-from .conftest import Verify, result
+from .conftest import Verify, idleguard_target, result
 
 pytestmark = pytest.mark.redis
 
@@ -36,17 +36,6 @@ def store(redis_url: str) -> str:
     return url
 
 
-def target(url: str) -> Target:
-    return Target(
-        url,
-        check=Endpoint("GET", "/api/me"),
-        passive=Endpoint("GET", "/api/notifications"),
-        keepalive=Endpoint("POST", "/_idleguard/keepalive", {"x-idleguard": "1"}),
-        logout=Endpoint("POST", "/logout"),
-        client_prefix="/_idleguard/",
-    )
-
-
 @contextlib.contextmanager
 def services(
     clock: SettableClock, store: str, web_policy: Policy = POLICY
@@ -61,7 +50,7 @@ def services(
 
 def test_the_two_services_are_in_step(clock: SettableClock, store: str, verify: Verify) -> None:
     with services(clock, store) as (api_url, web_url):
-        report = verify([target(api_url), target(web_url)], CLAIM, RECIPE)
+        report = verify([idleguard_target(api_url), idleguard_target(web_url)], CLAIM, RECIPE)
     failures = [entry for entry in report.to_json()["results"] if entry["verdict"] != "passed"]
     assert failures == []
     assert [entry.probe for entry in report.results][-3:] == [
@@ -80,7 +69,9 @@ def test_a_sign_out_on_one_is_refused_on_the_other(
 ) -> None:
     with services(clock, store) as (api_url, web_url):
         urls = [api_url, web_url] if order == "api-first" else [web_url, api_url]
-        report = verify([target(url) for url in urls], CLAIM, RECIPE, only=["sign-out-everywhere"])
+        report = verify(
+            [idleguard_target(url) for url in urls], CLAIM, RECIPE, only=["sign-out-everywhere"]
+        )
     entry = result(report, "sign-out-everywhere")
     assert entry["verdict"] == "passed"
     exchanges = entry["exchanges"]
@@ -96,7 +87,10 @@ def test_a_tenant_policy_change_reaches_both(
     with services(clock, store) as (api_url, web_url):
         # Both have read (and cached) the tenant's policy.
         assert verify(
-            [target(api_url), target(web_url)], CLAIM, RECIPE, only=["client-endpoints"]
+            [idleguard_target(api_url), idleguard_target(web_url)],
+            CLAIM,
+            RECIPE,
+            only=["client-endpoints"],
         ).passed
         email, password = next(iter(ACCOUNTS.items()))
         signed_in = http.post(f"{api_url}/login", data={"email": email, "password": password})
@@ -112,7 +106,7 @@ def test_a_tenant_policy_change_reaches_both(
             idle=600, absolute=3600, idle_given=True, absolute_given=True, tolerance=30
         )
         report = verify(
-            [target(api_url), target(web_url)],
+            [idleguard_target(api_url), idleguard_target(web_url)],
             shorter,
             RECIPE,
             only=["idle-expiry", "client-endpoints", "limits-parity"],
@@ -126,7 +120,7 @@ def test_a_service_configured_differently_is_drift(
     longer = Policy(idle_timeout=1200, absolute_timeout=3600, warn_before=60)
     with services(clock, store, web_policy=longer) as (api_url, web_url):
         report = verify(
-            [target(api_url), target(web_url)],
+            [idleguard_target(api_url), idleguard_target(web_url)],
             CLAIM,
             RECIPE,
             only=["idle-expiry", "limits-parity"],

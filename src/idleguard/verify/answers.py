@@ -32,7 +32,6 @@ def _alive(bench: Bench, target: Target, record: Record, exchange: Exchange, wha
 def sign_out_replay(bench: Bench, target: Target) -> Probe:
     """Probe: after sign-out, the old cookie replayed is refused."""
     record = bench.record("sign-out-replay", target.base)
-    yield record.started_at
     if target.logout is None:
         return bench.finish(record, Verdict.SKIPPED, "no sign-out request given (--logout-url)")
     return (yield from guarded(bench, record, _replay(bench, target, target.logout, record)))
@@ -78,7 +77,6 @@ def _replay(bench: Bench, target: Target, logout: Endpoint, record: Record) -> P
 def sign_out_headers(bench: Bench, target: Target) -> Probe:
     """Probe: the sign-out answer says `Cache-Control: no-store` and `Clear-Site-Data`."""
     record = bench.record("sign-out-headers", target.base)
-    yield record.started_at
     if target.logout is None:
         return bench.finish(record, Verdict.SKIPPED, "no sign-out request given (--logout-url)")
     return (
@@ -99,15 +97,12 @@ def _logout_headers(bench: Bench, target: Target, logout: Endpoint, record: Reco
     clear = ",".join(exchange.response_headers.get("clear-site-data", [])).lower()
     if "cookies" not in clear and '"*"' not in clear:
         findings.append(f'Clear-Site-Data is {clear or "absent"}, without "cookies"')
-    if findings:
-        return bench.finish(record, Verdict.FAILED, "; ".join(findings), findings=findings)
-    return bench.finish(record, Verdict.PASSED, f"Cache-Control: {cache}; Clear-Site-Data: {clear}")
+    return bench.conclude(record, findings, f"Cache-Control: {cache}; Clear-Site-Data: {clear}")
 
 
 def cookie_attributes(bench: Bench, target: Target) -> Probe:
     """Probe: each cookie sign-in sets is `Secure`, `HttpOnly`, `SameSite`, and not long-lived."""
     record = bench.record("cookie-attributes", target.base)
-    yield record.started_at
     if not bench.recipe.makes_requests:
         return bench.finish(
             record, Verdict.SKIPPED, "the sign-in recipe makes no request whose cookies can be read"
@@ -150,15 +145,11 @@ def _cookies(bench: Bench, target: Target, record: Record) -> Probe:
     record.measured["cookies"] = names
     if not names:
         raise Inconclusive("the sign-in set no cookie")
-    if findings:
-        return bench.finish(
-            record, Verdict.FAILED, "; ".join(findings), findings=findings, advice=advice
-        )
-    return bench.finish(
+    return bench.conclude(
         record,
-        Verdict.PASSED,
+        findings,
         f"{', '.join(names)}: Secure, HttpOnly, SameSite, no lifetime past the absolute limit",
-        advice=advice,
+        advice,
     )
 
 
@@ -179,7 +170,6 @@ def _lifetime(attributes: dict[str, str], now: float) -> float | None:
 def session_rotation(bench: Bench, target: Target) -> Probe:
     """Probe: a cookie sent with the sign-in (a live session's) is replaced, not kept."""
     record = bench.record("session-rotation", target.base)
-    yield record.started_at
     if not bench.recipe.makes_requests:
         return bench.finish(
             record, Verdict.SKIPPED, "the sign-in recipe makes no request to plant a cookie in"
@@ -213,7 +203,6 @@ def _rotation(bench: Bench, target: Target, record: Record) -> Probe:
 def client_endpoints(bench: Bench, target: Target) -> Probe:
     """Probe (idleguard deployments): the status endpoint reports the expected limits, `no-store`."""
     record = bench.record("client-endpoints", target.base)
-    yield record.started_at
     if target.client_prefix is None:
         return bench.finish(record, Verdict.SKIPPED, "not an idleguard deployment (--idleguard)")
     return (yield from guarded(bench, record, _status(bench, target, target.client_prefix, record)))
@@ -250,10 +239,8 @@ def _status(bench: Bench, target: Target, prefix: str, record: Record) -> Probe:
             findings.append(f"{name} is {reported!r}, expected {seconds(claimed)}")
     if "no-store" not in ",".join(exchange.response_headers.get("cache-control", [])):
         findings.append("the status answer may be cached (no Cache-Control: no-store)")
-    if findings:
-        return bench.finish(record, Verdict.FAILED, "; ".join(findings), findings=findings)
-    return bench.finish(
+    return bench.conclude(
         record,
-        Verdict.PASSED,
+        findings,
         f"status reports idle {seconds(body.get('idle_timeout'))}, absolute {seconds(body.get('absolute_timeout'))}, no-store",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from typing import TypeVar
 
 from .exchange import Answer, Client, Exchange, Session
@@ -142,6 +142,16 @@ class Bench:
     def record(self, probe: str, target: str) -> Record:
         """A new record for `probe` against `target`, started now."""
         return Record(probe, target, self.client.timeline.now())
+
+    def conclude(
+        self, record: Record, findings: list[str], passed: str, advice: Sequence[str] = ()
+    ) -> ProbeResult:
+        """`record` failed with its `findings` when there are any, else passed as `passed` says."""
+        if findings:
+            return self.finish(
+                record, Verdict.FAILED, "; ".join(findings), findings=findings, advice=list(advice)
+            )
+        return self.finish(record, Verdict.PASSED, passed, advice=list(advice))
 
     def finish(
         self, record: Record, verdict: Verdict, summary: str, **lists: list[str]

@@ -27,7 +27,6 @@ def _name(targets: Sequence[Target]) -> str:
 def shared_session(bench: Bench, targets: Sequence[Target]) -> Probe:
     """Probe: a session signed in on the first service is accepted by every other."""
     record = bench.record("shared-session", _name(targets))
-    yield record.started_at
     return (yield from guarded(bench, record, _shared(bench, targets, record)))
 
 
@@ -46,17 +45,14 @@ def _shared(bench: Bench, targets: Sequence[Target], record: Record) -> Probe:
             findings.append(
                 f"{other.base} refused a session signed in on {first.base} ({exchange.status})"
             )
-    if findings:
-        return bench.finish(record, Verdict.FAILED, "; ".join(findings), findings=findings)
-    return bench.finish(
-        record, Verdict.PASSED, f"every service accepted the session signed in on {first.base}"
+    return bench.conclude(
+        record, findings, f"every service accepted the session signed in on {first.base}"
     )
 
 
 def sign_out_everywhere(bench: Bench, targets: Sequence[Target]) -> Probe:
     """Probe: after a sign-out on the first service, every other refuses the old cookie."""
     record = bench.record("sign-out-everywhere", _name(targets))
-    yield record.started_at
     if targets[0].logout is None:
         return bench.finish(record, Verdict.SKIPPED, "no sign-out request given (--logout-url)")
     return (yield from guarded(bench, record, _everywhere(bench, targets, record)))
@@ -84,11 +80,9 @@ def _everywhere(bench: Bench, targets: Sequence[Target], record: Record) -> Prob
             raise Inconclusive(f"{exchange.url} answered {exchange.status or exchange.error}")
         if exchange.answer is Answer.ALIVE:
             findings.append(f"{other.base} still accepts a session signed out on {first.base}")
-    if findings:
-        return bench.finish(record, Verdict.FAILED, "; ".join(findings), findings=findings)
-    return bench.finish(
+    return bench.conclude(
         record,
-        Verdict.PASSED,
+        findings,
         f"every other service refused the session signed out on {first.base}",
     )
 
@@ -136,12 +130,10 @@ def limits_parity(
                 f"{probe}: {alive_on} was still alive after {seconds(latest_alive)} while "
                 f"{refused_on} refused after {seconds(earliest_refused)} (tolerance {seconds(tolerance)})"
             )
-    if findings:
-        return bench.finish(record, Verdict.FAILED, "; ".join(findings), findings=findings)
-    if not compared:
+    if not compared and not findings:
         return bench.finish(record, Verdict.SKIPPED, "no limit was measured on every service")
-    return bench.finish(
+    return bench.conclude(
         record,
-        Verdict.PASSED,
+        findings,
         f"{' and '.join(compared)} agree on every service within {seconds(tolerance)}",
     )

@@ -10,12 +10,10 @@ audit report, runs no script and loads nothing (`idleguard[verify]` brings Jinja
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-from importlib import resources
 from typing import Any
 
+from ..audit.html_report import page_environment, page_style
 from ..audit.redaction import printable
 from .report import Report, iso
 
@@ -164,26 +162,15 @@ def _limit(value: float | None) -> str:
 
 def to_html(report: Report) -> str:
     """The report as one self-contained HTML page (needs Jinja2: `idleguard[verify]`)."""
-    import jinja2
-    from markupsafe import Markup
-
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("idleguard.verify", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = page_environment("idleguard.verify")
     environment.filters["shown"] = lambda value: printable("" if value is None else str(value))
     environment.filters["number"] = _number
     environment.filters["limit"] = _limit
     environment.globals["headers_of"] = _headers
     environment.globals["shown_exchanges"] = shown_exchanges
-    css = resources.files("idleguard.audit").joinpath("templates/report.css").read_text("utf-8")
     return environment.get_template("evidence.html.j2").render(
         report=report.to_json(),
         verdict_words=_VERDICT_WORDS,
         generated=iso(report.finished_at),
-        css=Markup(css),  # noqa: S704 - the package's own stylesheet, not input
-        style_hash="sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode(),
+        **page_style(),
     )

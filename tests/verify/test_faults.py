@@ -144,6 +144,19 @@ def test_an_answer_that_is_neither_alive_nor_refused_is_inconclusive(
         assert "404" in str(entry["summary"])
 
 
+def test_a_sign_in_that_gives_no_live_session_is_inconclusive(
+    clock: SettableClock, verify: Verify
+) -> None:
+    # The form "succeeds" (a redirect and a cookie) but the protected page refuses the
+    # session at once: every wait would look like an early expiry without this check.
+    with serve_asgi(faulty_app(clock, Faults(idle=0.0))) as url:
+        report = verify([target(url)], CLAIM, RECIPE, only=["idle-expiry", "passive-path"])
+    for probe in ("idle-expiry", "passive-path"):
+        entry = result(report, probe)
+        assert entry["verdict"] == "error"
+        assert "answered 401 to the session the sign-in gave" in str(entry["summary"])
+
+
 def test_a_sign_in_that_fails_is_inconclusive(clock: SettableClock, verify: Verify) -> None:
     with serve_asgi(faulty_app(clock, Faults())) as url:
         report = verify(

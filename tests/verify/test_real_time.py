@@ -14,7 +14,7 @@ from idleguard import Policy
 from idleguard.cli import main
 from tests.examples.servers import serve_asgi
 
-IDLE, ABSOLUTE, TOLERANCE = 1.0, 2.0, 1.0
+IDLE, ABSOLUTE, TOLERANCE = 2.0, 4.0, 0.8
 
 
 def test_a_real_time_run_waits_for_real(

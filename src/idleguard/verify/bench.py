@@ -95,25 +95,28 @@ class Bench:
     ) -> Session:
         """A fresh session on `target`, its sign-in kept in `record`.
 
-        A recipe that makes no request (a command, a hook, a given cookie) hands out a
-        session whose last activity is unknown: one request to `target.check` sets it, and
-        the session's clock starts there. A probe that needs several sessions reserves
-        them first ([`reserve`][idleguard.verify.bench.Bench.reserve]); one that takes a
-        single session reserves it here.
+        The session is asked for `target.check` at once and must be accepted. A recipe that
+        makes no request (a command, a hook, a given cookie) hands out a session whose last
+        activity is unknown: its clock starts at that request. A probe that needs several
+        sessions reserves them first ([`reserve`][idleguard.verify.bench.Bench.reserve]); one
+        that takes a single session reserves it here.
         """
         if not reserved:
             self.reserve(1)
         session = self.recipe.sign_in(self.client, target.base, next(self._numbers), plant or {})
         for exchange in session.sign_in:
             record.add(exchange)
-        if not self.recipe.makes_requests:
-            exchange = self.request(
-                target, target.check, session, record, "first use of the session"
+        # A sign-in can "succeed" without giving a live session (a form that answers 200 with
+        # its own error): asked at once, the session must be accepted, or nothing the probe
+        # measures would mean anything. A recipe that made no request has no sign-in time:
+        # its session's clock starts here.
+        exchange = self.request(target, target.check, session, record, "the new session, at once")
+        if exchange.answer is not Answer.ALIVE:
+            raise SignInFailed(
+                f"{target.check.url} answered {exchange.status or exchange.error} to the session "
+                "the sign-in gave, not 2xx"
             )
-            if exchange.answer is not Answer.ALIVE:
-                raise SignInFailed(
-                    f"the session the recipe gave was not accepted ({exchange.status})"
-                )
+        if not self.recipe.makes_requests:
             session.signed_in_at = exchange.at
         return session
 

@@ -87,6 +87,23 @@ class Expectation:
                 raise ValueError(f"{name} must be more than 0 seconds")
         if not self.tolerance > 0:
             raise ValueError("--tolerance must be more than 0 seconds")
+        limits = [
+            limit for limit in (self.idle_timeout, self.absolute_timeout) if limit is not None
+        ]
+        if self.tolerance >= min(limits) / 2:
+            raise ValueError(
+                f"--tolerance ({self.tolerance:g} s) must be less than half the shortest limit "
+                f"({min(limits):g} s), or the probes cannot tell an expiry from its absence"
+            )
+        if (
+            self.idle_timeout is not None
+            and self.absolute_timeout is not None
+            and self.absolute_timeout <= self.idle_timeout + self.tolerance
+        ):
+            raise ValueError(
+                "the absolute limit must be longer than the idle limit and its tolerance, "
+                "or the idle limit can never be reached"
+            )
         if not self.compression >= 1:
             raise ValueError("--compress must be 1 or more (the factor limits are divided by)")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -188,6 +189,10 @@ def _recipe(arguments: argparse.Namespace) -> SignIn:
     if arguments.sign_in_command:
         return CommandSignIn(arguments.sign_in_command)
     if arguments.sign_in_hook:
+        # As uvicorn and flask --app do: a module beside the operator is importable, even
+        # when `idleguard` runs as an installed script (whose path does not include it).
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         return HookSignIn(arguments.sign_in_hook)
     if arguments.cookie:
         return GivenCookies(arguments.cookie)

@@ -32,8 +32,16 @@ def spread(low: float, high: float, count: int) -> list[float]:
 
 
 def seconds(value: float | None) -> str:
-    """Seconds as a report writes them."""
-    return "-" if value is None else f"{value:.2f} s"
+    """Seconds as a report writes them: `901.20 s (15m 01s)`, the reading beside the count."""
+    if value is None:
+        return "-"
+    if abs(value) < 60:
+        return f"{value:.2f} s"
+    whole = round(abs(value))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    reading = f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+    return f"{value:.2f} s ({reading})"
 
 
 def _round(
@@ -142,7 +150,7 @@ def _idle(bench: Bench, target: Target, record: Record) -> Waits:
         return bench.finish(
             record,
             Verdict.FAILED,
-            f"expired early: {where} ({claim})",
+            f"expired early: {where}; {claim}",
             findings=[
                 f"refused after {seconds(first_refused)} idle, before the claimed {seconds(idle)}"
             ],
@@ -156,10 +164,10 @@ def _idle(bench: Bench, target: Target, record: Record) -> Waits:
         return bench.finish(
             record,
             Verdict.FAILED,
-            f"idle limit longer than claimed: {where} ({claim})",
+            f"idle limit longer than claimed: {where}; {claim}",
             findings=[f"{finding}; claimed {seconds(idle)} + {seconds(expected.tolerance)}"],
         )
-    return bench.finish(record, Verdict.PASSED, f"{where} ({claim})")
+    return bench.finish(record, Verdict.PASSED, f"{where}; {claim}")
 
 
 def absolute_expiry(bench: Bench, target: Target) -> Waits:
@@ -225,7 +233,7 @@ def _kept_active(bench: Bench, target: Target, record: Record, activity: Endpoin
         return bench.finish(
             record,
             Verdict.FAILED,
-            f"ended before the absolute limit while active: {where} ({claim})",
+            f"ended before the absolute limit while active: {where}; {claim}",
             findings=[
                 f"refused after {seconds(first_refused)} though active every {seconds(cadence)}"
             ],
@@ -234,12 +242,12 @@ def _kept_active(bench: Bench, target: Target, record: Record, activity: Endpoin
         return bench.finish(
             record,
             Verdict.FAILED,
-            f"outlived the absolute limit: {where} ({claim})",
+            f"outlived the absolute limit: {where}; {claim}",
             findings=[
                 f"still alive after {seconds(last_alive)}, past {seconds(absolute)} + {seconds(expected.tolerance)}"
             ],
         )
-    return bench.finish(record, Verdict.PASSED, f"{where} ({claim})")
+    return bench.finish(record, Verdict.PASSED, f"{where}; {claim}")
 
 
 def passive_path(bench: Bench, target: Target) -> Waits:
@@ -280,11 +288,11 @@ def _passive(bench: Bench, target: Target, passive: Endpoint, record: Record) ->
         return bench.finish(
             record,
             Verdict.FAILED,
-            f"passive requests kept the session alive: accepted after {seconds(elapsed)} with no other activity (claimed idle {seconds(idle)})",
+            f"passive requests kept the session alive: accepted after {seconds(elapsed)} with no other activity; claimed idle {seconds(idle)}",
             findings=[f"{passive.method} {passive.url} extends the session"],
         )
     return bench.finish(
         record,
         Verdict.PASSED,
-        f"refused after {seconds(elapsed)} with only passive requests every {seconds(cadence)} (claimed idle {seconds(idle)})",
+        f"refused after {seconds(elapsed)} with only passive requests every {seconds(cadence)}; claimed idle {seconds(idle)}",
     )

@@ -14,3 +14,8 @@ def sign_in(number: int) -> str:
     """A credential line for a fresh session."""
     response = httpx.post(f"{BASE_URL}/login", data={"username": USER, "password": PASSWORD})
     return "Cookie: " + response.headers["set-cookie"].split(";")[0]
+
+
+def interrupt(number: int) -> str:
+    """A sign-in the operator interrupts (Ctrl-C) while it waits."""
+    raise KeyboardInterrupt

@@ -191,3 +191,20 @@ def test_the_reports_go_where_they_are_asked(
     assert paths["json"].read_text().startswith("{")
     assert paths["md"].read_text().startswith("# Session enforcement evidence")
     assert paths["html"].read_text().startswith("<!DOCTYPE html>")
+
+
+def test_an_interrupted_run_writes_no_report(
+    clock: SettableClock, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    path = tmp_path / "out.json"
+    argv = [
+        "verify",
+        "http://127.0.0.1:9",
+        *CLAIM,
+        "--sign-in-hook",
+        "tests.verify.hooks:interrupt",
+    ]
+    arguments = parser().parse_args([*argv, "--quiet", "--json", str(path)])
+    assert execute(arguments, ClockTime(clock, clock.advance)) == 1
+    assert not path.exists()
+    assert "interrupted; no report written" in capsys.readouterr().err

@@ -157,6 +157,11 @@ def add_parser(commands: Any) -> None:
         help="run only this probe (repeat)",
     )
     run_group.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="trust the certificates in this PEM file (a staging deployment's own CA)",
+    )
+    run_group.add_argument(
         "--timeout", type=float, default=30.0, help="seconds one request may take (default 30)"
     )
     run_group.add_argument("--json", metavar="FILE", help="write the JSON report here")
@@ -285,20 +290,30 @@ def execute(arguments: argparse.Namespace, timeline: Timeline | None = None) -> 
     targets, expectation, recipe = plan(arguments)
     clock = RealTime() if timeline is None else timeline
     progress = None if arguments.quiet else Progress(clock, sys.stderr)
-    with httpx.Client(follow_redirects=False, timeout=arguments.timeout) as http:
-        report = run(
-            targets,
-            expectation,
-            recipe,
-            clock,
-            http,
-            wait=arguments.wait,
-            parallel=arguments.sessions,
-            only=arguments.probe,
-            on_wait=progress,
-        )
-    if progress is not None:
-        progress.done()
+    verify_tls: str | bool = arguments.ca_bundle or True
+    try:
+        with httpx.Client(
+            follow_redirects=False, timeout=arguments.timeout, verify=verify_tls
+        ) as http:
+            report = run(
+                targets,
+                expectation,
+                recipe,
+                clock,
+                http,
+                wait=arguments.wait,
+                parallel=arguments.sessions,
+                only=arguments.probe,
+                on_wait=progress,
+            )
+    except KeyboardInterrupt:
+        # Hours into a run, Ctrl-C is an answer, not a crash: no traceback, no partial report
+        # that could pass for a whole one.
+        print(f"\n{arguments.prog}: interrupted; no report written", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if progress is not None:
+            progress.done()
     for path, text in (
         (arguments.json, to_json_text),
         (arguments.markdown, to_markdown),

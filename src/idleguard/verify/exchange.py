@@ -87,7 +87,6 @@ class Session:
         signed_in_at: When its sign-in request was sent (timeline seconds).
         sign_in: The sign-in's exchanges, when the recipe made requests.
         cookies_set: The `Set-Cookie` headers the sign-in answered with (raw, not redacted).
-        planted: The cookie values sent with the sign-in, to check they were replaced.
     """
 
     credential: Credential
@@ -95,7 +94,6 @@ class Session:
     signed_in_at: float
     sign_in: list[Exchange] = dataclasses.field(default_factory=list)
     cookies_set: list[str] = dataclasses.field(default_factory=list)
-    planted: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -162,7 +162,7 @@ class FormSignIn:
         if not credential.cookies:
             raise SignInFailed(f"the sign-in form set no cookie for {user}")
         signed_in = dataclasses.replace(exchange, answer=Answer.SIGNED_IN)
-        return Session(credential, user, at, [signed_in], cookies_set, dict(plant))
+        return Session(credential, user, at, [signed_in], cookies_set)
 
 
 @dataclasses.dataclass

@@ -100,8 +100,12 @@ def faulty_app(clock: Callable[[], float], faults: Faults) -> Starlette:
         response.headers["clear-site-data"] = '"cookies"'
         return response
 
+    async def public(request: Request) -> Response:
+        return JSONResponse({"hello": "anyone"})
+
     return Starlette(
         routes=[
+            Route("/public", public),
             Route("/login", login, methods=["POST"]),
             Route("/me", me),
             Route("/poll", poll),

@@ -144,6 +144,17 @@ def test_an_answer_that_is_neither_alive_nor_refused_is_inconclusive(
         assert "404" in str(entry["summary"])
 
 
+def test_a_check_request_anyone_may_see_is_inconclusive(
+    clock: SettableClock, verify: Verify
+) -> None:
+    with serve_asgi(faulty_app(clock, Faults())) as url:
+        public = Target(url, check=Endpoint("GET", "/public"))
+        report = verify([public], CLAIM, RECIPE, only=["idle-expiry"])
+    entry = result(report, "idle-expiry")
+    assert entry["verdict"] == "error"
+    assert "answered 200 without a session" in str(entry["summary"])
+
+
 def test_a_sign_in_that_gives_no_live_session_is_inconclusive(
     clock: SettableClock, verify: Verify
 ) -> None:

@@ -69,6 +69,7 @@ class Bench:
     parallel: int = 4
     _numbers: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
     _reserved: int = 0
+    _anonymous_refused: set[str] = dataclasses.field(default_factory=set)
 
     def reserve(self, count: int) -> None:
         """Claim `count` of the recipe's sessions before using any of them.
@@ -103,6 +104,7 @@ class Bench:
         """
         if not reserved:
             self.reserve(1)
+        self._refuses_anonymous(target, record)
         session = self.recipe.sign_in(self.client, target.base, next(self._numbers), plant or {})
         for exchange in session.sign_in:
             record.add(exchange)
@@ -119,6 +121,19 @@ class Bench:
         if not self.recipe.makes_requests:
             session.signed_in_at = exchange.at
         return session
+
+    def _refuses_anonymous(self, target: Target, record: Record) -> None:
+        # A check request that answers 2xx without any session cannot tell a live session
+        # from an expired one: every probe would read "alive" and report drift that is not.
+        if target.base in self._anonymous_refused:
+            return
+        exchange = self.request(target, target.check, None, record, "without a session")
+        if exchange.answer is Answer.ALIVE:
+            raise Inconclusive(
+                f"{target.check.url} answered {exchange.status} without a session: give a "
+                "--check-path that only a signed-in session may see"
+            )
+        self._anonymous_refused.add(target.base)
 
     def request(
         self,

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from idleguard import Policy
+from idleguard import ConfigError, Policy
 
 __all__ = ["ACCOUNTS", "POLICY_CACHE_TTL", "TENANT", "TenantPolicies", "authenticate", "settings"]
 
@@ -74,6 +74,12 @@ def settings(tenants: TenantPolicies, **overrides: Any) -> dict[str, Any]:
     }
     # --8<-- [end:settings]
     shared.update(overrides)
+    if not shared["secret_key"]:
+        # Each service would make up its own, and neither would know the other's sessions.
+        raise ConfigError(
+            "set IDLEGUARD_SECRET_KEY to the same secret on both services: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
     return shared
 
 

@@ -12,7 +12,7 @@ import redis
 
 from examples.two_services import api, web
 from examples.two_services.shared import ACCOUNTS, POLICY_CACHE_TTL, TenantPolicies
-from idleguard import Policy
+from idleguard import ConfigError, Policy
 from idleguard.testing import SettableClock
 from idleguard.verify import Expectation, FormSignIn
 from tests.examples.servers import serve_asgi, serve_wsgi
@@ -135,3 +135,8 @@ def test_a_service_configured_differently_is_drift(
     assert len(findings) == 1
     assert f"{web_url} was still alive after" in findings[0]
     assert f"while {api_url} refused after" in findings[0]
+
+
+def test_a_service_without_the_shared_secret_does_not_start(store: str) -> None:
+    with pytest.raises(ConfigError, match="same secret on both services"):
+        web.create_app(tenants=TenantPolicies(store, POLICY), store=store)

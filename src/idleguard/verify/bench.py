@@ -112,7 +112,9 @@ class Bench:
         # its own error): asked at once, the session must be accepted, or nothing the probe
         # measures would mean anything. A recipe that made no request has no sign-in time:
         # its session's clock starts here.
-        exchange = self.request(target, target.check, session, record, "the new session, at once")
+        exchange = self.request(
+            target, target.check, session, record, "the new session, at once", setup=True
+        )
         if exchange.answer is not Answer.ALIVE:
             raise SignInFailed(
                 f"{target.check.url} answered {exchange.status or exchange.error} to the session "
@@ -127,7 +129,7 @@ class Bench:
         # from an expired one: every probe would read "alive" and report drift that is not.
         if target.base in self._anonymous_refused:
             return
-        exchange = self.request(target, target.check, None, record, "without a session")
+        exchange = self.request(target, target.check, None, record, "without a session", setup=True)
         if exchange.answer is Answer.ALIVE:
             raise Inconclusive(
                 f"{target.check.url} answered {exchange.status} without a session: give a "
@@ -144,6 +146,7 @@ class Bench:
         note: str,
         *,
         follow_cookies: bool = True,
+        setup: bool = False,
     ) -> Exchange:
         """Send `endpoint` with `session`'s credential; the exchange is kept in `record`."""
         _, exchange = self.client.send(
@@ -154,6 +157,7 @@ class Bench:
             headers=endpoint.headers,
             base=target.base,
             follow_cookies=follow_cookies,
+            setup=setup,
         )
         return record.add(exchange)
 

@@ -111,6 +111,8 @@ class Exchange:
         answer: What the answer says about the session.
         note: Why the probe sent it (`idle 900 s after sign-in`).
         error: Why no answer came, when none did.
+        setup: Whether it only made a session ready (a sign-in, the checks right after it),
+            as opposed to the probe's own requests.
     """
 
     at: float
@@ -123,6 +125,7 @@ class Exchange:
     answer: Answer
     note: str = ""
     error: str = ""
+    setup: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The exchange as the JSON report shows it."""
@@ -221,6 +224,7 @@ class Client:
         headers: Mapping[str, str] | None = None,
         follow_cookies: bool = True,
         base: str | None = None,
+        setup: bool = False,
     ) -> tuple[httpx.Response | None, Exchange]:
         """Send one request with `credential`; keep the cookies the answer sets on it.
 
@@ -234,6 +238,7 @@ class Client:
             headers: More headers.
             follow_cookies: Whether to keep what the answer sets.
             base: What a relative `url` is relative to.
+            setup: Whether it only makes a session ready (see `Exchange.setup`).
 
         Returns:
             The answer (`None` when none came) and the exchange as evidence.
@@ -283,5 +288,6 @@ class Client:
             answer=answer_of(None if response is None else response.status_code),
             note=note,
             error=_REDACTOR.text(error),
+            setup=setup,
         )
         return response, exchange

@@ -152,7 +152,13 @@ class FormSignIn:
         form = {**self.fields, self.user_field: user, self.password_field: password}
         at = client.timeline.now()
         response, exchange = client.send(
-            "POST", self.login_url, credential, form=form, base=base, note=f"sign in as {user}"
+            "POST",
+            self.login_url,
+            credential,
+            form=form,
+            base=base,
+            note=f"sign in as {user}",
+            setup=True,
         )
         if response is None:
             raise SignInFailed(f"the sign-in form did not answer: {exchange.error}")

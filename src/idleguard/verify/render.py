@@ -50,16 +50,20 @@ def _number(value: Any) -> str:
 
 
 def shown_exchanges(exchanges: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """The exchanges a page shows, and how many were left out between them.
+    """The exchanges a page shows, and how many were left out.
 
-    The first sign-in stands for the others (their answers differ only in the cookie's
-    fingerprint); of the rest, the first and the last are shown.
+    Of the requests that only made sessions ready (sign-ins, the checks right after them),
+    the first of each kind stands for the rest; of the probe's own, the first and the last
+    are shown.
     """
-    signed_in = [exchange for exchange in exchanges if exchange["answer"] == "signed in"]
-    rest = [exchange for exchange in exchanges if exchange["answer"] != "signed in"]
+    setup: dict[str, dict[str, Any]] = {}
+    for exchange in exchanges:
+        if exchange["setup"]:
+            setup.setdefault(exchange["note"], exchange)
+    own = [exchange for exchange in exchanges if not exchange["setup"]]
     first, last = SHOWN_EXCHANGES
-    kept = rest if len(rest) <= first + last else [*rest[:first], *rest[-last:]]
-    shown = [*signed_in[:1], *kept]
+    kept = own if len(own) <= first + last else [*own[:first], *own[-last:]]
+    shown = [*setup.values(), *kept]
     return sorted(shown, key=lambda exchange: exchange["at"]), len(exchanges) - len(shown)
 
 

@@ -75,7 +75,20 @@ CLAIM = ["--idle", "15m", "--absolute", "1h", "--tolerance", "30s", "--check-pat
 def test_a_run_it_cannot_make_is_one_line_and_status_two(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["verify", "http://127.0.0.1:9", *argv]) == 2
+    _refused(["verify", "http://127.0.0.1:9", *argv], message, capsys)
+
+
+@pytest.mark.parametrize(
+    "url", ["example.com", "ftp://example.com", "http://", "javascript:alert(1)"]
+)
+def test_a_url_that_is_not_http_is_refused(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _refused(
+        ["verify", url, *CLAIM, "--cookie", "a=1"], "is not an http:// or https:// URL", capsys
+    )
+
+
+def _refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1

@@ -17,6 +17,7 @@ import importlib.util
 import os
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..verify import (
     CROSS_SERVICE_PROBES,
@@ -245,6 +246,10 @@ def plan(arguments: argparse.Namespace) -> tuple[list[Target], Expectation, Sign
         raise UsageError(f"{arguments.prog}: {error}") from None
     if arguments.sessions < 2:
         raise UsageError(f"{arguments.prog}: --sessions must be 2 or more")
+    for url in arguments.urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"{arguments.prog}: {url!r} is not an http:// or https:// URL")
     prefix = arguments.idleguard
     idleguard_headers = {"x-idleguard": "1"}
     keepalive = None

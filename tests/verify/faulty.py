@@ -34,11 +34,13 @@ class Faults:
     secure_cookie: bool = True
     logout_invalidates: bool = True
     keeps_planted_id: bool = False
+    #: Every other session lives twice the idle limit (two servers behind one balancer, say).
+    uneven: bool = False
 
 
 def faulty_app(clock: Callable[[], float], faults: Faults) -> Starlette:
     """The app, reading time from ``clock``."""
-    sessions: dict[str, list[float]] = {}  # id -> [created, last activity]
+    sessions: dict[str, list[float]] = {}  # id -> [created, last activity, idle limit]
     lock = threading.Lock()
     attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if faults.secure_cookie else "")
 
@@ -49,8 +51,8 @@ def faulty_app(clock: Callable[[], float], faults: Faults) -> Starlette:
             times = sessions.get(sid or "")
             if sid is None or times is None:
                 return None
-            created, last = times
-            if now - last >= faults.idle or now - created >= faults.absolute:
+            created, last, idle = times
+            if now - last >= idle or now - created >= faults.absolute:
                 del sessions[sid]
                 return None
             if activity:
@@ -64,7 +66,8 @@ def faulty_app(clock: Callable[[], float], faults: Faults) -> Starlette:
         planted = request.cookies.get(COOKIE)
         sid = planted if faults.keeps_planted_id and planted else secrets.token_urlsafe(24)
         with lock:
-            sessions[sid] = [clock(), clock()]
+            idle = faults.idle * (2 if faults.uneven and len(sessions) % 2 else 1)
+            sessions[sid] = [clock(), clock(), idle]
         response = RedirectResponse("/me", status_code=303)
         response.headers.append("set-cookie", f"{COOKIE}={sid}{attributes}")
         return response

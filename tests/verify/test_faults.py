@@ -144,6 +144,16 @@ def test_an_answer_that_is_neither_alive_nor_refused_is_inconclusive(
         assert "404" in str(entry["summary"])
 
 
+def test_sessions_that_expire_unevenly_are_inconclusive(
+    clock: SettableClock, verify: Verify
+) -> None:
+    with serve_asgi(faulty_app(clock, Faults(uneven=True))) as url:
+        report = verify([target(url)], CLAIM, RECIPE, only=["idle-expiry"])
+    entry = result(report, "idle-expiry")
+    assert entry["verdict"] == "error"
+    assert "does not expire sessions consistently" in str(entry["summary"])
+
+
 def test_a_check_request_anyone_may_see_is_inconclusive(
     clock: SettableClock, verify: Verify
 ) -> None:

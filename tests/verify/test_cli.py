@@ -221,3 +221,18 @@ def test_an_interrupted_run_writes_no_report(
     assert execute(arguments, ClockTime(clock, clock.advance)) == 1
     assert not path.exists()
     assert "interrupted; no report written" in capsys.readouterr().err
+
+
+def test_a_long_run_tells_what_it_waits_for(
+    clock: SettableClock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_asgi(faulty_app(clock, Faults())) as url:
+        monkeypatch.setattr(hooks, "BASE_URL", url)
+        argv = ["verify", url, *CLAIM, "--sign-in-hook", "tests.verify.hooks:sign_in"]
+        arguments = parser().parse_args([*argv, "--probe", "idle-expiry"])
+        assert execute(arguments, ClockTime(clock, clock.advance)) == 0
+    waits = capsys.readouterr().err.splitlines()
+    # The first wait: until just before the idle limit (15 minutes less a fifth of 30 s).
+    assert waits[0].startswith("idleguard verify: waiting 14m 54s (until ")
+    assert waits[0].endswith(", 1 probe(s) running")
+    assert all(line.startswith("idleguard verify: waiting ") for line in waits)

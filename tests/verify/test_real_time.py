@@ -17,6 +17,9 @@ from tests.examples.servers import serve_asgi
 IDLE, ABSOLUTE, TOLERANCE = 2.0, 4.0, 0.8
 
 
+# On the wall clock a busy machine can hold one request back past a fifth of the tolerance
+# (160 ms here); a second run tells that from a real fault.
+@pytest.mark.flaky(reruns=1)
 def test_a_real_time_run_waits_for_real(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Generator
 
 import pytest
 
 from idleguard.testing import SettableClock
-from idleguard.verify import ClockTime, Expectation, Scheduler, parse_length
+from idleguard.verify import ClockTime, Expectation, RealTime, Scheduler, parse_length
 from idleguard.verify.exchange import Answer, Exchange, answer_of, fingerprint, redact_headers
 from idleguard.verify.progress import Progress
 from idleguard.verify.recipes import SignInFailed, parse_credential
@@ -198,3 +199,12 @@ def _clock_text(at: float) -> str:
     import datetime
 
     return datetime.datetime.fromtimestamp(at, datetime.timezone.utc).strftime("%H:%M:%SZ")
+
+
+def test_the_real_timeline_waits_on_the_monotonic_clock() -> None:
+    timeline = RealTime()
+    start, started = timeline.now(), time.monotonic()
+    timeline.wait_until(start + 0.05)
+    assert time.monotonic() - started >= 0.05
+    assert abs(timeline.now() - time.time()) < 1  # and it still reads as the wall clock
+    timeline.wait_until(start - 10)  # a moment past: no wait

@@ -37,15 +37,24 @@ class Timeline(Protocol):
 
 
 class RealTime:
-    """The wall clock: `wait_until` sleeps (`--wait real`)."""
+    """The wall clock: `wait_until` sleeps (`--wait real`).
+
+    Time is read as the wall clock at the start plus the monotonic clock's progress since:
+    a clock step during an hours-long run (NTP, a virtual machine resumed) would otherwise
+    shorten or lengthen a measured wait by the step.
+    """
+
+    def __init__(self) -> None:
+        self._wall = time.time()
+        self._start = time.monotonic()
 
     def now(self) -> float:
         """The current time, in seconds since the epoch."""
-        return time.time()
+        return self._wall + (time.monotonic() - self._start)
 
     def wait_until(self, moment: float) -> None:
         """Sleep until `moment`."""
-        while (left := moment - time.time()) > 0:
+        while (left := moment - self.now()) > 0:
             time.sleep(left)
 
 

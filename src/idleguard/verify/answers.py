@@ -188,22 +188,24 @@ def _rotation(bench: Bench, target: Target, record: Record) -> Probe:
 
 
 def client_endpoints(bench: Bench, target: Target) -> Probe:
-    """Probe (idleguard deployments): the status endpoint reports the expected limits, `no-store`."""
+    """Probe (idleguard deployments): the client's endpoints say and do what is claimed.
+
+    `status` reports the expected limits and may not be cached; `keepalive` refuses a
+    request a page on another site could send (no `X-Idleguard: 1`); `logout` ends the
+    session on the server, so its cookie is refused afterwards.
+    """
     record = bench.record("client-endpoints", target.base)
     if target.client_prefix is None:
         return bench.finish(record, Verdict.SKIPPED, "not an idleguard deployment (--idleguard)")
-    return (yield from guarded(bench, record, _status(bench, target, target.client_prefix, record)))
+    return (yield from guarded(bench, record, _client(bench, target, target.client_prefix, record)))
 
 
-def _status(bench: Bench, target: Target, prefix: str, record: Record) -> Probe:
+def _client(bench: Bench, target: Target, prefix: str, record: Record) -> Probe:
     yield record.started_at
+    base = prefix.rstrip("/")
     session = bench.session(target, record)
     response, exchange = bench.client.send(
-        "GET",
-        prefix.rstrip("/") + "/status",
-        session.credential,
-        base=target.base,
-        note="the client's status",
+        "GET", base + "/status", session.credential, base=target.base, note="the client's status"
     )
     record.add(exchange)
     if response is None or exchange.answer is not Answer.ALIVE:
@@ -212,22 +214,48 @@ def _status(bench: Bench, target: Target, prefix: str, record: Record) -> Probe:
         body = response.json()
     except json.JSONDecodeError:
         raise Inconclusive("the status endpoint did not answer JSON") from None
+    if not isinstance(body, dict):
+        raise Inconclusive("the status endpoint did not answer a JSON object")
     expected = bench.expectation
     findings = []
     for name, claimed in (
         ("idle_timeout", expected.idle_timeout),
         ("absolute_timeout", expected.absolute_timeout),
     ):
-        reported = body.get(name) if isinstance(body, dict) else None
+        reported = body.get(name)
         record.measured[name] = reported
         if claimed is None:
             continue
         if not isinstance(reported, (int, float)) or abs(reported - claimed) > expected.tolerance:
-            findings.append(f"{name} is {reported!r}, expected {seconds(claimed)}")
+            findings.append(f"status says {name} is {reported!r}, expected {seconds(claimed)}")
     if "no-store" not in ",".join(exchange.response_headers.get("cache-control", [])):
         findings.append("the status answer may be cached (no Cache-Control: no-store)")
+    forged = Endpoint("POST", base + "/keepalive", {"origin": "https://another.example"})
+    cross_site = bench.request(
+        target, forged, session, record, "keepalive as another site would send it"
+    )
+    if cross_site.answer is Answer.ALIVE:
+        findings.append("keepalive accepted a request without X-Idleguard: 1 from another origin")
+    old = session.credential.copy()
+    logout = Endpoint("POST", base + "/logout", {"x-idleguard": "1"})
+    bench.request(target, logout, session, record, "the client's sign-out")
+    session.credential = old
+    replay = bench.request(
+        target,
+        target.check,
+        session,
+        record,
+        "replay after the client's sign-out",
+        follow_cookies=False,
+    )
+    if replay.answer is Answer.ERROR:
+        raise Inconclusive(f"the replay answered {replay.status or replay.error}")
+    if replay.answer is Answer.ALIVE:
+        findings.append("the cookie still works after the client's sign-out")
     return bench.conclude(
         record,
         findings,
-        f"status reports idle {seconds(body.get('idle_timeout'))}, absolute {seconds(body.get('absolute_timeout'))}, no-store",
+        f"status reports idle {seconds(body.get('idle_timeout'))}, absolute "
+        f"{seconds(body.get('absolute_timeout'))}, no-store; keepalive refused another site "
+        f"({cross_site.status}); the client's sign-out ended the session ({replay.status})",
     )

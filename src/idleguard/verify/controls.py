@@ -62,8 +62,9 @@ PROBES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("OWASP ASVS V3", "OWASP ASVS V7", "WSTG-SESS-03"),
     ),
     "client-endpoints": (
-        "idleguard's client endpoints report the expected limits, uncached",
-        ("NIST AC-12", "OWASP ASVS V3"),
+        "idleguard's client endpoints: the limits reported, keepalive refused to another "
+        "site, sign-out ending the session",
+        ("NIST AC-12", "NIST AC-12(1)", "OWASP ASVS V3", "OWASP ASVS V7"),
     ),
     "shared-session": (
         "One session is accepted by every service",

@@ -52,7 +52,7 @@ GOOD = {"IDLEGUARD_SECRET_KEY": SECRET}
         ),
         pytest.param(
             {"IDLEGUARD_IDLE_TIMEOUT": "soon"},
-            ["IDLEGUARD_IDLE_TIMEOUT='soon' is not a number of seconds"],
+            ["IDLEGUARD_IDLE_TIMEOUT: 'soon' is not a duration: write seconds (900), or a length"],
             id="not-a-number",
         ),
         pytest.param(

@@ -351,7 +351,7 @@ def test_check_reports_a_typo_with_its_suggestion(
             call_command("idleguard", "check", stdout=out)
     assert refused.value.returncode == 1
     assert (
-        "  problem: settings.IDLEGUARD: 'idle_timout' is not an idleguard setting; "
+        "  problem: settings.IDLEGUARD['idle_timout']: unknown idleguard setting; "
         "did you mean 'idle_timeout'?"
     ) in out.getvalue().splitlines()
 
@@ -427,7 +427,7 @@ def test_a_typo_in_the_settings_stops_every_command_with_its_suggestion(
                 call_command("idleguard", *arguments)
             assert refused.value.returncode == 2
             assert str(refused.value) == (
-                "settings.IDLEGUARD: 'exempt_path' is not an idleguard setting; "
+                "settings.IDLEGUARD['exempt_path']: unknown idleguard setting; "
                 "did you mean 'exempt_paths'?"
             )
 

@@ -3,11 +3,9 @@ call ``idleguard check`` makes, and a refusal to start that names the store and 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from examples.fastapi_app import create_app
+from examples.demo import create_app
 from idleguard import ConfigError, IdleGuardWSGI
 from idleguard.operations import ConfigurationRefused, build_settings, check, from_environment
 from idleguard.probe import PROBE_SUBJECT
@@ -94,5 +92,7 @@ def test_the_demo_checks_its_store_when_it_is_built(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ConfigError, match=r"^check_store_at_start: the store \(RedisStore at "):
         create_app()
     monkeypatch.setenv("IDLEGUARD_STORE", "memory://")
-    options: dict[str, Any] = create_app().user_middleware[0].kwargs
+    (options,) = [
+        entry.kwargs for entry in create_app().user_middleware if "settings" in entry.kwargs
+    ]
     assert isinstance(options["settings"], Settings)

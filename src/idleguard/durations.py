@@ -1,8 +1,8 @@
-"""Lengths of time as people write them: ``900``, ``15m``, ``8h``, ``90s``, ``1h30m``.
+"""Lengths of time as people write them: `900`, `15m`, `8h`, `90s`, `1h30m`.
 
 One reader for every place a number of seconds arrives as text (environment variables,
-Flask's ``app.config``, Django's ``settings.IDLEGUARD``, a configuration file, a
-:class:`~idleguard.Policy` field), so ``15m`` means the same everywhere, and the same as
+Flask's `app.config`, Django's `settings.IDLEGUARD`, a configuration file, a
+`Policy` field), so `15m` means the same everywhere, and the same as
 the preset of that name.
 """
 
@@ -17,8 +17,8 @@ from .errors import ConfigError
 
 __all__ = ["OFF_WORDS", "Duration", "parse_duration", "parse_limit", "to_seconds"]
 
-#: A length of time: seconds as an ``int``/``float``, a :class:`datetime.timedelta`, or
-#: text such as ``"900"``, ``"15m"`` or ``"1h30m"`` (see `parse_duration`).
+#: A length of time: seconds as an `int`/`float`, a `datetime.timedelta`, or
+#: text such as `"900"`, `"15m"` or `"1h30m"` (see `parse_duration`).
 Duration = Union[float, int, timedelta, str]  # noqa: UP007 - a runtime alias on Python 3.10
 
 #: Words that turn a limit off where it is written as text.
@@ -38,8 +38,8 @@ def parse_duration(text: str) -> float:
     """Seconds from text: a number of seconds, or a length in days, hours, minutes, seconds.
 
     Args:
-        text: ``"900"``, ``"2.5"``, ``"15m"``, ``"8h"``, ``"90s"``, ``"1h30m"``,
-            ``"1h 30m"``, ``"1d"``; case and surrounding spaces do not matter.
+        text: `"900"`, `"2.5"`, `"15m"`, `"8h"`, `"90s"`, `"1h30m"`,
+            `"1h 30m"`, `"1d"`; case and surrounding spaces do not matter.
 
     Returns:
         The number of seconds (not checked: a negative number is for the caller to refuse).
@@ -63,14 +63,14 @@ def parse_duration(text: str) -> float:
 
 
 def parse_limit(text: str) -> float | None:
-    """Like `parse_duration`, with `OFF_WORDS` meaning no limit (``None``)."""
+    """Like `parse_duration`, with `OFF_WORDS` meaning no limit (`None`)."""
     return None if text.strip().lower() in OFF_WORDS else parse_duration(text)
 
 
 def to_seconds(
     value: Duration | None, name: str, error: type[ConfigError] = ConfigError
 ) -> float | None:
-    """Turn a `Duration` into seconds, keeping ``None`` (meaning "no limit").
+    """Turn a `Duration` into seconds, keeping `None` (meaning "no limit").
 
     Args:
         value: Seconds, a timedelta, text (`parse_duration`), or None.

@@ -20,8 +20,8 @@ class ConfigError(ValueError):
 
     Args:
         message: What is wrong and what to change.
-        about: The settings the error is about, by their names (``"secret_key"``,
-            ``"idle_timeout"``), so that a front end can say where its user wrote them.
+        about: The settings the error is about, by their names (`"secret_key"`,
+            `"idle_timeout"`), so that a front end can say where its user wrote them.
 
     Attributes:
         about: As above; empty when the error is about no one setting.
@@ -37,7 +37,7 @@ class ConfigError(ValueError):
         The error keeps its class and its traceback, so it can be raised again as it is.
 
         Args:
-            places: Where the user wrote them (``app.config['SECRET_KEY']``); none leaves
+            places: Where the user wrote them (`app.config['SECRET_KEY']`); none leaves
                 the message as it is.
         """
         written = ", ".join(places)

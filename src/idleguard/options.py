@@ -1,18 +1,18 @@
 """The middleware's settings by name: how each reads from text, how each front end spells it.
 
 A setting arrives from one of several front ends: the middleware's keyword arguments,
-Flask's ``app.config``, Django's ``settings.IDLEGUARD``, the environment, a file. A
-`Spelling` says how one of them writes the names (``IDLEGUARD_IDLE_TIMEOUT`` in
-``app.config``, ``"idle_timeout"`` in Django), so a mistake is reported in the user's own
+Flask's `app.config`, Django's `settings.IDLEGUARD`, the environment, a file. A
+`Spelling` says how one of them writes the names (`IDLEGUARD_IDLE_TIMEOUT` in
+`app.config`, `"idle_timeout"` in Django), so a mistake is reported in the user's own
 words and place: ``app.config['IDLEGUARD_IDLE_TIMOUT']: unknown idleguard setting; did you
 mean IDLEGUARD_IDLE_TIMEOUT?``. `Configured` gathers what a front end gives, remembering
 where each setting was written, and builds the settings with it, so that an error the
 middleware raises about a setting names that place too.
 
 Values that arrive as text (the environment, a file, a string in a framework's
-configuration) read as `READERS` says: ``1``/``0`` for a switch, commas between paths,
-``15m`` for a duration. Settings that need a Python object (``clock``, ``on_event``,
-``identity``, ...) cannot come from text and say so.
+configuration) read as `READERS` says: `1`/`0` for a switch, commas between paths,
+`15m` for a duration. Settings that need a Python object (`clock`, `on_event`,
+`identity`, ...) cannot come from text and say so.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ __all__ = [
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 #: How close a mistyped name must be to a real one to be named as a suggestion: close
-#: enough that an ``IDLEGUARD_*`` variable of another program is not taken for a typo.
+#: enough that an `IDLEGUARD_*` variable of another program is not taken for a typo.
 SUGGESTION_CUTOFF = 0.7
 
 #: Reads one setting's value (text from the environment, or what a file holds) into what
@@ -139,7 +139,7 @@ def _api_key_exempt(value: Any) -> None:
     )
 
 
-#: Every setting the middleware takes, and how its value reads from text; ``None`` marks a
+#: Every setting the middleware takes, and how its value reads from text; `None` marks a
 #: setting that needs a Python object. A test keeps it in step with the middleware's
 #: parameters.
 READERS: dict[str, Reader | None] = {
@@ -186,7 +186,7 @@ SETTING_NAMES = tuple(name for name in READERS if name not in ADAPTER_OPTIONS)
 
 
 def closest(name: str, names: Collection[str] = SETTING_NAMES) -> str | None:
-    """The setting a mistyped ``name`` (lower case) most likely means, if one is close."""
+    """The setting a mistyped `name` (lower case) most likely means, if one is close."""
     close = difflib.get_close_matches(name, list(names), n=1, cutoff=SUGGESTION_CUTOFF)
     return close[0] if close else None
 
@@ -196,14 +196,14 @@ class Spelling:
     """How one front end writes the settings' names, so that messages use the user's words.
 
     Attributes:
-        source: Where the settings come from, as a whole (``app.config``).
-        place: Where one setting is written, ``{key}`` standing for the key as the user
-            wrote it (``app.config[{key!r}]`` gives ``app.config['IDLEGUARD_STORE']``).
-        suggestion: How a suggested key is shown (``{key}``, or ``{key!r}`` for a dict key).
-        prefix: What every key starts with before the setting's name (``IDLEGUARD_``).
+        source: Where the settings come from, as a whole (`app.config`).
+        place: Where one setting is written, `{key}` standing for the key as the user
+            wrote it (`app.config[{key!r}]` gives `app.config['IDLEGUARD_STORE']`).
+        suggestion: How a suggested key is shown (`{key}`, or `{key!r}` for a dict key).
+        prefix: What every key starts with before the setting's name (`IDLEGUARD_`).
         upper: Whether keys spell the names in upper case.
-        text: Whether a value given as text reads as the environment's does (``"15m"``,
-            ``"off"``, ``"/a, /b"``); keyword arguments are Python values and do not.
+        text: Whether a value given as text reads as the environment's does (`"15m"`,
+            `"off"`, `"/a, /b"`); keyword arguments are Python values and do not.
     """
 
     source: str
@@ -214,17 +214,17 @@ class Spelling:
     text: bool = False
 
     def key(self, name: str) -> str:
-        """The key this front end writes a setting under (``idle_timeout`` ->
-        ``IDLEGUARD_IDLE_TIMEOUT``)."""
+        """The key this front end writes a setting under (`idle_timeout` ->
+        `IDLEGUARD_IDLE_TIMEOUT`)."""
         return self.prefix + (name.upper() if self.upper else name)
 
     def name(self, key: str) -> str:
-        """The setting a key names, if it names one (``IDLEGUARD_STORE`` -> ``store``)."""
+        """The setting a key names, if it names one (`IDLEGUARD_STORE` -> `store`)."""
         rest = key[len(self.prefix) :] if key.startswith(self.prefix) else key
         return rest.lower() if self.upper else rest
 
     def where(self, key: str) -> str:
-        """Where a key the user wrote is, for a message (``app.config['IDLEGUARD_STORE']``)."""
+        """Where a key the user wrote is, for a message (`app.config['IDLEGUARD_STORE']`)."""
         return self.place.format(key=key)
 
     def suggest(self, key: str, names: Collection[str] = SETTING_NAMES) -> str | None:
@@ -248,7 +248,7 @@ class Spelling:
 
 
 def keywords(middleware: str) -> Spelling:
-    """The spelling of a middleware's keyword arguments (``IdleGuard(idle_timeout=...)``)."""
+    """The spelling of a middleware's keyword arguments (`IdleGuard(idle_timeout=...)`)."""
     return Spelling(f"{middleware}(...)", place=f"{middleware}({{key}}=...)")
 
 
@@ -276,7 +276,7 @@ class Configured:
     def read(
         self, config: Mapping[str, Any], spelling: Spelling, names: Collection[str] = SETTING_NAMES
     ) -> Configured:
-        """Take every setting of ``config``, over what was taken before.
+        """Take every setting of `config`, over what was taken before.
 
         Args:
             config: Key as the front end writes it -> value.
@@ -310,7 +310,7 @@ class Configured:
         """Sign idleguard's cookie with a framework's own secret, when nothing else is set.
 
         Args:
-            secret: The framework's secret key (Flask's or Django's ``SECRET_KEY``).
+            secret: The framework's secret key (Flask's or Django's `SECRET_KEY`).
             where: Where it is written, for a message about it.
         """
         if secret is None or self.options.get("secret_key") is not None:
@@ -322,12 +322,12 @@ class Configured:
             self.origins["secret_key"] = where
 
     def locate(self, error: ConfigError) -> ConfigError:
-        """``error``, its message beginning with where the settings it is about were written."""
+        """`error`, its message beginning with where the settings it is about were written."""
         error.located(self.origins[name] for name in error.about if name in self.origins)
         return error
 
     def build(self, factory: Callable[..., Built], *arguments: Any) -> Built:
-        """``factory(*arguments, **options)``; a `ConfigError` it raises is `located <locate>`."""
+        """`factory(*arguments, **options)`; a `ConfigError` it raises is `located <locate>`."""
         try:
             return factory(*arguments, **self.options)
         except ConfigError as error:

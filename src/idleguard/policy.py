@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-#: The fields of a :class:`Policy`, which a configuration may also set one by one.
+#: The fields of a `Policy`, which a configuration may also set one by one.
 POLICY_FIELDS = ("idle_timeout", "absolute_timeout", "warn_before", "touch_interval")
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
 DEFAULT_ABSOLUTE_TIMEOUT = 8 * 60 * 60.0
@@ -105,7 +105,7 @@ class Policy:
     warn_before: float
     touch_interval: float
     limits: Limits = dataclasses.field(repr=False, compare=False)
-    #: Whether ``warn_before`` is the default one, which follows the idle limit.
+    #: Whether `warn_before` is the default one, which follows the idle limit.
     warning_follows_idle: bool = dataclasses.field(repr=False, compare=False)
 
     def __init__(

@@ -1,7 +1,7 @@
 """One harmless call to a store, timed: whether it answers before a request needs it.
 
-``idleguard check`` makes it and reports the answer; the middleware makes it when it is
-built with ``check_store_at_start=True`` and refuses to start on a failure. Both say what
+`idleguard check` makes it and reports the answer; the middleware makes it when it is
+built with `check_store_at_start=True` and refuses to start on a failure. Both say what
 the driver said, with credentials redacted as the audit trail would keep them.
 """
 
@@ -25,7 +25,7 @@ _REDACTOR = Redactor()
 
 
 def redacted(text: str) -> str:
-    """``text`` with credentials replaced, as the audit trail would keep it."""
+    """`text` with credentials replaced, as the audit trail would keep it."""
     return _REDACTOR.text(text)
 
 
@@ -34,8 +34,8 @@ class StoreProbe:
     """What one call to the store showed.
 
     Attributes:
-        store: The store's class name (``RedisStore``).
-        location: Where it is: its URL with any credentials replaced by ``[REDACTED]``, or
+        store: The store's class name (`RedisStore`).
+        location: Where it is: its URL with any credentials replaced by `[REDACTED]`, or
             empty for a store object.
         ok: Whether it answered.
         seconds: How long the call took, connecting included.
@@ -49,18 +49,18 @@ class StoreProbe:
     error: str | None = None
 
     def describe(self) -> str:
-        """The store as a message names it: ``RedisStore at redis://127.0.0.1:1/0``."""
+        """The store as a message names it: `RedisStore at redis://127.0.0.1:1/0`."""
         return f"{self.store} at {self.location}" if self.location else self.store
 
 
 def probe(
     store: Store, location: str = "", *, clock: Callable[[], float] = time.time
 ) -> StoreProbe:
-    """Make one harmless call to ``store`` and time it.
+    """Make one harmless call to `store` and time it.
 
     The call lists the sessions of `PROBE_SUBJECT`: a read by the subject index that
     every store has, which finds nothing. A SQL store whose table is missing creates it
-    first, as the middleware's first request would (unless ``create_table=False``).
+    first, as the middleware's first request would (unless `create_table=False`).
 
     Args:
         store: The store to reach.

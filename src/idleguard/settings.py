@@ -36,9 +36,9 @@ class _FromPolicy(enum.Enum):
     FROM_POLICY = "the policy's own"
 
 
-#: The default of the policy shorthands (``idle_timeout=`` ...): the policy's own value.
+#: The default of the policy shorthands (`idle_timeout=` ...): the policy's own value.
 FROM_POLICY: Literal[_FromPolicy.FROM_POLICY] = _FromPolicy.FROM_POLICY
-#: A policy field given beside ``policy``, or `FROM_POLICY`.
+#: A policy field given beside `policy`, or `FROM_POLICY`.
 PolicyField = Duration | None | Literal[_FromPolicy.FROM_POLICY]
 
 
@@ -286,7 +286,7 @@ class Settings:
 
 @contextlib.contextmanager
 def _about(name: str) -> Iterator[None]:
-    """Mark a `ConfigError` raised while ``name`` is checked as being about it.
+    """Mark a `ConfigError` raised while `name` is checked as being about it.
 
     The checks live where their rules do (`idleguard.urls`, the stores); the mark lets a
     front end say where its user wrote the setting.
@@ -300,7 +300,7 @@ def _about(name: str) -> Iterator[None]:
 
 
 def _with_fields(policy: Policy | str | TenantPolicy | None, fields: dict[str, Any]) -> Policy:
-    """``policy`` (a preset name, or the default when None) with the shorthands applied."""
+    """`policy` (a preset name, or the default when None) with the shorthands applied."""
     if isinstance(policy, TenantPolicy):
         raise ConfigError(
             f"{', '.join(fields)}= change a Policy or a preset; with a TenantPolicy, set them "

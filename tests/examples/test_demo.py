@@ -327,7 +327,9 @@ async def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDLEGUARD_WARN_BEFORE", "30")
     monkeypatch.setenv("IDLEGUARD_STORE", "memory://?maxsize=10")
     app = create_app(https_only=False)
-    (settings,) = [entry.kwargs["settings"] for entry in app.user_middleware if "settings" in entry.kwargs]
+    (settings,) = [
+        entry.kwargs["settings"] for entry in app.user_middleware if "settings" in entry.kwargs
+    ]
     assert isinstance(settings, Settings)
     assert isinstance(settings.store, MemoryStore)
     assert settings.store.maxsize == 10

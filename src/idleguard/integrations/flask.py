@@ -46,7 +46,7 @@ __all__ = ["IdleGuard", "fresh_auth_required"]
 
 View = TypeVar("View", bound=Callable[..., Any])
 CONFIG_PREFIX = "IDLEGUARD_"
-#: How ``app.config`` spells the settings: ``IDLEGUARD_IDLE_TIMEOUT`` for ``idle_timeout``.
+#: How `app.config` spells the settings: `IDLEGUARD_IDLE_TIMEOUT` for `idle_timeout`.
 APP_CONFIG = Spelling(
     "app.config", place="app.config[{key!r}]", prefix=CONFIG_PREFIX, upper=True, text=True
 )

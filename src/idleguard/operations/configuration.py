@@ -52,7 +52,7 @@ __all__ = [
 
 #: What every environment variable idleguard reads starts with (as Flask's config keys do).
 ENV_PREFIX = "IDLEGUARD_"
-#: How the environment spells the settings: ``IDLEGUARD_IDLE_TIMEOUT`` for ``idle_timeout``.
+#: How the environment spells the settings: `IDLEGUARD_IDLE_TIMEOUT` for `idle_timeout`.
 ENVIRONMENT = Spelling("the environment (IDLEGUARD_*)", prefix=ENV_PREFIX, upper=True, text=True)
 
 
@@ -78,7 +78,7 @@ class Configuration:
         options: Setting name -> value, as the middleware's keyword arguments take it.
         problems: One line per mistake found; the middleware is not built while any remain.
         notes: One line per thing worth knowing that is not a mistake (an ignored variable).
-        origins: Setting name -> where it was written (``IDLEGUARD_SECRET_KEY``), so the
+        origins: Setting name -> where it was written (`IDLEGUARD_SECRET_KEY`), so the
             middleware's own refusals name it.
     """
 
@@ -236,7 +236,7 @@ def build_settings(configuration: Configuration, **overrides: Any) -> Settings:
             line, a `policy`, the `on_event` sinks of a command).
 
     Returns:
-        The settings, the store built (and reached only under ``check_store_at_start``).
+        The settings, the store built (and reached only under `check_store_at_start`).
 
     Raises:
         ConfigurationRefused: The configuration has problems, or the middleware refused it.

@@ -67,7 +67,7 @@ __all__ = ["DJANGO_SETTINGS", "IdleGuardMiddleware", "settings_from_django"]
 
 logger = logging.getLogger("idleguard")
 
-#: How ``settings.IDLEGUARD`` spells the settings: the names themselves, as dict keys.
+#: How `settings.IDLEGUARD` spells the settings: the names themselves, as dict keys.
 DJANGO_SETTINGS = Spelling(
     "settings.IDLEGUARD", place="settings.IDLEGUARD[{key!r}]", suggestion="{key!r}", text=True
 )

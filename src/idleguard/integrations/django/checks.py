@@ -1,12 +1,12 @@
-"""System checks: ``manage.py check`` (and ``runserver``, ``migrate``) refuse what the middleware would.
+"""System checks: `manage.py check` (and `runserver`, `migrate`) refuse what the middleware would.
 
-``idleguard.E001``
-    A key of ``settings.IDLEGUARD`` that is no setting, one error per key, each naming
-    the closest setting (``did you mean 'idle_timeout'?``).
-``idleguard.E002``
-    ``settings.IDLEGUARD`` that the middleware would refuse to start with: a value it
+`idleguard.E001`
+    A key of `settings.IDLEGUARD` that is no setting, one error per key, each naming
+    the closest setting (`did you mean 'idle_timeout'?`).
+`idleguard.E002`
+    `settings.IDLEGUARD` that the middleware would refuse to start with: a value it
     refuses, a store whose driver is not installed, a store that does not answer under
-    ``check_store_at_start``. The message is the one the middleware stops with.
+    `check_store_at_start`. The message is the one the middleware stops with.
 
 The settings are built as the middleware builds them (`settings_from_django`), so the
 check and the start-up never disagree; a store built from its URL is closed again.
@@ -28,18 +28,18 @@ __all__ = ["UNKNOWN_SETTING", "UNUSABLE_SETTINGS", "check_settings"]
 
 UNKNOWN_SETTING = "idleguard.E001"
 UNUSABLE_SETTINGS = "idleguard.E002"
-#: What ``settings.IDLEGUARD`` may hold: the middleware's settings, and the ASGI one it ignores.
+#: What `settings.IDLEGUARD` may hold: the middleware's settings, and the ASGI one it ignores.
 _NAMES = (*SETTING_NAMES, "websocket_recheck")
 
 
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """The ``settings.IDLEGUARD`` check, registered by the app's config.
+    """The `settings.IDLEGUARD` check, registered by the app's config.
 
     Args:
         app_configs: The apps being checked (the settings are the project's: unused).
-        **kwargs: What Django passes besides (``databases``, ...).
+        **kwargs: What Django passes besides (`databases`, ...).
 
     Returns:
         One error per unknown key, or the one error that would stop the middleware.

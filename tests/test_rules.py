@@ -444,3 +444,21 @@ def test_a_runtime_change_reports_the_value_in_force_before_it() -> None:
     event = engine.update("15m", actor="admin", tenant="acme")
     assert event.metadata["old"]["idle_timeout"] == 1800
     assert event.metadata["new"]["idle_timeout"] == 900
+
+
+def test_a_users_choice_reads_durations_as_a_policy_does() -> None:
+    assert UserChoice("15m").idle_timeout == 900
+    assert UserChoice("never").idle_timeout == "never"
+    with pytest.raises(PolicyError, match="user idle_timeout: 'soon' is not a duration"):
+        UserChoice("soon")
+
+
+def test_a_path_limit_shortens_the_default_warning_as_the_policy_would() -> None:
+    # The default warning follows the limit in force: half of a limit under four minutes.
+    resolution = resolve(
+        TenantPolicy(), "default", facts("/pay"), [PathRule("/pay", idle_timeout=200)]
+    )
+    assert resolution.policy.warn_before == 100
+    chosen = TenantPolicy(Policy(warn_before=90))
+    resolution = resolve(chosen, "default", facts("/pay"), [PathRule("/pay", idle_timeout=200)])
+    assert resolution.policy.warn_before == 90  # set on purpose, and it fits

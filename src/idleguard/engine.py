@@ -98,7 +98,10 @@ class PolicyEngine:
         )
         self.rules: tuple[Rule, ...] = check_rules(list(rules), ())
         if isinstance(cache_ttl, bool) or not isinstance(cache_ttl, (int, float)) or cache_ttl < 0:
-            raise PolicyError("policy_cache_ttl must be a number of seconds, 0 or more")
+            raise PolicyError(
+                "policy_cache_ttl must be a number of seconds, 0 or more",
+                about=("policy_cache_ttl",),
+            )
         self._tenant_table: dict[str, TenantPolicy] = {}
         self._tenant_resolver: TenantResolver | None = None
         if isinstance(tenants, Mapping):
@@ -143,7 +146,7 @@ class PolicyEngine:
             try:
                 check_redirect_url("step_up_url", step_up_url)
             except ValueError as error:
-                raise PolicyError(str(error)) from None
+                raise PolicyError(str(error), about=("step_up_url",)) from None
         self.step_up_url = step_up_url
         self.explain_log = explain_log
         self._plain: tuple[TenantPolicy, Resolution] | None = None

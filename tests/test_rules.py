@@ -8,11 +8,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idleguard import DeviceRule, IdleGuard, PathRule, Policy, PolicyError, TenantPolicy, UserChoice
+from idleguard import (
+    ConfigError,
+    DeviceRule,
+    IdleGuard,
+    PathRule,
+    Policy,
+    PolicyError,
+    TenantPolicy,
+    UserChoice,
+)
 from idleguard.engine import PolicyEngine
 from idleguard.facts import RequestFacts
 from idleguard.resolution import StepUp, resolve, step_up_due
 from idleguard.rules import Rule
+from idleguard.settings import Settings
 
 PHONE = {"user-agent": "Mozilla/5.0 (Linux; Android 14) Mobile Safari"}
 DEFAULT = TenantPolicy("30m", max_idle_timeout=7200, role_max_idle={"admin": 600})
@@ -343,6 +353,23 @@ def test_policy_and_policies_together_is_an_error() -> None:
 
     with pytest.raises(ValueError, match="either policies="):
         IdleGuard(app, secret_key="k" * 32, policy="1h", policies=PolicyEngine())
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        pytest.param({"step_up_url": "/reauth"}, id="step_up_url"),
+        pytest.param({"explain_log": True}, id="explain_log"),
+        pytest.param({"policy_cache_ttl": 5}, id="policy_cache_ttl"),
+        pytest.param({"idle_timeout": "15m"}, id="idle_timeout"),
+    ],
+)
+def test_an_engine_setting_beside_an_engine_is_refused_by_name(setting: dict[str, Any]) -> None:
+    # Each belongs to the PolicyEngine: next to the app's own engine it would do nothing.
+    (name,) = setting
+    with pytest.raises(ConfigError, match=f"not both; set {name} on the PolicyEngine") as refused:
+        Settings(secret_key="k" * 32, policies=PolicyEngine(), **setting)
+    assert name in refused.value.about
 
 
 def test_update_needs_an_actor() -> None:

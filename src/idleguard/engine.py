@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PolicyEngine", "TenantResolver", "UserResolver"]
 
+#: Seconds a tenant or user resolver's answer is reused unless configured otherwise.
+DEFAULT_POLICY_CACHE_TTL = 30.0
+
 logger = logging.getLogger("idleguard")
 
 #: `tenant -> TenantPolicy | Policy | preset name | mapping | None` (`None`: the default).
@@ -87,7 +90,7 @@ class PolicyEngine:
         rules: Iterable[Rule] = (),
         tenants: Mapping[str, Any] | TenantResolver | None = None,
         users: Mapping[Any, Any] | UserResolver | None = None,
-        cache_ttl: float = 30.0,
+        cache_ttl: float = DEFAULT_POLICY_CACHE_TTL,
         cache_size: int = 10_000,
         step_up_url: str | None = None,
         explain_log: bool = False,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from .audit import AuditTrail, CounterHook, Redactor, Sink
-from .engine import PolicyEngine, TenantResolver, UserResolver
+from .engine import DEFAULT_POLICY_CACHE_TTL, PolicyEngine, TenantResolver, UserResolver
 from .errors import ConfigError
 from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_exempt, path_matches
@@ -81,7 +81,7 @@ class Settings:
         rules: Iterable[Rule] = (),
         tenants: Mapping[str, Any] | TenantResolver | None = None,
         users: Mapping[Any, Any] | UserResolver | None = None,
-        policy_cache_ttl: float = 30.0,
+        policy_cache_ttl: float = DEFAULT_POLICY_CACHE_TTL,
         step_up_url: str | None = None,
         explain_log: bool = False,
         policies: PolicyEngine | None = None,
@@ -120,12 +120,30 @@ class Settings:
                 step_up_url=step_up_url,
                 explain_log=explain_log,
             )
-        elif policy is not None or rules or tenants is not None or users is not None or fields:
-            raise ConfigError(
-                "pass either policies= (a PolicyEngine) or policy=/rules=/tenants=/users= and "
-                "the policy fields, not both",
-                about=("policies",),
-            )
+        else:
+            # Each of these is the engine's: beside an engine of the app's own it would be
+            # silently ignored, so it is refused by name.
+            given = [
+                name
+                for name, ignored in (
+                    ("policy", policy is not None),
+                    ("rules", bool(rules)),
+                    ("tenants", tenants is not None),
+                    ("users", users is not None),
+                    ("step_up_url", step_up_url is not None),
+                    ("explain_log", explain_log),
+                    ("policy_cache_ttl", policy_cache_ttl != DEFAULT_POLICY_CACHE_TTL),
+                    *((name, True) for name in fields),
+                )
+                if ignored
+            ]
+            if given:
+                raise ConfigError(
+                    "pass either policies= (a PolicyEngine) or the settings it is built from, "
+                    f"not both; set {', '.join(given)} on the PolicyEngine instead "
+                    "(PolicyEngine(policy, rules=..., step_up_url=...))",
+                    about=("policies", *given),
+                )
         #: The policy engine: per-path, per-tenant, per-user limits and runtime changes.
         self.policies = policies
         self.clock = clock

@@ -33,6 +33,7 @@ from starlette.routing import Route
 import idleguard
 from examples.session_end import describe_end
 from idleguard import Event, IdleGuard, Policy, PolicyError, Reply, client_script_url
+from idleguard.durations import parse_limit
 from idleguard.facts import RequestFacts
 from idleguard.replies import expired_reply
 from idleguard.settings import Settings
@@ -311,13 +312,11 @@ def _seconds(value: float | None) -> str:
 
 
 def _parse(raw: object, name: str) -> float | None:
-    text = str(raw or "").strip().lower()
-    if text in ("off", "none"):
-        return None
+    # The form takes what the configuration does: 900, 15m, 1h30m, or off.
     try:
-        return float(text)
-    except ValueError:
-        raise PolicyError(f"{name}: {raw!r} is not a number of seconds") from None
+        return parse_limit(str(raw or ""))
+    except ValueError as error:
+        raise PolicyError(f"{name}: {error}") from None
 
 
 app = create_app()

@@ -85,7 +85,7 @@ def test_an_override_that_breaks_the_preset_is_refused() -> None:
     [
         pytest.param({"idle_timout": 60}, "did you mean 'idle_timeout'", id="typo-key"),
         pytest.param({"preset": "soc3"}, "did you mean 'soc2'", id="typo-preset"),
-        pytest.param({"idle_timeout": "ten"}, "number of seconds", id="not-a-number"),
+        pytest.param({"idle_timeout": "ten"}, "'ten' is not a duration", id="not-a-duration"),
     ],
 )
 def test_configuration_mappings_are_checked(mapping: dict[str, object], message: str) -> None:

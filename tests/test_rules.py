@@ -8,11 +8,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idleguard import DeviceRule, IdleGuard, PathRule, Policy, PolicyError, TenantPolicy, UserChoice
+from idleguard import (
+    ConfigError,
+    DeviceRule,
+    IdleGuard,
+    PathRule,
+    Policy,
+    PolicyError,
+    TenantPolicy,
+    UserChoice,
+)
 from idleguard.engine import PolicyEngine
 from idleguard.facts import RequestFacts
 from idleguard.resolution import StepUp, resolve, step_up_due
 from idleguard.rules import Rule
+from idleguard.settings import Settings
 
 PHONE = {"user-agent": "Mozilla/5.0 (Linux; Android 14) Mobile Safari"}
 DEFAULT = TenantPolicy("30m", max_idle_timeout=7200, role_max_idle={"admin": 600})
@@ -345,6 +355,23 @@ def test_policy_and_policies_together_is_an_error() -> None:
         IdleGuard(app, secret_key="k" * 32, policy="1h", policies=PolicyEngine())
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [
+        pytest.param({"step_up_url": "/reauth"}, id="step_up_url"),
+        pytest.param({"explain_log": True}, id="explain_log"),
+        pytest.param({"policy_cache_ttl": 5}, id="policy_cache_ttl"),
+        pytest.param({"idle_timeout": "15m"}, id="idle_timeout"),
+    ],
+)
+def test_an_engine_setting_beside_an_engine_is_refused_by_name(setting: dict[str, Any]) -> None:
+    # Each belongs to the PolicyEngine: next to the app's own engine it would do nothing.
+    (name,) = setting
+    with pytest.raises(ConfigError, match=f"not both; set {name} on the PolicyEngine") as refused:
+        Settings(secret_key="k" * 32, policies=PolicyEngine(), **setting)
+    assert name in refused.value.about
+
+
 def test_update_needs_an_actor() -> None:
     with pytest.raises(PolicyError, match="actor"):
         PolicyEngine().update("15m", actor="")
@@ -444,3 +471,21 @@ def test_a_runtime_change_reports_the_value_in_force_before_it() -> None:
     event = engine.update("15m", actor="admin", tenant="acme")
     assert event.metadata["old"]["idle_timeout"] == 1800
     assert event.metadata["new"]["idle_timeout"] == 900
+
+
+def test_a_users_choice_reads_durations_as_a_policy_does() -> None:
+    assert UserChoice("15m").idle_timeout == 900
+    assert UserChoice("never").idle_timeout == "never"
+    with pytest.raises(PolicyError, match="user idle_timeout: 'soon' is not a duration"):
+        UserChoice("soon")
+
+
+def test_a_path_limit_shortens_the_default_warning_as_the_policy_would() -> None:
+    # The default warning follows the limit in force: half of a limit under four minutes.
+    resolution = resolve(
+        TenantPolicy(), "default", facts("/pay"), [PathRule("/pay", idle_timeout=200)]
+    )
+    assert resolution.policy.warn_before == 100
+    chosen = TenantPolicy(Policy(warn_before=90))
+    resolution = resolve(chosen, "default", facts("/pay"), [PathRule("/pay", idle_timeout=200)])
+    assert resolution.policy.warn_before == 90  # set on purpose, and it fits

@@ -126,6 +126,11 @@ def test_a_local_path_setting_accepts_only_local_paths(path: str, problem: str |
         pytest.param("HTTPS://Front.Example", "https://front.example", id="capitals"),
         pytest.param("http://localhost:8000", "http://localhost:8000", id="port"),
         pytest.param("https://[::1]:8443", "https://[::1]:8443", id="ipv6"),
+        # A browser's Origin never names the scheme's own port.
+        pytest.param("https://front.example:443", "https://front.example", id="https-443"),
+        pytest.param("http://front.example:80/", "http://front.example", id="http-80"),
+        pytest.param("http://front.example:443", "http://front.example:443", id="http-443"),
+        pytest.param("https://front.example:4430", "https://front.example:4430", id="port-4430"),
     ],
 )
 def test_origins_are_accepted_in_the_form_requests_are_compared_in(

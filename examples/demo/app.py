@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from idleguard import IdleGuard, Policy
+from idleguard import Policy
+from idleguard.integrations.fastapi import install
 
 from . import pages, settings_pages
 from .audit import AuditLog
@@ -68,10 +69,13 @@ def create_app(**options: Any) -> FastAPI:
         "passive_paths": ["/api/notifications", "/api/session"],
         "login_url": "/login",
         "on_event": hooks,
+        # A store that does not answer stops the demo at start-up, with the driver's
+        # message, rather than at the first sign-in.
+        "check_store_at_start": True,
     }
     # --8<-- [end:middleware]
     settings.update(options)
-    # mypy cannot match IdleGuard's constructor to Starlette's middleware-factory protocol.
-    app.add_middleware(IdleGuard, **settings)  # type: ignore[arg-type]
+    # install() builds the middleware's settings now: a mistake stops the import.
+    install(app, **settings)
     app.add_middleware(SecurityHeaders)
     return app

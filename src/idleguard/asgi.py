@@ -87,6 +87,12 @@ class IdleGuard:
             (limits in seconds), a preset name (`"pci-dss"`) or a
             [`TenantPolicy`][idleguard.TenantPolicy]. Default: 30 min idle, 8 h
             absolute, 2 min warning.
+        idle_timeout (Duration): Applied over `policy` (a `Policy` or a preset
+            name) or the default: `IdleGuard(app, idle_timeout="15m")`. A misspelt
+            keyword names the closest.
+        absolute_timeout (Duration): Applied over `policy`, as `idle_timeout`.
+        warn_before (Duration): Applied over `policy`, as `idle_timeout`.
+        touch_interval (Duration): Applied over `policy`, as `idle_timeout`.
         store (Store | str): A [`Store`][idleguard.stores.Store] or a store URL
             (see [`from_url`][idleguard.stores.from_url]). Default `memory://`.
         secret_key (str | bytes | Sequence[str | bytes]): Signs idleguard's session
@@ -143,6 +149,9 @@ class IdleGuard:
             Default `True`.
         store_timeout (float): Seconds an async store call may take before it
             counts as unavailable. Default 2.
+        check_store_at_start (bool): Make one harmless store call when the
+            middleware is built, and refuse to start (`ConfigError`, with the
+            driver's message) if it fails. Default `False`.
         rules (Iterable[PathRule | DeviceRule]): Per-path and per-device rules
             ([`PathRule`][idleguard.PathRule], [`DeviceRule`][idleguard.DeviceRule]);
             see `docs/policies.md`.
@@ -180,7 +189,7 @@ class IdleGuard:
     ) -> None:
         self.app = app
         if settings is None:
-            settings = shared_settings(app, options)
+            settings = shared_settings(app, options, type(self).__name__)
         elif options:
             raise TypeError("pass either settings= or the options it is built from, not both")
         self.settings = settings

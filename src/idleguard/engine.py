@@ -24,7 +24,7 @@ from .events import Event, EventHook, EventType, emit_async, emit_sync
 from .facts import RequestFacts
 from .policy import Policy, PolicyError
 from .resolution import Resolution, resolve
-from .resolver_cache import ResolverCache
+from .resolver_cache import DEFAULT_POLICY_CACHE_TTL, ResolverCache
 from .rules import Rule, check_rules
 from .steps import Call, StepOf, drive_async, drive_sync
 from .tenants import TenantPolicy, UserChoice, check_choice, to_tenant_policy, to_user_choice
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .stores.base import Store
 
 __all__ = ["PolicyEngine", "TenantResolver", "UserResolver"]
+
 
 logger = logging.getLogger("idleguard")
 
@@ -87,7 +88,7 @@ class PolicyEngine:
         rules: Iterable[Rule] = (),
         tenants: Mapping[str, Any] | TenantResolver | None = None,
         users: Mapping[Any, Any] | UserResolver | None = None,
-        cache_ttl: float = 30.0,
+        cache_ttl: float = DEFAULT_POLICY_CACHE_TTL,
         cache_size: int = 10_000,
         step_up_url: str | None = None,
         explain_log: bool = False,
@@ -98,7 +99,10 @@ class PolicyEngine:
         )
         self.rules: tuple[Rule, ...] = check_rules(list(rules), ())
         if isinstance(cache_ttl, bool) or not isinstance(cache_ttl, (int, float)) or cache_ttl < 0:
-            raise PolicyError("policy_cache_ttl must be a number of seconds, 0 or more")
+            raise PolicyError(
+                "policy_cache_ttl must be a number of seconds, 0 or more",
+                about=("policy_cache_ttl",),
+            )
         self._tenant_table: dict[str, TenantPolicy] = {}
         self._tenant_resolver: TenantResolver | None = None
         if isinstance(tenants, Mapping):
@@ -143,7 +147,7 @@ class PolicyEngine:
             try:
                 check_redirect_url("step_up_url", step_up_url)
             except ValueError as error:
-                raise PolicyError(str(error)) from None
+                raise PolicyError(str(error), about=("step_up_url",)) from None
         self.step_up_url = step_up_url
         self.explain_log = explain_log
         self._plain: tuple[TenantPolicy, Resolution] | None = None

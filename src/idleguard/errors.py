@@ -10,11 +10,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = ["ConfigError", "PolicyError", "StoreUnavailable"]
 
 
 class ConfigError(ValueError):
-    """A configuration that cannot be enforced as written; the message says what to change."""
+    """A configuration that cannot be enforced as written; the message says what to change.
+
+    Args:
+        message: What is wrong and what to change.
+        about: The settings the error is about, by their names (`"secret_key"`,
+            `"idle_timeout"`), so that a front end can say where its user wrote them.
+
+    Attributes:
+        about: As above; empty when the error is about no one setting.
+    """
+
+    def __init__(self, message: str, *, about: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.about = tuple(about)
+
+    def located(self, places: Iterable[str]) -> None:
+        """Begin the message with where the settings it is about were written, in place.
+
+        The error keeps its class and its traceback, so it can be raised again as it is.
+
+        Args:
+            places: Where the user wrote them (`app.config['SECRET_KEY']`); none leaves
+                the message as it is.
+        """
+        written = ", ".join(places)
+        if written and not str(self).startswith(written):
+            self.args = (f"{written}: {self}",)
 
 
 class PolicyError(ConfigError):

@@ -17,6 +17,7 @@ from typing import TypeAlias
 from urllib.parse import unquote
 
 from .credentials import AMBIGUOUS, Ambiguous, Presented, bearer_token, cookie_value, read_cookie
+from .errors import ConfigError
 
 __all__ = [
     "AMBIGUOUS",
@@ -174,10 +175,11 @@ class ProxyTrust:
         if self.depth > 0 and not self.proxies:
             # Believing the header without knowing who sent it let any client
             # that reached the app directly write its own address into events.
-            raise ValueError(
+            raise ConfigError(
                 f"trusted_proxy_depth={self.depth} needs trusted_proxies=: list your proxies' "
                 "addresses or networks (e.g. trusted_proxies=['10.0.0.0/8', '127.0.0.1']), so "
-                "X-Forwarded-For is believed only from them"
+                "X-Forwarded-For is believed only from them",
+                about=("trusted_proxy_depth",),
             )
 
     @classmethod
@@ -192,8 +194,8 @@ class ProxyTrust:
 
         Raises:
             TypeError: `trusted_proxies` is one string, or holds a non-string.
-            ValueError: an entry is not an address or a network, or a depth
-                is given without proxies.
+            ConfigError: an entry is not an address or a network, or a depth
+                is given without proxies (a `ValueError`).
         """
         if isinstance(trusted_proxies, str):
             raise TypeError(
@@ -208,9 +210,10 @@ class ProxyTrust:
             try:
                 networks.append(ipaddress.ip_network(entry.strip()))
             except ValueError as error:
-                raise ValueError(
+                raise ConfigError(
                     f"trusted_proxies: {entry!r} is not an IP address or network ({error}); "
-                    "write addresses like '127.0.0.1' or '::1' and networks like '10.0.0.0/8'"
+                    "write addresses like '127.0.0.1' or '::1' and networks like '10.0.0.0/8'",
+                    about=("trusted_proxies",),
                 ) from None
         return cls(tuple(networks), depth)
 

@@ -82,9 +82,15 @@ def _local(url: str, facts: RequestFacts) -> str:
     return facts.root + url if url.startswith("/") and facts.root else url
 
 
+def _with_query(url: str, parameter: str) -> str:
+    # A fragment ends the URL: a parameter written after it would never reach the server.
+    address, hash_mark, fragment = url.partition("#")
+    return f"{address}{'&' if '?' in address else '?'}{parameter}{hash_mark}{fragment}"
+
+
 def _with_next(url: str, facts: RequestFacts) -> str:
     if facts.method == "GET" and safe_next(facts.path):
-        url += ("&" if "?" in url else "?") + "next=" + quote(facts.root + facts.path, safe="/")
+        url = _with_query(url, "next=" + quote(facts.root + facts.path, safe="/"))
     return url
 
 
@@ -100,7 +106,7 @@ def expired_reply(settings: ReplySettings, facts: RequestFacts, reason: str) -> 
     headers = settings.clear_cookie_headers()
     login_url = settings.login_url
     if facts.wants_html and login_url is not None:
-        location = f"{_local(login_url, facts)}{'&' if '?' in login_url else '?'}reason={reason}"
+        location = _with_query(_local(login_url, facts), f"reason={reason}")
         return Reply(303, [("location", _with_next(location, facts)), NO_STORE, *headers])
     return json_reply(401, {"error": "session_expired", "reason": reason}, headers)
 

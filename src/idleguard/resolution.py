@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from .facts import RequestFacts
-from .policy import Policy
+from .policy import WARNING_SHARE, Policy, default_warn_before
 from .rules import DeviceRule, PathRule, Rule
 from .tenants import NEVER, TenantPolicy, UserChoice
 
@@ -138,9 +138,12 @@ def _combine(
         notes.append(f"idle limit cut to the absolute limit ({absolute:g} s)")
         idle, idle_rule = absolute, absolute_rule
     warn = base.warn_before
-    if idle is not None and warn >= idle:
-        # A short path limit keeps the warning meaningful: half the limit at most.
-        warn = idle / 2
+    if base.warning_follows_idle:
+        warn = default_warn_before(idle)
+    elif idle is not None and warn >= idle:
+        # A warning set on purpose stays while it fits; under a shorter path limit it
+        # shrinks as the default one does, so it still means something.
+        warn = idle * WARNING_SHARE
     if (idle, absolute, warn) == (base.idle_timeout, base.absolute_timeout, base.warn_before):
         policy = base
     else:

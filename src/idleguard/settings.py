@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 from .audit import AuditTrail, CounterHook, Redactor, Sink
 from .engine import PolicyEngine, TenantResolver, UserResolver
@@ -14,19 +16,31 @@ from .errors import ConfigError
 from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_exempt, path_matches
 from .identity import Identity, SignedCookie, check_adopt
-from .policy import Policy
+from .policy import Duration, Policy
+from .probe import probe
 from .replies import Reply, ReplySettings, expired_reply
+from .resolver_cache import DEFAULT_POLICY_CACHE_TTL
 from .rules import Rule
 from .stores import Store, from_url
 from .tenants import TenantPolicy
 from .urls import check_local_path, check_origin, check_redirect_url
 
-__all__ = ["Settings"]
+__all__ = ["FROM_POLICY", "Settings"]
 
 Clock = Callable[[], float]
 #: `(settings, facts, reason) -> Reply`: the answer to a request whose session is over.
 ExpiredResponse = Callable[[ReplySettings, RequestFacts, str], Reply]
 MIN_SECRET_LENGTH = 32
+
+
+class _FromPolicy(enum.Enum):
+    FROM_POLICY = "the policy's own"
+
+
+#: The default of the policy shorthands (`idle_timeout=` ...): the policy's own value.
+FROM_POLICY: Literal[_FromPolicy.FROM_POLICY] = _FromPolicy.FROM_POLICY
+#: A policy field given beside `policy`, or `FROM_POLICY`.
+PolicyField = Duration | None | Literal[_FromPolicy.FROM_POLICY]
 
 
 class Settings:
@@ -47,6 +61,10 @@ class Settings:
         self,
         *,
         policy: Policy | str | TenantPolicy | None = None,
+        idle_timeout: PolicyField = FROM_POLICY,
+        absolute_timeout: PolicyField = FROM_POLICY,
+        warn_before: PolicyField = FROM_POLICY,
+        touch_interval: PolicyField = FROM_POLICY,
         store: Store | str = "memory://",
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         clock: Clock = time.time,
@@ -64,7 +82,7 @@ class Settings:
         rules: Iterable[Rule] = (),
         tenants: Mapping[str, Any] | TenantResolver | None = None,
         users: Mapping[Any, Any] | UserResolver | None = None,
-        policy_cache_ttl: float = 30.0,
+        policy_cache_ttl: float = DEFAULT_POLICY_CACHE_TTL,
         step_up_url: str | None = None,
         explain_log: bool = False,
         policies: PolicyEngine | None = None,
@@ -74,13 +92,26 @@ class Settings:
         trusted_proxies: Iterable[str] = (),
         endpoint_prefix: str = "/_idleguard/",
         trusted_origins: Iterable[str] = (),
+        check_store_at_start: bool = False,
     ) -> None:
+        fields = {
+            name: value
+            for name, value in (
+                ("idle_timeout", idle_timeout),
+                ("absolute_timeout", absolute_timeout),
+                ("warn_before", warn_before),
+                ("touch_interval", touch_interval),
+            )
+            if value is not FROM_POLICY
+        }
         if policies is None:
             if policy is not None and not isinstance(policy, (Policy, str, TenantPolicy)):
                 raise TypeError(
                     "policy must be an idleguard.Policy, a preset name or a TenantPolicy, "
                     f"not {type(policy).__name__}"
                 )
+            if fields:
+                policy = _with_fields(policy, fields)
             policies = PolicyEngine(
                 policy,
                 rules=rules,
@@ -90,34 +121,59 @@ class Settings:
                 step_up_url=step_up_url,
                 explain_log=explain_log,
             )
-        elif policy is not None or rules or tenants is not None or users is not None:
-            raise ConfigError(
-                "pass either policies= (a PolicyEngine) or policy=/rules=/tenants=/users=, not both"
-            )
+        else:
+            # Each of these is the engine's: beside an engine of the app's own it would be
+            # silently ignored, so it is refused by name.
+            given = [
+                name
+                for name, ignored in (
+                    ("policy", policy is not None),
+                    ("rules", bool(rules)),
+                    ("tenants", tenants is not None),
+                    ("users", users is not None),
+                    ("step_up_url", step_up_url is not None),
+                    ("explain_log", explain_log),
+                    ("policy_cache_ttl", policy_cache_ttl != DEFAULT_POLICY_CACHE_TTL),
+                    *((name, True) for name in fields),
+                )
+                if ignored
+            ]
+            if given:
+                raise ConfigError(
+                    "pass either policies= (a PolicyEngine) or the settings it is built from, "
+                    f"not both; set {', '.join(given)} on the PolicyEngine instead "
+                    "(PolicyEngine(policy, rules=..., step_up_url=...))",
+                    about=("policies", *given),
+                )
         #: The policy engine: per-path, per-tenant, per-user limits and runtime changes.
         self.policies = policies
         self.clock = clock
+        location = store if isinstance(store, str) else ""
         if isinstance(store, str):
-            if store.startswith("memory:"):
-                store = from_url(store, clock=clock)
-            elif store.startswith("cookie:"):
-                store = from_url(store, secret_key=secret_key)
-            else:
-                store = from_url(store)
+            with _about("store"):
+                if store.startswith("memory:"):
+                    store = from_url(store, clock=clock)
+                elif store.startswith("cookie:"):
+                    store = from_url(store, secret_key=secret_key)
+                else:
+                    store = from_url(store)
         self.store: Store = store
         if identity is None:
             if secret_key is None:
                 raise ConfigError(
                     "idleguard needs secret_key= to sign its session cookie (at least "
-                    f"{MIN_SECRET_LENGTH} random characters, e.g. secrets.token_urlsafe(32))"
+                    f"{MIN_SECRET_LENGTH} random characters, e.g. secrets.token_urlsafe(32))",
+                    about=("secret_key",),
                 )
-            identity = SignedCookie(secret_key)
+            with _about("secret_key"):
+                identity = SignedCookie(secret_key)
         if secret_key is not None:
             keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
             if any(len(key) < MIN_SECRET_LENGTH for key in keys):
                 raise ConfigError(
                     f"every secret_key must be at least {MIN_SECRET_LENGTH} characters; generate "
-                    "one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                    "one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                    about=("secret_key",),
                 )
             first = keys[0]
             raw = first.encode() if isinstance(first, str) else first
@@ -134,7 +190,8 @@ class Settings:
         else:
             self.cookie_name = identity.name
         if login_url is not None:
-            check_redirect_url("login_url", login_url)
+            with _about("login_url"):
+                check_redirect_url("login_url", login_url)
         self.login_url = login_url
         self.passive_paths = _prefixes(passive_paths, "passive_paths")
         self.exempt_paths = _prefixes(exempt_paths, "exempt_paths")
@@ -143,24 +200,30 @@ class Settings:
         self.expired_response: ExpiredResponse = expired_response or expired_reply
         self.clear_site_data = clear_site_data
         if store_timeout <= 0:
-            raise ConfigError("store_timeout must be a positive number of seconds")
+            raise ConfigError(
+                "store_timeout must be a positive number of seconds", about=("store_timeout",)
+            )
         self.store_timeout = store_timeout
         if isinstance(trusted_proxy_depth, bool) or not isinstance(trusted_proxy_depth, int):
             raise TypeError("trusted_proxy_depth must be the number of proxies in front of the app")
         if trusted_proxy_depth < 0:
-            raise ConfigError("trusted_proxy_depth must be 0 (no proxy) or more")
+            raise ConfigError(
+                "trusted_proxy_depth must be 0 (no proxy) or more", about=("trusted_proxy_depth",)
+            )
         self.trusted_proxy_depth = trusted_proxy_depth
         #: Which peers `X-Forwarded-For` is believed from, for events' `client_ip`.
         self.proxy_trust = ProxyTrust.parse(trusted_proxies, trusted_proxy_depth)
         # Every event goes through the trail: redacted, counted, then delivered.
         self.audit = AuditTrail(on_event, redactor=redactor, counters=counters, clock=clock)
         self.hooks: tuple[EventHook, ...] = (self.audit,) if self.audit.active else ()
-        self.endpoint_prefix = _endpoint_prefix(endpoint_prefix)
+        with _about("endpoint_prefix"):
+            self.endpoint_prefix = _endpoint_prefix(endpoint_prefix)
         if isinstance(trusted_origins, str):
             raise TypeError("trusted_origins must be a list of origins, not one string")
-        self.trusted_origins = frozenset(
-            check_origin("trusted_origins", origin) for origin in trusted_origins
-        )
+        with _about("trusted_origins"):
+            self.trusted_origins = frozenset(
+                check_origin("trusted_origins", origin) for origin in trusted_origins
+            )
         self.policies.bind(clock, self.hooks, self.exempt_paths)
         attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
         self._cookie_attributes = attributes
@@ -180,6 +243,21 @@ class Settings:
                     f"Expires=Thu, 01 Jan 1970 00:00:00 GMT{attributes}",
                 )
             ]
+        if check_store_at_start:
+            self._check_store(location)
+
+    def _check_store(self, location: str) -> None:
+        """Refuse to start when the store does not answer one harmless call."""
+        answer = probe(self.store, location, clock=self.clock)
+        if not answer.ok:
+            if location:  # built here from its URL; a store object is the app's own
+                self.store.close()
+            raise ConfigError(
+                f"check_store_at_start: the store ({answer.describe()}) did not answer: "
+                f"{answer.error}; start it or correct the store URL (check_store_at_start=False "
+                "starts without asking it)",
+                about=("store",),
+            )
 
     @property
     def policy(self) -> Policy:
@@ -225,13 +303,41 @@ class Settings:
         }
 
 
+@contextlib.contextmanager
+def _about(name: str) -> Iterator[None]:
+    """Mark a `ConfigError` raised while `name` is checked as being about it.
+
+    The checks live where their rules do (`idleguard.urls`, the stores); the mark lets a
+    front end say where its user wrote the setting.
+    """
+    try:
+        yield
+    except ConfigError as error:
+        if not error.about:
+            error.about = (name,)
+        raise
+
+
+def _with_fields(policy: Policy | str | TenantPolicy | None, fields: dict[str, Any]) -> Policy:
+    """`policy` (a preset name, or the default when None) with the shorthands applied."""
+    if isinstance(policy, TenantPolicy):
+        raise ConfigError(
+            f"{', '.join(fields)}= change a Policy or a preset; with a TenantPolicy, set them "
+            "on its own policy",
+            about=tuple(fields),
+        )
+    if isinstance(policy, str):
+        return Policy.preset(policy, **fields)
+    return (policy or Policy()).replace(**fields)
+
+
 def _prefixes(paths: Iterable[str], name: str) -> tuple[str, ...]:
     if isinstance(paths, str):
         raise TypeError(f"{name} must be a list of paths, not one string")
     result = []
     for path in paths:
         if not path.startswith("/"):
-            raise ConfigError(f"{name}: {path!r} must start with '/'")
+            raise ConfigError(f"{name}: {path!r} must start with '/'", about=(name,))
         result.append(path.rstrip("/") or "/")
     return tuple(result)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from .policy import Duration, Policy, PolicyError, check_keys, to_seconds
 
@@ -24,7 +24,7 @@ __all__ = [
     "to_user_choice",
 ]
 
-NEVER = "never"
+NEVER: Final = "never"
 """A user's choice of no idle limit at all (`UserChoice(NEVER)`)."""
 
 
@@ -160,11 +160,7 @@ class UserChoice:
         if isinstance(roles, str):
             raise PolicyError("roles must be a list of role names, not one string")
         choice: float | Literal["never"] | None
-        if isinstance(idle_timeout, str):
-            if idle_timeout != NEVER:
-                raise PolicyError(
-                    f"a user's idle_timeout must be a duration or 'never', not {idle_timeout!r}"
-                )
+        if isinstance(idle_timeout, str) and idle_timeout == NEVER:
             choice = NEVER
         else:
             seconds = to_seconds(idle_timeout, "user idle_timeout")

@@ -103,8 +103,9 @@ def check_origin(name: str, origin: str) -> str:
 
     Accepted: `http` or `https`, a host and an optional port, with at
     most a trailing `/`; the same characters as `check_redirect_url`.
-    The answer is lower-case without the trailing `/`, the form a request's
-    `Origin` is compared in.
+    The answer is lower-case without the trailing `/` and without the
+    scheme's default port (`:443`, `:80`), the form a request's `Origin` is
+    compared in.
 
     Args:
         name: The setting's name, for the error message (`"trusted_origins"`).
@@ -122,7 +123,10 @@ def check_origin(name: str, origin: str) -> str:
     problem = _character_problem(origin) or _absolute_problem(origin, origin=True)
     if problem is not None:
         raise ConfigError(f"{name} {origin!r} is refused: {problem}. {name} takes {_ORIGIN}.")
-    return origin.rstrip("/").lower()
+    normalized = origin.rstrip("/").lower()
+    # Browsers leave the scheme's own port out of `Origin`: written in, it would never match.
+    default_port = {"http": ":80", "https": ":443"}[normalized.split(":", 1)[0]]
+    return normalized.removesuffix(default_port)
 
 
 def _check_type(name: str, value: object, expected: str) -> None:

@@ -17,6 +17,7 @@ from .flow import Entry
 from .guard import Guard, merge_headers
 from .replies import Reply
 from .settings import Settings
+from .shared import keyword_settings
 
 __all__ = ["IdleGuardWSGI", "merge_headers", "read_headers", "wsgi_facts"]
 
@@ -73,7 +74,7 @@ class IdleGuardWSGI:
     def __init__(self, app: WSGIApp, *, settings: Settings | None = None, **options: Any) -> None:
         self.app = app
         if settings is None:
-            settings = Settings(**options)
+            settings = keyword_settings(options, type(self).__name__)
         elif options:
             raise TypeError("pass either settings= or the options it is built from, not both")
         self.settings = settings

@@ -31,7 +31,7 @@ GOOD = {"IDLEGUARD_SECRET_KEY": SECRET}
         pytest.param(
             {"IDLEGUARD_IDLE_TIMOUT": "600"},
             [
-                "IDLEGUARD_IDLE_TIMOUT is not an idleguard setting; did you mean IDLEGUARD_IDLE_TIMEOUT?"
+                "IDLEGUARD_IDLE_TIMOUT: unknown idleguard setting; did you mean IDLEGUARD_IDLE_TIMEOUT?"
             ],
             id="typo-did-you-mean",
         ),
@@ -47,12 +47,12 @@ GOOD = {"IDLEGUARD_SECRET_KEY": SECRET}
         ),
         pytest.param(
             {"IDLEGUARD_SECRET_KEY": "short"},
-            ["every secret_key must be at least 32 characters"],
+            ["IDLEGUARD_SECRET_KEY: every secret_key must be at least 32 characters"],
             id="short-secret",
         ),
         pytest.param(
             {"IDLEGUARD_IDLE_TIMEOUT": "soon"},
-            ["IDLEGUARD_IDLE_TIMEOUT='soon' is not a number of seconds"],
+            ["IDLEGUARD_IDLE_TIMEOUT: 'soon' is not a duration: write seconds (900), or a length"],
             id="not-a-number",
         ),
         pytest.param(
@@ -72,7 +72,7 @@ GOOD = {"IDLEGUARD_SECRET_KEY": SECRET}
         ),
         pytest.param(
             {"IDLEGUARD_STORE": "mongodb://db/sessions"},
-            ["unknown store URL scheme 'mongodb://'"],
+            ["IDLEGUARD_STORE: unknown store URL scheme 'mongodb://'"],
             id="unknown-store",
         ),
         pytest.param(
@@ -115,7 +115,7 @@ def test_a_good_configuration_reaches_its_store(
         **GOOD,
         "IDLEGUARD_STORE": f"sqlite:///{tmp_path / 'sessions.db'}",
         "IDLEGUARD_POLICY": "pci-dss",
-        "IDLEGUARD_ABSOLUTE_TIMEOUT": "14400",
+        "IDLEGUARD_ABSOLUTE_TIMEOUT": "4h",
         "IDLEGUARD_EXEMPT_PATHS": "/health, /static",
         "IDLEGUARD_HTTPS_ONLY": "no",
         "IDLEGUARD_REQUIRE_SERVERS": "1",  # another program's variable: a note, not a problem
@@ -231,7 +231,7 @@ def test_a_configuration_file(idleguard: Idleguard, tmp_path: Path, name: str, t
             "typo.toml",
             f'secret_key = "{SECRET}"\nidle_timout = 600\n',
             1,
-            "'idle_timout' is not an idleguard setting; did you mean 'idle_timeout'?",
+            "typo.toml: idle_timout: unknown idleguard setting; did you mean idle_timeout?",
             id="typo",
         ),
         pytest.param(
@@ -245,7 +245,7 @@ def test_a_configuration_file(idleguard: Idleguard, tmp_path: Path, name: str, t
             "values.toml",
             f'secret_key = "{SECRET}"\nfail_open = "sometimes"\nstore_timeout = "soon"\n',
             1,
-            "store_timeout: 'soon' is not a number of seconds",
+            "values.toml: store_timeout: 'soon' is not a duration",
             id="bad-values",
         ),
         pytest.param("broken.toml", "idle_timeout = = 3\n", 2, "is not valid TOML", id="not-toml"),
@@ -297,6 +297,13 @@ def test_every_setting_of_the_middleware_is_read_or_refused() -> None:
         pytest.param("IDLEGUARD_EXPLAIN_LOG", "yes", "explain_log", True, id="switch-on"),
         pytest.param("IDLEGUARD_LOGIN_URL", "none", "login_url", None, id="url-off"),
         pytest.param("IDLEGUARD_STORE_TIMEOUT", "0.5", "store_timeout", 0.5, id="seconds"),
+        pytest.param("IDLEGUARD_STORE_TIMEOUT", "2s", "store_timeout", 2.0, id="duration"),
+        pytest.param(
+            "IDLEGUARD_POLICY_CACHE_TTL", "1m 30s", "policy_cache_ttl", 90.0, id="minutes-seconds"
+        ),
+        pytest.param(
+            "IDLEGUARD_CHECK_STORE_AT_START", "yes", "check_store_at_start", True, id="store-check"
+        ),
         pytest.param("IDLEGUARD_TRUSTED_PROXY_DEPTH", "2", "trusted_proxy_depth", 2, id="count"),
         pytest.param("IDLEGUARD_API_KEY_EXEMPT", "off", "api_key_exempt", None, id="no-api-keys"),
         pytest.param("IDLEGUARD_SECRET_KEY", "a,b" * 20, "secret_key", "a,b" * 20, id="one-secret"),

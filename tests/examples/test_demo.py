@@ -18,6 +18,8 @@ from examples.demo.accounts import USERS
 from examples.demo.security import CONTENT_SECURITY_POLICY
 from idleguard import Policy
 from idleguard.audit.cli import main as idleguard_audit
+from idleguard.settings import Settings
+from idleguard.stores import MemoryStore
 from idleguard.testing import EventCollector, SettableClock
 
 HTML = {"accept": "text/html"}
@@ -325,8 +327,12 @@ async def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDLEGUARD_WARN_BEFORE", "30")
     monkeypatch.setenv("IDLEGUARD_STORE", "memory://?maxsize=10")
     app = create_app(https_only=False)
-    (settings,) = [entry.kwargs for entry in app.user_middleware if "store" in entry.kwargs]
-    assert settings["store"] == "memory://?maxsize=10"
+    (settings,) = [
+        entry.kwargs["settings"] for entry in app.user_middleware if "settings" in entry.kwargs
+    ]
+    assert isinstance(settings, Settings)
+    assert isinstance(settings.store, MemoryStore)
+    assert settings.store.maxsize == 10
     async with browser(app) as client:
         await sign_in(client, MEMBER.email, MEMBER.password)
         status = (await client.get("/_idleguard/status?path=/")).json()

@@ -351,7 +351,7 @@ def test_check_reports_a_typo_with_its_suggestion(
             call_command("idleguard", "check", stdout=out)
     assert refused.value.returncode == 1
     assert (
-        "  problem: settings.IDLEGUARD: 'idle_timout' is not an idleguard setting; "
+        "  problem: settings.IDLEGUARD['idle_timout']: unknown idleguard setting; "
         "did you mean 'idle_timeout'?"
     ) in out.getvalue().splitlines()
 
@@ -427,7 +427,7 @@ def test_a_typo_in_the_settings_stops_every_command_with_its_suggestion(
                 call_command("idleguard", *arguments)
             assert refused.value.returncode == 2
             assert str(refused.value) == (
-                "settings.IDLEGUARD: 'exempt_path' is not an idleguard setting; "
+                "settings.IDLEGUARD['exempt_path']: unknown idleguard setting; "
                 "did you mean 'exempt_paths'?"
             )
 
@@ -455,3 +455,95 @@ def test_an_async_tenant_resolver_with_an_in_process_store(serve: Serve) -> None
     with serve(tenants=tenants) as url, httpx.Client(base_url=url) as client:
         sign_in(client)
         assert whoami(client)["user"] == "ann", "no nested event loop, no store_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("changes", "check", "message"),
+    [
+        pytest.param(
+            {"idle_timout": 60},
+            "idleguard.E001",
+            "settings.IDLEGUARD['idle_timout']: unknown idleguard setting; "
+            "did you mean 'idle_timeout'?",
+            id="typo",
+        ),
+        pytest.param(
+            {"idle_timeout": "soon"},
+            "idleguard.E002",
+            "settings.IDLEGUARD['idle_timeout']: 'soon' is not a duration: write seconds",
+            id="not-a-duration",
+        ),
+        pytest.param(
+            {"idle_timeout": "10h"},
+            "idleguard.E002",
+            "settings.IDLEGUARD['idle_timeout']: idle_timeout (36000 s) is longer than "
+            "absolute_timeout (28800 s)",
+            id="policy-refused",
+        ),
+        pytest.param(
+            {"store": "mongodb://db/sessions"},
+            "idleguard.E002",
+            "settings.IDLEGUARD['store']: unknown store URL scheme 'mongodb://'",
+            id="unknown-store",
+        ),
+        pytest.param(
+            {"store": "redis://127.0.0.1:1/0", "check_store_at_start": True},
+            "idleguard.E002",
+            "settings.IDLEGUARD['store']: check_store_at_start: the store (RedisStore at "
+            "redis://127.0.0.1:1/0) did not answer: redis: ConnectionError",
+            id="store-down",
+        ),
+    ],
+)
+def test_manage_py_check_refuses_what_the_middleware_would(
+    database: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    changes: dict[str, object],
+    check: str,
+    message: str,
+) -> None:
+    from django.conf import settings
+    from django.core import checks
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    assert checks.run_checks(tags=["idleguard"]) == []  # the example as it stands
+    call_command("check", stdout=io.StringIO())
+    monkeypatch.setattr(settings, "IDLEGUARD", {**settings.IDLEGUARD, **changes})
+    (error,) = checks.run_checks(tags=["idleguard"])
+    assert (error.id, error.level) == (check, checks.ERROR)
+    assert error.msg.startswith(message)
+    with pytest.raises(SystemCheckError, match=re.escape(f"({check}) {message}")):
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_manage_py_check_names_the_django_secret(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.conf import settings
+    from django.core import checks
+
+    monkeypatch.setattr(settings, "SECRET_KEY", "dev")
+    (error,) = checks.run_checks(tags=["idleguard"])
+    assert error.msg.startswith(
+        "settings.SECRET_KEY (it signs idleguard's cookie: settings.IDLEGUARD has no "
+        "secret_key): every secret_key must be at least 32 characters"
+    )
+    monkeypatch.setitem(settings.IDLEGUARD, "secret_key", "s" * 32)
+    assert checks.run_checks(tags=["idleguard"]) == []
+
+
+def test_every_unknown_key_is_its_own_error(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.conf import settings
+    from django.core import checks
+
+    monkeypatch.setattr(
+        settings, "IDLEGUARD", {**settings.IDLEGUARD, "idle_timout": 60, "exempt_path": ["/h"]}
+    )
+    errors = checks.run_checks(tags=["idleguard"])
+    assert [(error.id, error.msg.rpartition("; ")[2]) for error in errors] == [
+        ("idleguard.E001", "did you mean 'idle_timeout'?"),
+        ("idleguard.E001", "did you mean 'exempt_paths'?"),
+    ]

@@ -89,7 +89,8 @@ def test_an_expired_browser_goes_to_its_tenants_sign_in(
 @pytest.mark.parametrize(
     ("form", "status", "message"),
     [
-        pytest.param({"idle_timeout": "abc"}, 400, "not a number", id="not-a-number"),
+        pytest.param({"idle_timeout": "abc"}, 400, "is not a duration", id="not-a-duration"),
+        pytest.param({"idle_timeout": "15 minutes"}, 400, "is not a duration", id="words"),
         pytest.param(
             {"idle_timeout": "600", "absolute_timeout": "300"}, 400, "longer than", id="idle>abs"
         ),

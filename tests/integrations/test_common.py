@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from idleguard import Policy, PolicyError
+from idleguard import ConfigError, Policy, PolicyError
 from idleguard.context import SessionContext
 from idleguard.core import Decision, SessionRecord, Verdict
 from idleguard.facts import RequestFacts
@@ -30,16 +30,10 @@ KEY = "k" * 43
     ("config", "expected"),
     [
         pytest.param({"store": "memory://"}, {"store": "memory://"}, id="option"),
-        pytest.param(
-            {"idle_timeout": 600},
-            {"policy": Policy(idle_timeout=600)},
-            id="policy-field",
-        ),
-        pytest.param(
-            {"policy": Policy(absolute_timeout=7200), "idle_timeout": timedelta(minutes=10)},
-            {"policy": Policy(idle_timeout=600, absolute_timeout=7200)},
-            id="field-over-policy",
-        ),
+        pytest.param({"idle_timeout": 600}, {"idle_timeout": 600}, id="policy-field"),
+        pytest.param({"idle_timeout": "15m"}, {"idle_timeout": 900.0}, id="duration-text"),
+        pytest.param({"absolute_timeout": "off"}, {"absolute_timeout": None}, id="limit-off"),
+        pytest.param({"https_only": "false"}, {"https_only": False}, id="switch-text"),
         pytest.param({"websocket_recheck": 2.0}, {"websocket_recheck": 2.0}, id="adapter-option"),
         pytest.param(
             {"trusted_proxies": ["10.0.0.0/8"], "trusted_proxy_depth": 1},
@@ -52,14 +46,41 @@ def test_middleware_options(config: dict[str, Any], expected: dict[str, Any]) ->
     assert middleware_options(config, source="test") == expected
 
 
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        pytest.param({"idle_timeout": 600}, Policy(idle_timeout=600), id="policy-field"),
+        pytest.param(
+            {"policy": Policy(absolute_timeout=7200), "idle_timeout": timedelta(minutes=10)},
+            Policy(idle_timeout=600, absolute_timeout=7200),
+            id="field-over-policy",
+        ),
+        pytest.param(
+            {"policy": "pci-dss", "absolute_timeout": "4h"},
+            Policy(idle_timeout=900, absolute_timeout=4 * 3600),
+            id="field-over-preset",
+        ),
+        pytest.param({"idle_timeout": "off"}, Policy(idle_timeout=None), id="field-off"),
+    ],
+)
+def test_policy_fields_apply_over_the_policy(config: dict[str, Any], expected: Policy) -> None:
+    options = middleware_options(config, source="test", fallback_secret=SECRET)
+    assert Settings(**options).policy == expected
+
+
 def test_an_unknown_setting_fails_at_start_up() -> None:
-    with pytest.raises(ValueError, match=r"settings.IDLEGUARD: unknown idleguard setting 'idle'"):
-        middleware_options({"idle": 600}, source="settings.IDLEGUARD")
+    with pytest.raises(
+        ConfigError,
+        match=r"^settings.IDLEGUARD\['idel_timeout'\]: unknown idleguard setting; "
+        r"did you mean 'idle_timeout'\?$",
+    ):
+        middleware_options({"idel_timeout": 600}, source="settings.IDLEGUARD")
 
 
 def test_a_bad_policy_field_fails_at_start_up() -> None:
+    options = middleware_options({"idle_timeout": -1}, source="test", fallback_secret=SECRET)
     with pytest.raises(PolicyError, match="idle_timeout"):
-        middleware_options({"idle_timeout": -1}, source="test")
+        Settings(**options)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from idleguard.endpoints import client_script_url
 from idleguard.facts import ProxyTrust
 from idleguard.integrations import BINDING_SESSION_KEY
 from idleguard.integrations.flask import IdleGuard
+from idleguard.settings import Settings
 from idleguard.stores import MemoryStore
 from idleguard.testing import EventCollector, SettableClock
 from tests.switchable import SwitchableStore
@@ -26,7 +27,7 @@ SECRET = "test-secret-key-0123456789abcdefghijklmnop"
 
 def make_app(**config: object) -> Flask:
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=SECRET, IDLEGUARD_HTTPS_ONLY=False, **config)
+    app.config.update({"SECRET_KEY": SECRET, "IDLEGUARD_HTTPS_ONLY": False, **config})
 
     @app.post("/login")
     def login() -> str:
@@ -91,16 +92,103 @@ def test_a_bad_trusted_proxy_in_app_config_fails_at_start_up() -> None:
         IdleGuard(make_app(IDLEGUARD_TRUSTED_PROXIES=["10.0.0.300"]))
 
 
-def test_an_unknown_key_fails_at_start_up() -> None:
-    with pytest.raises(ValueError, match=r"app\.config: unknown idleguard setting 'idle'"):
-        IdleGuard(make_app(IDLEGUARD_IDLE=600))
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        pytest.param(
+            {"IDLEGUARD_IDLE_TIMOUT": 600},
+            "app.config['IDLEGUARD_IDLE_TIMOUT']: unknown idleguard setting; "
+            "did you mean IDLEGUARD_IDLE_TIMEOUT?",
+            id="typo",
+        ),
+        pytest.param(
+            {"IDLEGUARD_IDLE": 600},
+            "app.config['IDLEGUARD_IDLE']: unknown idleguard setting (like none of them: "
+            "the settings are listed in idleguard's Configuration docs)",
+            id="like-no-setting",
+        ),
+        pytest.param(
+            {"IDLEGUARD_IDLE_TIMEOUT": "soon"},
+            "app.config['IDLEGUARD_IDLE_TIMEOUT']: 'soon' is not a duration: write seconds "
+            "(900), or a length such as 15m, 8h, 90s, 1h30m",
+            id="not-a-duration",
+        ),
+        pytest.param(
+            {"IDLEGUARD_IDLE_TIMEOUT": "10h"},
+            "app.config['IDLEGUARD_IDLE_TIMEOUT']: idle_timeout (36000 s) is longer than "
+            "absolute_timeout (28800 s): the idle limit could never be reached; shorten it or "
+            "lengthen absolute_timeout",
+            id="policy-refused",
+        ),
+        pytest.param(
+            {"IDLEGUARD_POLICY": "pci-dsss"},
+            "app.config['IDLEGUARD_POLICY']: unknown policy preset 'pci-dsss'; did you mean",
+            id="preset-typo",
+        ),
+        pytest.param(
+            {"IDLEGUARD_LOGIN_URL": "//evil.example"},
+            "app.config['IDLEGUARD_LOGIN_URL']: login_url '//evil.example' is refused",
+            id="url-refused",
+        ),
+        pytest.param(
+            {"SECRET_KEY": "dev"},
+            "app.config['SECRET_KEY'] (it signs idleguard's cookie: no IDLEGUARD_SECRET_KEY): "
+            "every secret_key must be at least 32 characters",
+            id="short-flask-secret",
+        ),
+        pytest.param(
+            {"IDLEGUARD_SECRET_KEY": "dev"},
+            "app.config['IDLEGUARD_SECRET_KEY']: every secret_key must be at least 32 characters",
+            id="short-idleguard-secret",
+        ),
+    ],
+)
+def test_a_mistake_names_the_key_as_written(config: dict[str, object], message: str) -> None:
+    with pytest.raises(idleguard.ConfigError) as refused:
+        IdleGuard(make_app(**config))
+    assert str(refused.value).startswith(message)
 
 
-def test_a_short_flask_secret_is_refused() -> None:
+def test_a_mistake_in_the_arguments_names_the_argument() -> None:
+    with pytest.raises(
+        idleguard.ConfigError,
+        match=r"^IdleGuard\(idle_timout=\.\.\.\): unknown idleguard setting; did you mean "
+        r"idle_timeout\?$",
+    ):
+        IdleGuard(make_app(), idle_timout=600)
+    with pytest.raises(
+        idleguard.ConfigError, match=r"^init_app\(secret_key=\.\.\.\): every secret_key"
+    ):
+        IdleGuard().init_app(make_app(), secret_key="short")
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        pytest.param({"IDLEGUARD_IDLE_TIMEOUT": "15m"}, Policy(idle_timeout=900), id="minutes"),
+        pytest.param(
+            {"IDLEGUARD_POLICY": "pci-dss", "IDLEGUARD_ABSOLUTE_TIMEOUT": "1h30m"},
+            Policy(idle_timeout=900, absolute_timeout=5400),
+            id="over-a-preset",
+        ),
+        pytest.param(
+            {"IDLEGUARD_IDLE_TIMEOUT": 60},
+            Policy(idle_timeout=60, warn_before=30),
+            id="short-limit-alone",
+        ),
+    ],
+)
+def test_durations_from_app_config(config: dict[str, object], expected: Policy) -> None:
+    app = make_app(**config)
+    IdleGuard(app)
+    assert guard_of(app).settings.policy == expected
+
+
+def test_settings_built_once_are_used_as_they_are() -> None:
+    settings = Settings(secret_key=SECRET, https_only=False)
     app = make_app()
-    app.config["SECRET_KEY"] = "short"
-    with pytest.raises(ValueError, match="at least 32 characters"):
-        IdleGuard(app)
+    IdleGuard(app, settings=settings)
+    assert guard_of(app).settings is settings
 
 
 def test_app_factory_and_idle_expiry_without_flask_login() -> None:

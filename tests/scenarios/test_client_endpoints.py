@@ -208,6 +208,11 @@ def test_cross_site_requests_are_refused(
             {"trusted_origins": ["https://front.example"]},
             id="trusted-origin",
         ),
+        pytest.param(
+            {"x-idleguard": "1", "origin": "https://front.example", "sec-fetch-site": "same-site"},
+            {"trusted_origins": ["https://front.example:443"]},
+            id="trusted-origin-with-its-default-port",
+        ),
     ],
 )
 def test_same_site_requests_are_served(

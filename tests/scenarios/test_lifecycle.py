@@ -85,6 +85,26 @@ def test_a_browser_is_redirected_to_sign_in(client: Harness, clock: SettableCloc
     assert response.header("cache-control") == "no-store"
 
 
+@pytest.mark.parametrize(
+    ("login_url", "location"),
+    [
+        pytest.param("/login#form", "/login?reason=idle&next=/me#form", id="fragment"),
+        pytest.param(
+            "/login?lang=fr#form", "/login?lang=fr&reason=idle&next=/me#form", id="query-fragment"
+        ),
+    ],
+)
+def test_a_sign_in_page_fragment_stays_last(
+    make_client: MakeClient, clock: SettableClock, login_url: str, location: str
+) -> None:
+    # Parameters written after the '#' would never reach the sign-in page's server.
+    client = make_client(login_url=login_url)
+    sign_in(client)
+    clock.advance(1000)
+    response = client.get("/me", headers={"accept": "text/html"})
+    assert response.header("location") == location
+
+
 def test_the_expired_cookie_replayed_is_still_refused(
     client: Harness, clock: SettableClock, events: EventCollector
 ) -> None:

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import hmac
 import html
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from ..api import context_of
 from ..context import SessionInfo
 from ..endpoints import client_script_url
-from ..errors import ConfigError
 from ..events import Event, EventType
-from ..policy import Policy
+from ..options import READERS, Configured, Spelling
+from ..policy import POLICY_FIELDS
 from ..replies import step_up_location
 from ..resolution import Resolution, step_up_due
 from ..session_events import request_event
@@ -50,76 +49,48 @@ CLIENT_SCRIPT_PATH = "/_idleguard/idleguard.js"
 NOT_SIGNED_IN = "not_signed_in"
 #: The `error` of a `401` for a request whose sign-in is older than the view allows.
 STEP_UP_REQUIRED = "step_up_required"
-#: The `Policy` fields a configuration mapping may set one by one.
-POLICY_FIELDS = ("idle_timeout", "absolute_timeout", "warn_before", "touch_interval")
 #: Where a framework's own session (Flask's `session`, Django's `request.session`) records
 #: which idleguard session its login belongs to (see `binding_for`).
 BINDING_SESSION_KEY = "_idleguard_session"
-#: Options of the ASGI adapter that `Settings` does not take.
-_ADAPTER_OPTIONS = ("websocket_recheck",)
-
-
-def _known_options() -> tuple[str, ...]:
-    # Read from the signature, so an option added to Settings is configurable
-    # from every framework's settings without touching this module.
-    parameters = inspect.signature(Settings.__init__).parameters
-    return (*(name for name in parameters if name != "self"), *_ADAPTER_OPTIONS)
 
 
 def middleware_options(
     config: Mapping[str, Any],
     *,
-    source: str,
+    source: str | Spelling,
     fallback_secret: str | bytes | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for the middleware from a framework's configuration.
 
-    An unknown name fails at start-up rather than being ignored.
+    The Flask and Django integrations gather their settings with
+    `idleguard.options.Configured`, which also remembers where each was written; this is
+    the same reading for a configuration of your own.
 
     Args:
-        config: Lower-case option names (`"store"`, `"login_url"`, ...) to
-            values. The policy fields (`idle_timeout`, `absolute_timeout`,
-            `warn_before`, `touch_interval`, in seconds or as `timedelta`) may
-            be given one by one and are applied over `policy` (a policy or a
-            preset name; the default policy without one).
-        source: Where the mapping came from, for error messages
-            (`"settings.IDLEGUARD"`).
-        fallback_secret: The framework's own secret key, used to sign
-            idleguard's cookie when no `secret_key` or `identity` is configured.
+        config: Setting names (`"store"`, `"idle_timeout"`, ...) or, with a
+            `Spelling`, keys as it writes them, to values. Text values read as the
+            environment's do (`"15m"`, `"off"`); the policy fields are applied over
+            `policy` by the middleware.
+        source: Where the mapping came from, for messages (`"settings.IDLEGUARD"`), or
+            how its keys are spelt.
+        fallback_secret: The framework's own secret key, used to sign idleguard's cookie
+            when no `secret_key` or `identity` is configured.
 
     Returns:
         The keyword arguments for [`IdleGuard`][idleguard.IdleGuard] or
             [`IdleGuardWSGI`][idleguard.IdleGuardWSGI].
 
     Raises:
-        ConfigError: A name is not an option.
-        PolicyError: The policy fields make no sense.
+        ConfigError: An unknown name (with the closest one) or a value that does not read.
     """
-    known = _known_options()
-    options: dict[str, Any] = {}
-    policy_changes: dict[str, Any] = {}
-    for name, value in config.items():
-        if name in POLICY_FIELDS:
-            policy_changes[name] = value
-        elif name in known:
-            options[name] = value
-        else:
-            raise ConfigError(
-                f"{source}: unknown idleguard setting {name!r}; "
-                f"known: {', '.join(sorted((*known, *POLICY_FIELDS)))}"
-            )
-    if policy_changes:
-        base = options.get("policy") or Policy()
-        if isinstance(base, str):  # a preset name, with some of its fields changed
-            base = Policy.preset(base)
-        options["policy"] = base.replace(**policy_changes)
-    if (
-        options.get("secret_key") is None
-        and options.get("identity") is None
-        and fallback_secret is not None
-    ):
-        options["secret_key"] = fallback_secret
-    return options
+    spelling = (
+        source
+        if isinstance(source, Spelling)
+        else Spelling(source, place=f"{source}[{{key!r}}]", suggestion="{key!r}", text=True)
+    )
+    configured = Configured().read(config, spelling, READERS)
+    configured.fallback_secret(fallback_secret)
+    return configured.options
 
 
 def session_was_checked(request: Any) -> bool:

@@ -24,6 +24,8 @@ from .. import api
 from ..asgi import IdleGuard
 from ..context import SessionInfo
 from ..events import emit_sync
+from ..options import ADAPTER_OPTIONS
+from ..shared import keyword_settings
 from . import NOT_SIGNED_IN, check_fresh
 
 __all__ = [
@@ -164,10 +166,22 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[..., Any]] = {SessionEr
 def install(app: FastAPI, **options: Any) -> None:
     """Guard `app`: add the middleware and the error handler for `SessionError`.
 
+    The settings are built here, when `install` is called, not when Starlette builds its
+    middleware on the first ASGI message: a misconfiguration stops the import of the app,
+    with its message, instead of surfacing as a `500` on every request.
+
     Args:
         app: The FastAPI app.
         **options: The keyword options of [`IdleGuard`][idleguard.IdleGuard].
+
+    Raises:
+        ConfigError: A setting is refused (a misspelt keyword names the closest one).
     """
+    adapter = {name: options.pop(name) for name in ADAPTER_OPTIONS if name in options}
+    if "settings" not in adapter:
+        adapter["settings"] = keyword_settings(options, "install")
+    elif options:
+        raise TypeError("pass either settings= or the options it is built from, not both")
     # mypy cannot infer Starlette's middleware factory from a class taking **options.
-    app.add_middleware(IdleGuard, **options)  # type: ignore[arg-type]
+    app.add_middleware(IdleGuard, **adapter)  # type: ignore[arg-type]
     app.add_exception_handler(SessionError, _session_error)

@@ -3,9 +3,11 @@
 It wraps the app in [`IdleGuardWSGI`][idleguard.IdleGuardWSGI].
 
 Configuration comes from `app.config` keys `IDLEGUARD_<OPTION>` (for
-example `IDLEGUARD_IDLE_TIMEOUT = 900`, `IDLEGUARD_STORE = "redis://..."`,
-`IDLEGUARD_LOGIN_URL`), then from keyword arguments, which win. Without
-`IDLEGUARD_SECRET_KEY` the cookie is signed with Flask's `SECRET_KEY`.
+example `IDLEGUARD_IDLE_TIMEOUT = 900` or `"15m"`, `IDLEGUARD_STORE = "redis://..."`,
+`IDLEGUARD_LOGIN_URL`), then from keyword arguments, which win. Text values read as
+the environment's do (`"off"`, `"1"`, `"/a, /b"`). Without
+`IDLEGUARD_SECRET_KEY` the cookie is signed with Flask's `SECRET_KEY`. A mistake
+fails at `init_app` naming the key as written (`app.config['IDLEGUARD_IDLE_TIMOUT']`).
 
 With Flask-Login installed, signing in with `login_user()` begins an
 idleguard session and records it in Flask's `session`, and `logout_user()`
@@ -27,6 +29,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .. import api
 from ..events import emit_sync
+from ..options import Configured, Spelling, keywords
+from ..settings import Settings
 from ..wsgi import IdleGuardWSGI
 from . import (
     BINDING_SESSION_KEY,
@@ -36,13 +40,16 @@ from . import (
     client_script_tag,
     end_with_framework_login,
     login_is_bound,
-    middleware_options,
 )
 
 __all__ = ["IdleGuard", "fresh_auth_required"]
 
 View = TypeVar("View", bound=Callable[..., Any])
 CONFIG_PREFIX = "IDLEGUARD_"
+#: How `app.config` spells the settings: `IDLEGUARD_IDLE_TIMEOUT` for `idle_timeout`.
+APP_CONFIG = Spelling(
+    "app.config", place="app.config[{key!r}]", prefix=CONFIG_PREFIX, upper=True, text=True
+)
 
 
 def _default_subject(user: Any) -> str:
@@ -95,20 +102,27 @@ class IdleGuard:
             The middleware, also kept as `app.extensions["idleguard"]`.
 
         Raises:
-            ConfigError: An `IDLEGUARD_*` key or an option is unknown, or makes
-                no sense.
+            ConfigError: A setting is refused; the message says where it was written
+                (`app.config['IDLEGUARD_IDLE_TIMOUT']: unknown idleguard setting; did you
+                mean IDLEGUARD_IDLE_TIMEOUT?`, `app.config['SECRET_KEY']: ...`).
         """
-        config = {
-            key[len(CONFIG_PREFIX) :].lower(): value
-            for key, value in app.config.items()
-            if key.startswith(CONFIG_PREFIX)
-        }
-        config.update(self.options)
-        config.update(options)
-        settings = middleware_options(
-            config, source="app.config", fallback_secret=app.config.get("SECRET_KEY")
-        )
-        guard = IdleGuardWSGI(app.wsgi_app, **settings)
+        given = {**self.options, **options}
+        settings = given.get("settings")
+        if not isinstance(settings, Settings):  # settings= built once is used as it is
+            config = {
+                key: value for key, value in app.config.items() if key.startswith(CONFIG_PREFIX)
+            }
+            configured = Configured().read(config, APP_CONFIG)
+            configured.read(self.options, keywords("IdleGuard"))
+            configured.read(options, keywords("init_app"))
+            configured.fallback_secret(
+                app.config.get("SECRET_KEY"),
+                "app.config['SECRET_KEY'] (it signs idleguard's cookie: no IDLEGUARD_SECRET_KEY)",
+            )
+            settings = configured.build(Settings)
+        elif len(given) > 1:
+            raise TypeError("pass either settings= or the options it is built from, not both")
+        guard = IdleGuardWSGI(app.wsgi_app, settings=settings)
         app.wsgi_app = guard  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
         app.extensions["idleguard"] = guard
         app.add_template_global(_client_script, "idleguard_script")

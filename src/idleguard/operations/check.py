@@ -9,43 +9,23 @@ driver's own message when it failed. Nothing here prints; the commands do.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..audit import Redactor
-from ..errors import StoreUnavailable
+from ..probe import PROBE_SUBJECT, StoreProbe, probe, redacted
 from ..settings import Settings
-from ..stores import MemoryStore, Store, from_url
+from ..stores import MemoryStore, from_url
 from .configuration import Configuration, ConfigurationRefused, build_settings
 
-__all__ = ["PROBE_SUBJECT", "CheckResult", "StoreProbe", "check", "check_built", "probe"]
-
-#: The subject whose sessions the probe asks for: a read that finds nothing and changes nothing.
-PROBE_SUBJECT = "idleguard-check:probe"
-# Store URLs and driver messages may carry credentials (redis://:password@host): they are
-# shown as the audit trail would keep them.
-_REDACTOR = Redactor()
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StoreProbe:
-    """What one call to the store showed.
-
-    Attributes:
-        store: The store's class name (`RedisStore`).
-        location: Where it is: its URL with any credentials replaced by `[REDACTED]`, or
-            empty for a store object.
-        ok: Whether it answered.
-        seconds: How long the call took, connecting included.
-        error: The driver's message when it did not answer.
-    """
-
-    store: str
-    location: str
-    ok: bool
-    seconds: float
-    error: str | None = None
+__all__ = [
+    "PROBE_SUBJECT",
+    "CheckResult",
+    "StoreProbe",
+    "check",
+    "check_built",
+    "probe",
+    "redacted",
+]
 
 
 @dataclasses.dataclass
@@ -71,38 +51,6 @@ class CheckResult:
     def ok(self) -> bool:
         """True when the middleware would start and its store answered."""
         return not self.problems and self.store is not None and self.store.ok
-
-
-def redacted(text: str) -> str:
-    """`text` with credentials replaced, as the audit trail would keep it."""
-    return _REDACTOR.text(text)
-
-
-def probe(
-    store: Store, location: str = "", *, clock: Callable[[], float] = time.time
-) -> StoreProbe:
-    """Make one harmless call to `store` and time it.
-
-    The call lists the sessions of `PROBE_SUBJECT`: a read by the subject index that
-    every store has, which finds nothing. A SQL store whose table is missing creates it
-    first, as the middleware's first request would (unless `create_table=False`).
-
-    Args:
-        store: The store to reach.
-        location: Its URL, for the report (credentials are redacted here).
-        clock: The time passed to the store (seconds since the epoch).
-
-    Returns:
-        Whether it answered, how fast, and the driver's message if it did not.
-    """
-    name = type(store).__name__
-    started = time.perf_counter()
-    try:
-        store.sessions_of(PROBE_SUBJECT, clock())
-    except StoreUnavailable as error:
-        elapsed = time.perf_counter() - started
-        return StoreProbe(name, redacted(location), False, elapsed, redacted(str(error)))
-    return StoreProbe(name, redacted(location), True, time.perf_counter() - started)
 
 
 def _notes(settings: Settings) -> list[str]:
@@ -164,7 +112,8 @@ def check_built(
         try:
             store = from_url(location)
         except (ValueError, TypeError, ImportError) as error:
-            if str(error) not in result.problems:
+            # The same refusal, perhaps already reported with where the URL was written.
+            if not any(problem.endswith(str(error)) for problem in result.problems):
                 result.problems.append(str(error))
             return result
         try:
@@ -188,7 +137,8 @@ def check(configuration: Configuration, **overrides: Any) -> CheckResult:
     """
     store_setting = overrides.get("store", configuration.options.get("store", "memory://"))
     return check_built(
-        lambda: build_settings(configuration, **overrides),
+        # The check reaches the store itself, and reports its answer beside the problems.
+        lambda: build_settings(configuration, **{"check_store_at_start": False, **overrides}),
         configuration.source,
         store_setting if isinstance(store_setting, str) else "",
         problems=configuration.problems,

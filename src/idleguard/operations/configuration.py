@@ -4,30 +4,32 @@ The names are the ones the framework integrations read: `IDLEGUARD_STORE` in the
 environment is `IDLEGUARD_STORE` in Flask's `app.config` and `"store"` in Django's
 `settings.IDLEGUARD` or in a file. The policy fields in the environment are read by
 `idleguard.Policy.from_env` itself. Other values arrive as text, so each setting says
-how its text reads (`1`/`0` for a switch, commas between paths); settings that need a
+how its text reads (`1`/`0` for a switch, commas between paths, `15m` for a
+duration); settings that need a
 Python object (`clock`, `on_event`, `identity`, ...) cannot come from text and say so.
 
-Every name and value is checked on its own first, so one run reports every mistake, each
-with what to do (`did you mean IDLEGUARD_IDLE_TIMEOUT?`). `build_settings` then
-hands what was read to the middleware's own constructor, which reports the rest (a secret
-that is too short, a login URL it refuses) with its own message.
+How each value reads, and the "did you mean" for a misspelt name, are
+`idleguard.options`', shared with the Flask and Django integrations. Every name and value
+is checked on its own first, so one run reports every mistake, each with what to do
+(`IDLEGUARD_IDLE_TIMOUT: unknown idleguard setting; did you mean IDLEGUARD_IDLE_TIMEOUT?`).
+`build_settings` then hands what was read to the middleware's settings, which report the
+rest (a secret that is too short, a login URL it refuses) with their own message, naming
+the variable it came from.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..asgi import IdleGuard
 from ..errors import ConfigError
-from ..integrations import POLICY_FIELDS, middleware_options
-from ..policy import Policy
+from ..options import READERS, Configured, Spelling, closest
+from ..policy import POLICY_FIELDS, Policy
 from ..settings import Settings
 
 if sys.version_info >= (3, 11):
@@ -36,11 +38,13 @@ else:
     import tomli as tomllib
 
 __all__ = [
+    "ENVIRONMENT",
     "ENV_PREFIX",
     "READERS",
     "Configuration",
     "ConfigurationRefused",
     "build_settings",
+    "file_spelling",
     "from_environment",
     "from_file",
     "unknown_names",
@@ -48,16 +52,13 @@ __all__ = [
 
 #: What every environment variable idleguard reads starts with (as Flask's config keys do).
 ENV_PREFIX = "IDLEGUARD_"
-#: Words that turn a limit or a URL off, as `idleguard.Policy.from_env` reads them.
-_OFF_WORDS = frozenset({"none", "off", "disabled"})
-_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
-#: How close a mistyped name must be to a real one to be named as a suggestion.
-_SUGGESTION_CUTOFF = 0.7
+#: How the environment spells the settings: `IDLEGUARD_IDLE_TIMEOUT` for `idle_timeout`.
+ENVIRONMENT = Spelling("the environment (IDLEGUARD_*)", prefix=ENV_PREFIX, upper=True, text=True)
 
-#: Reads one setting's value (text from the environment, or what a file holds) into what
-#: the middleware takes; raises `ValueError` saying what is accepted.
-Reader = Callable[[Any], Any]
+
+def file_spelling(file: str | os.PathLike[str]) -> Spelling:
+    """How a configuration file spells the settings: the names themselves, as its keys."""
+    return Spelling(str(file), place=f"{file}: {{key}}", text=True)
 
 
 class ConfigurationRefused(ConfigError):
@@ -77,163 +78,37 @@ class Configuration:
         options: Setting name -> value, as the middleware's keyword arguments take it.
         problems: One line per mistake found; the middleware is not built while any remain.
         notes: One line per thing worth knowing that is not a mistake (an ignored variable).
+        origins: Setting name -> where it was written (`IDLEGUARD_SECRET_KEY`), so the
+            middleware's own refusals name it.
     """
 
     source: str
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     problems: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
+    origins: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-# -- one reader per kind of value ------------------------------------------------------------
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be text, not {type(value).__name__}")
-    return value
+def _read(configuration: Configuration, key: str, value: Any, spelling: Spelling) -> None:
+    """Check one setting and keep its value, or record what is wrong with it.
 
-
-def _url_or_off(value: Any) -> str | None:
-    if value is None or value is False:
-        return None
-    text = _text(value)
-    return None if text.strip().lower() in _OFF_WORDS else text
-
-
-def _switch(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in _TRUE_WORDS:
-            return True
-        if word in _FALSE_WORDS:
-            return False
-    raise ValueError(f"{value!r} is not true or false (1/0, true/false, yes/no, on/off)")
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"{value!r} is not a number of seconds")
-
-
-def _seconds_or_off(value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in _OFF_WORDS):
-        return None
-    return _seconds(value)
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise ValueError(f"{value!r} is not a whole number")
-
-
-def _words(value: Any) -> tuple[str, ...]:
-    # The environment has no lists: commas separate the entries there.
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    raise ValueError(f"{value!r} is not a list of text (in the environment: commas between)")
-
-
-def _secret(value: Any) -> str | list[str]:
-    # One key in the environment (a comma could be part of a key); a list rotates keys.
-    if isinstance(value, list) and value and all(isinstance(key, str) for key in value):
-        return value
-    return _text(value)
-
-
-def _policy(value: Any) -> Policy:
-    # A preset name is looked up here rather than by the middleware, so that the policy
-    # fields given one by one (idle_timeout = 600) apply over the preset, not beside it.
-    if isinstance(value, str):
-        return Policy.preset(value)
-    if isinstance(value, Mapping):
-        return Policy.from_mapping(value)
-    raise ValueError(f"must be a preset name or a table of policy fields, not {value!r}")
-
-
-def _table(value: Any) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise ValueError("must be a table (name -> policy): set it in a configuration file")
-
-
-def _api_key_exempt(value: Any) -> None:
-    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF_WORDS):
-        return None
-    raise ValueError(
-        "only 'none' can be set here (exempt nothing); a predicate is set where the app "
-        "builds the middleware"
-    )
-
-
-#: Every setting the middleware takes, and how its value reads from text; `None` marks a
-#: setting that needs a Python object.
-READERS: dict[str, Reader | None] = {
-    "policy": _policy,
-    "idle_timeout": _seconds_or_off,
-    "absolute_timeout": _seconds_or_off,
-    "warn_before": _seconds,
-    "touch_interval": _seconds_or_off,
-    "store": _text,
-    "secret_key": _secret,
-    "login_url": _url_or_off,
-    "step_up_url": _url_or_off,
-    "https_only": _switch,
-    "fail_open": _switch,
-    "clear_site_data": _switch,
-    "explain_log": _switch,
-    "store_timeout": _seconds,
-    "policy_cache_ttl": _seconds,
-    "websocket_recheck": _seconds,
-    "trusted_proxy_depth": _count,
-    "trusted_proxies": _words,
-    "trusted_origins": _words,
-    "passive_paths": _words,
-    "exempt_paths": _words,
-    "endpoint_prefix": _text,
-    "api_key_exempt": _api_key_exempt,
-    "tenants": _table,
-    "users": _table,
-    "clock": None,
-    "on_event": None,
-    "identity": None,
-    "expired_response": None,
-    "rules": None,
-    "policies": None,
-    "redactor": None,
-    "counters": None,
-    "settings": None,
-}
-
-
-def _suggestion(name: str) -> str | None:
-    close = difflib.get_close_matches(name, list(READERS), n=1, cutoff=_SUGGESTION_CUTOFF)
-    return close[0] if close else None
-
-
-def _read(configuration: Configuration, name: str, value: Any, spelled: str) -> None:
-    """Check one setting and keep its value, or record what is wrong with it."""
+    Everything here is data (text, numbers, tables), so every value goes through its
+    reader, not only text as in a framework's configuration.
+    """
+    name = spelling.name(key)
+    where = spelling.where(key)
     reader = READERS[name]
     if reader is None:
         configuration.problems.append(
-            f"{spelled}: {name} needs a Python object; set it where the app builds the middleware"
+            f"{where}: {name} needs a Python object; set it where the app builds the middleware"
         )
         return
     try:
         configuration.options[name] = reader(value)
     except ValueError as error:  # PolicyError too: a bad preset names the closest one
-        configuration.problems.append(f"{spelled}: {error}")
+        configuration.problems.append(f"{where}: {error}")
+        return
+    configuration.origins[name] = where
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> Configuration:
@@ -251,27 +126,29 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Configuration:
         The configuration, with every problem found.
     """
     env = os.environ if environ is None else environ
-    configuration = Configuration("the environment (IDLEGUARD_*)")
+    configuration = Configuration(ENVIRONMENT.source)
     policy_variables: dict[str, str] = {}
     for variable, value in sorted(env.items()):
         if not variable.startswith(ENV_PREFIX) or not value.strip():
             continue
-        name = variable[len(ENV_PREFIX) :].lower()
+        name = ENVIRONMENT.name(variable)
         if name in POLICY_FIELDS:
             policy_variables[variable] = value
         elif name in READERS:
-            _read(configuration, name, value, variable)
-        elif (close := _suggestion(name)) is not None:
-            configuration.problems.append(
-                f"{variable} is not an idleguard setting; did you mean {ENV_PREFIX}{close.upper()}?"
-            )
+            _read(configuration, variable, value, ENVIRONMENT)
+        elif closest(name, READERS) is not None:
+            configuration.problems.append(str(ENVIRONMENT.unknown(variable, READERS)))
         else:
             configuration.notes.append(f"{variable} is not an idleguard setting; ignored")
     if policy_variables:
+        # Read by Policy.from_env itself, over the preset IDLEGUARD_POLICY names, so that
+        # its errors name the variables as an app's own Policy.from_env() would.
         base = configuration.options.get("policy")
         try:
             configuration.options["policy"] = Policy.from_env(
-                base if isinstance(base, Policy) else None, policy_variables, ENV_PREFIX
+                Policy.preset(base) if isinstance(base, str) else base,
+                policy_variables,
+                ENV_PREFIX,
             )
         except ValueError as error:
             configuration.problems.append(str(error))
@@ -309,48 +186,49 @@ def from_file(path: str | os.PathLike[str]) -> Configuration:
             data = data["idleguard"]
     if not isinstance(data, dict):
         raise ConfigError(f"{file} must hold a table of idleguard settings")
+    spelling = file_spelling(file)
     configuration = Configuration(str(file))
-    configuration.problems.extend(unknown_names(data, str(file)))
-    for name, value in data.items():
-        if name in READERS:
-            _read(configuration, name, value, f"{file}: {name}")
+    configuration.problems.extend(unknown_names(data, spelling))
+    for key, value in data.items():
+        if key in READERS:
+            _read(configuration, key, value, spelling)
     return configuration
 
 
-def unknown_names(config: Mapping[str, Any], source: str) -> list[str]:
+def unknown_names(config: Mapping[str, Any], source: str | Spelling) -> list[str]:
     """A problem for each key of `config` that is not a setting, naming the closest one.
 
     Args:
         config: Setting names (lower case, as a file or `settings.IDLEGUARD` spells them).
-        source: Where they came from, for the messages.
+        source: How they are spelt (`idleguard.integrations.django.DJANGO_SETTINGS`), or
+            where they came from, for the messages.
 
     Returns:
         One line per unknown name.
     """
-    problems = []
-    for name in config:
-        if name not in READERS:
-            close = _suggestion(str(name))
-            hint = f"; did you mean {close!r}?" if close else ""
-            problems.append(f"{source}: {name!r} is not an idleguard setting{hint}")
-    return problems
+    spelling = (
+        source
+        if isinstance(source, Spelling)
+        else Spelling(source, place=f"{source}[{{key!r}}]", suggestion="{key!r}")
+    )
+    return [
+        str(spelling.unknown(str(key), READERS))
+        for key in config
+        if spelling.name(str(key)) not in READERS
+    ]
 
 
 def _format_of(file: Path) -> str:
     return "JSON" if file.suffix.lower() == ".json" else "TOML"
 
 
-async def _never_called(scope: Any, receive: Any, send: Any) -> None:
-    """The app behind a middleware built only to validate its settings; it serves nothing."""
-    raise RuntimeError("idleguard's configuration check serves no requests")
-
-
 def build_settings(configuration: Configuration, **overrides: Any) -> Settings:
-    """The middleware's settings, built by the middleware itself from `configuration`.
+    """The middleware's settings from `configuration`, built as the middleware builds them.
 
-    The options go through `idleguard.integrations.middleware_options`, as a Flask or
-    Django configuration does, and then to `idleguard.IdleGuard`'s constructor, so
-    every start-up error is the one the application would stop with.
+    They go to `idleguard.settings.Settings` through `idleguard.options.Configured`, as
+    the middleware's own keyword arguments and a Flask or Django configuration do, so
+    every start-up error is the one the application would stop with, naming the variable
+    or key it came from (`IDLEGUARD_SECRET_KEY: every secret_key must be ...`).
 
     Args:
         configuration: What was read; refused while it has problems.
@@ -358,19 +236,22 @@ def build_settings(configuration: Configuration, **overrides: Any) -> Settings:
             line, a `policy`, the `on_event` sinks of a command).
 
     Returns:
-        The settings, the store built but not yet reached.
+        The settings, the store built (and reached only under `check_store_at_start`).
 
     Raises:
         ConfigurationRefused: The configuration has problems, or the middleware refused it.
     """
     if configuration.problems:
         raise ConfigurationRefused(list(configuration.problems))
-    config = {**configuration.options, **overrides}
+    origins = {
+        name: where for name, where in configuration.origins.items() if name not in overrides
+    }
+    configured = Configured({**configuration.options, **overrides}, origins)
+    # Read (and so checked) above; it belongs to the ASGI middleware, not to its settings.
+    configured.options.pop("websocket_recheck", None)
     try:
-        options = middleware_options(config, source=configuration.source)
-        guard = IdleGuard(_never_called, **options)
+        return configured.build(Settings)
     except (ValueError, TypeError, ImportError) as error:
         # ConfigError, PolicyError and the URL checks are ValueErrors; a value of the wrong
         # type is a TypeError; a missing driver an ImportError naming the pip extra.
         raise ConfigurationRefused([str(error)]) from error
-    return guard.settings

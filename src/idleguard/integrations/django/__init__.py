@@ -1,10 +1,11 @@
 """Django: a middleware for `MIDDLEWARE`, sync and async, driving idleguard's request flow.
 
 Settings come from `settings.IDLEGUARD`, a dict of the middleware's keyword
-arguments (`{"idle_timeout": 900, "store": "redis://..."}`; see
+arguments (`{"idle_timeout": "15m", "store": "redis://..."}`; see
 [`idleguard.IdleGuard`][idleguard.IdleGuard]). Without `secret_key` the cookie is
-signed with Django's `SECRET_KEY`. Place the middleware after
-`AuthenticationMiddleware`:
+signed with Django's `SECRET_KEY`. `manage.py check` reports a key or value the
+middleware would refuse (`idleguard.E001`, `idleguard.E002`). Place the middleware
+after `AuthenticationMiddleware`:
 
 ```python
 MIDDLEWARE = [
@@ -35,7 +36,7 @@ instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -45,8 +46,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from ... import api
 from ...context import SessionContext
+from ...errors import ConfigError
 from ...flow import Entry
 from ...guard import Guard
+from ...options import SETTING_NAMES, Configured, Spelling
 from ...replies import Reply
 from ...settings import Settings
 from ...wsgi import wsgi_facts
@@ -55,36 +58,53 @@ from .. import (
     binding_for,
     end_with_framework_login,
     login_is_bound,
-    middleware_options,
 )
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
-__all__ = ["IdleGuardMiddleware", "settings_from_django"]
+__all__ = ["DJANGO_SETTINGS", "IdleGuardMiddleware", "settings_from_django"]
 
 logger = logging.getLogger("idleguard")
 
+#: How `settings.IDLEGUARD` spells the settings: the names themselves, as dict keys.
+DJANGO_SETTINGS = Spelling(
+    "settings.IDLEGUARD", place="settings.IDLEGUARD[{key!r}]", suggestion="{key!r}", text=True
+)
 SyncGetResponse = Callable[[HttpRequest], HttpResponseBase]
 AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
-def settings_from_django() -> Settings:
+def settings_from_django(**overrides: Any) -> Settings:
     """The middleware's settings from `settings.IDLEGUARD`.
+
+    Args:
+        **overrides: Settings that replace those of `settings.IDLEGUARD`.
 
     Returns:
         The settings, with Django's `SECRET_KEY` as the secret when
             `settings.IDLEGUARD` names none.
 
     Raises:
-        ConfigError: A key is unknown, or a value makes no sense.
+        ConfigError: A setting is refused; the message says where it was written
+            (`settings.IDLEGUARD['idle_timout']: unknown idleguard setting; did you mean
+            'idle_timeout'?`, `settings.SECRET_KEY ...: every secret_key must be ...`).
     """
     config = getattr(django_settings, "IDLEGUARD", {})
-    options = middleware_options(
-        config, source="settings.IDLEGUARD", fallback_secret=django_settings.SECRET_KEY
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"settings.IDLEGUARD must be a dict of idleguard settings, not {type(config).__name__}"
+        )
+    # websocket_recheck is accepted for a project shared with an ASGI app; Django's
+    # middleware sees no WebSockets.
+    configured = Configured().read(config, DJANGO_SETTINGS, (*SETTING_NAMES, "websocket_recheck"))
+    configured.options.pop("websocket_recheck", None)
+    configured.fallback_secret(
+        django_settings.SECRET_KEY,
+        "settings.SECRET_KEY (it signs idleguard's cookie: settings.IDLEGUARD has no secret_key)",
     )
-    options.pop("websocket_recheck", None)  # Django's middleware sees no WebSockets
-    return Settings(**options)
+    configured.options.update(overrides)
+    return configured.build(Settings)
 
 
 class IdleGuardMiddleware:

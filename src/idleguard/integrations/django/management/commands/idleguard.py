@@ -32,7 +32,7 @@ from .....cli.sessions import write_rows
 from .....errors import StoreUnavailable
 from .....operations import check_built, purge_expired, revoke_sessions, unknown_names
 from .....settings import Settings
-from ... import settings_from_django
+from ... import DJANGO_SETTINGS, settings_from_django
 
 __all__ = ["Command"]
 
@@ -51,6 +51,10 @@ class Command(BaseCommand):
         "their deadline), revoke (end every session of a user), check (validate the settings "
         "and reach the store)."
     )
+
+    # The command refuses settings.IDLEGUARD itself, with exit status 2 and one line; the
+    # system checks (which report the same) would stop it first with status 1.
+    requires_system_checks = []  # noqa: RUF012 - Django's own attribute, read from the class
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -112,11 +116,12 @@ class Command(BaseCommand):
         config = getattr(django_settings, "IDLEGUARD", {})
         store = config.get("store", "memory://") if isinstance(config, dict) else None
         result = check_built(
-            settings_from_django,
+            # The check reaches the store itself, and reports its answer beside the problems.
+            lambda: settings_from_django(check_store_at_start=False),
             SOURCE,
             store if isinstance(store, str) else "",
-            # The middleware stops at the first unknown key; here each gets its "did you mean".
-            problems=unknown_names(config, SOURCE) if isinstance(config, dict) else (),
+            # The middleware stops at the first unknown key; the check reports every one.
+            problems=unknown_names(config, DJANGO_SETTINGS) if isinstance(config, dict) else (),
         )
         report = io.StringIO()
         render(result, report)
@@ -126,15 +131,14 @@ class Command(BaseCommand):
 
 
 def _settings() -> Settings:
-    config = getattr(django_settings, "IDLEGUARD", {})
-    # The middleware refuses the first unknown key; a typo gets its "did you mean" here.
-    problems = unknown_names(config, SOURCE) if isinstance(config, dict) else []
-    if problems:
-        raise CommandError(problems[0], returncode=EXIT_USAGE)
     try:
         return settings_from_django()
     except (ValueError, TypeError, ImportError) as error:
-        raise CommandError(f"{SOURCE}: {error}", returncode=EXIT_USAGE) from None
+        message = str(error)
+        # Most refusals already say where they were written (settings.IDLEGUARD['store']).
+        if not message.startswith("settings."):
+            message = f"{SOURCE}: {message}"
+        raise CommandError(message, returncode=EXIT_USAGE) from None
 
 
 def _subject_of(username: str) -> str:

@@ -45,7 +45,7 @@ CLAIM = ["--idle", "15m", "--absolute", "1h", "--tolerance", "30s", "--check-pat
             ["--check-path", "/me", "--cookie", "a=1"], "say what to expect", id="no-claim"
         ),
         pytest.param(
-            ["--idle", "15x", "--cookie", "a=1"], "'15x' is not a length of time", id="bad-length"
+            ["--idle", "15x", "--cookie", "a=1"], "'15x' is not a duration", id="bad-length"
         ),
         pytest.param(
             ["--idle", "off", "--absolute", "off", "--cookie", "a=1"],

@@ -8,8 +8,9 @@ from collections.abc import Generator
 
 import pytest
 
+from idleguard.durations import read_limit
 from idleguard.testing import SettableClock
-from idleguard.verify import ClockTime, Expectation, RealTime, Scheduler, parse_length
+from idleguard.verify import ClockTime, Expectation, RealTime, Scheduler
 from idleguard.verify.exchange import Answer, Exchange, answer_of, fingerprint, redact_headers
 from idleguard.verify.progress import Progress
 from idleguard.verify.recipes import SignInFailed, parse_credential
@@ -30,13 +31,24 @@ from idleguard.verify.report import ProbeResult, Report, Verdict
     ],
 )
 def test_lengths_read_as_people_write_them(text: str, seconds: float | None) -> None:
-    assert parse_length(text) == seconds
+    assert read_limit(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "15x", "30m1h", "-5", "nan", "inf", "m"])
-def test_a_length_that_is_not_one_is_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="length of time"):
-        parse_length(text)
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("", "is not a duration", id="empty"),
+        pytest.param("15x", "is not a duration", id="unit"),
+        pytest.param("30m1h", "is not a duration", id="order"),
+        pytest.param("m", "is not a duration", id="no-number"),
+        pytest.param("-5", "must not be negative", id="negative"),
+        pytest.param("nan", "must be a finite number", id="nan"),
+        pytest.param("inf", "must be a finite number", id="inf"),
+    ],
+)
+def test_a_length_that_is_not_one_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_limit(text)
 
 
 def test_a_claim_from_a_preset_with_an_override() -> None:

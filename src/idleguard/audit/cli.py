@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from ..durations import read_limit
 from ..presets import lookup
-from ..verify.expectation import parse_length
 from .drift import ExpectedLimits, drift_periods
 from .html_report import missing_requirement, render_html
 from .report import Report, build_report, load, render
@@ -67,7 +67,7 @@ def _quarter(text: str) -> tuple[float, float]:
 
 def _length(text: str) -> float | None:
     try:
-        return parse_length(text)
+        return read_limit(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

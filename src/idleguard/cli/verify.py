@@ -19,6 +19,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..durations import read_limit
 from ..verify import (
     CROSS_SERVICE_PROBES,
     PROBES_PER_TARGET,
@@ -34,7 +35,6 @@ from ..verify import (
     SignInFailed,
     Target,
     Timeline,
-    parse_length,
     run,
     to_html,
     to_json_text,
@@ -54,7 +54,7 @@ NOT_GIVEN: Any = object()
 
 def _length(text: str) -> float | None:
     try:
-        return parse_length(text)
+        return read_limit(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from .bench import Endpoint, Target
 from .exchange import Answer, Credential, Exchange
-from .expectation import Expectation, parse_length
+from .expectation import Expectation
 from .recipes import CommandSignIn, FormSignIn, GivenCookies, HookSignIn, SignIn, SignInFailed
 from .render import to_html, to_json_text, to_markdown
 from .report import ProbeResult, Report, Verdict
@@ -59,7 +59,6 @@ __all__ = [
     "Target",
     "Timeline",
     "Verdict",
-    "parse_length",
     "run",
     "to_html",
     "to_json_text",

@@ -9,53 +9,15 @@ against the claimed limits divided by the same factor, and the report says so.
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from ..presets import lookup
 
-__all__ = ["Expectation", "parse_length"]
+__all__ = ["Expectation"]
 
-_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-# Units largest first, each at most once: "1h30m" reads, "30m1h" does not.
-_LENGTH = re.compile(
-    r"\s*".join(rf"(?:(?P<{unit}>\d+(?:\.\d+)?)\s*{unit})?" for unit in _UNITS), re.IGNORECASE
-)
-_OFF_WORDS = frozenset({"none", "off", "disabled"})
 #: Without `--tolerance`: this share of the shortest limit ...
 DEFAULT_TOLERANCE_SHARE = 0.05
 #: ... and never less than this many seconds (a request's round trip, a store's write).
 MINIMUM_DEFAULT_TOLERANCE = 1.0
-
-
-def parse_length(text: str) -> float | None:
-    """Seconds from `900`, `2.5`, `15m`, `8h`, `90s`, `1h30m` or `1d`; `off` is no limit.
-
-    Args:
-        text: The length as written on a command line.
-
-    Returns:
-        The seconds, or `None` for `off`, `none` or `disabled`.
-
-    Raises:
-        ValueError: The text is not a length, or is negative; the message says what is.
-    """
-    stripped = text.strip()
-    if stripped.lower() in _OFF_WORDS:
-        return None
-    try:
-        seconds = float(stripped)
-    except ValueError:
-        match = _LENGTH.fullmatch(stripped)
-        if not stripped or match is None:
-            raise ValueError(
-                f"{text!r} is not a length of time: write seconds (900) or 15m, 8h, 90s, 1h30m"
-            ) from None
-        seconds = sum(
-            float(amount) * _UNITS[unit] for unit, amount in match.groupdict().items() if amount
-        )
-    if not seconds >= 0 or seconds == float("inf"):
-        raise ValueError(f"{text!r} must be a finite length of time, not negative")
-    return seconds
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

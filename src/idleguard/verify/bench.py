@@ -12,7 +12,10 @@ from .expectation import Expectation
 from .recipes import NoMoreSessions, SignIn, SignInFailed
 from .report import ProbeResult, Record, Verdict
 
-__all__ = ["Bench", "Endpoint", "Inconclusive", "Target", "guarded"]
+__all__ = ["NEW_SESSION", "Bench", "Endpoint", "Inconclusive", "Target", "guarded"]
+
+#: Why the first request of every session is sent: it says how many sessions a probe made.
+NEW_SESSION = "the new session, at once"
 
 Result = TypeVar("Result")
 
@@ -112,9 +115,7 @@ class Bench:
         # its own error): asked at once, the session must be accepted, or nothing the probe
         # measures would mean anything. A recipe that made no request has no sign-in time:
         # its session's clock starts here.
-        exchange = self.request(
-            target, target.check, session, record, "the new session, at once", setup=True
-        )
+        exchange = self.request(target, target.check, session, record, NEW_SESSION, setup=True)
         if exchange.answer is not Answer.ALIVE:
             raise SignInFailed(
                 f"{target.check.url} answered {exchange.status or exchange.error} to the session "

@@ -77,14 +77,17 @@ class ProbeResult:
         return PROBES[self.probe][1]
 
     def to_json(self) -> dict[str, Any]:
-        """The result as the JSON report shows it."""
+        """The result as the JSON report shows it (measured seconds to the millisecond)."""
         return {
             "probe": self.probe,
             "title": self.title,
             "target": self.target,
             "verdict": self.verdict.value,
             "summary": self.summary,
-            "measured": self.measured,
+            "measured": {
+                name: round(value, 3) if isinstance(value, float) else value
+                for name, value in self.measured.items()
+            },
             "findings": self.findings,
             "advice": self.advice,
             "controls": list(self.controls),

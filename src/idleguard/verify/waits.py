@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from .bench import Bench, Endpoint, Inconclusive, Target, guarded
+from .bench import NEW_SESSION, Bench, Endpoint, Inconclusive, Target, guarded
 from .exchange import Answer
 from .report import ProbeResult, Record, Verdict
 
@@ -105,6 +105,8 @@ def _idle(bench: Bench, target: Target, record: Record) -> Waits:
         bench, target, record, spread(low, high, count), (None, None), "round 1"
     )
     rounds = 1
+    # A search beyond or before the limit is one more round, not one less to narrow with.
+    last_round = MAX_ROUNDS
     if bracket[1] is None:  # alive at every wait: look further
         ceiling = 4 * idle
         if expected.absolute_timeout is not None:
@@ -119,6 +121,7 @@ def _idle(bench: Bench, target: Target, record: Record) -> Waits:
                 "beyond the limit",
             )
             rounds += 1
+            last_round += 1
     elif bracket[0] is None:  # refused at every wait: look earlier
         bracket = yield from _round(
             bench,
@@ -129,7 +132,8 @@ def _idle(bench: Bench, target: Target, record: Record) -> Waits:
             "before the limit",
         )
         rounds += 1
-    while rounds < MAX_ROUNDS:
+        last_round += 1
+    while rounds < last_round:
         last_alive, first_refused = bracket
         if (
             last_alive is None
@@ -146,30 +150,35 @@ def _idle(bench: Bench, target: Target, record: Record) -> Waits:
         first_refused_after=first_refused,
         expected=idle,
         tolerance=expected.tolerance,
-        sessions=len([e for e in record.exchanges if e.note.startswith("sign in")]) or None,
+        sessions=sum(1 for exchange in record.exchanges if exchange.note == NEW_SESSION),
     )
     where = f"alive after {seconds(last_alive)} idle, refused after {seconds(first_refused)}"
     claim = f"claimed {seconds(idle)}, tolerance {seconds(expected.tolerance)}"
     if last_alive is None or last_alive < low:
+        finding = (
+            f"refused already after {seconds(first_refused)} idle"
+            if last_alive is None
+            else f"expired between {seconds(last_alive)} and {seconds(first_refused)} idle"
+        )
         return bench.finish(
             record,
             Verdict.FAILED,
             f"expired early: {where}; {claim}",
-            findings=[
-                f"refused after {seconds(first_refused)} idle, before the claimed {seconds(idle)}"
-            ],
+            findings=[f"{finding}, before the claimed {seconds(idle)}"],
         )
     if first_refused is None or first_refused > idle + expected.tolerance:
         finding = (
             f"still alive after {seconds(last_alive)} idle, never refused"
             if first_refused is None
-            else f"refused only after {seconds(first_refused)} idle"
+            else f"expired between {seconds(last_alive)} and {seconds(first_refused)} idle"
         )
         return bench.finish(
             record,
             Verdict.FAILED,
             f"idle limit longer than claimed: {where}; {claim}",
-            findings=[f"{finding}; claimed {seconds(idle)} + {seconds(expected.tolerance)}"],
+            findings=[
+                f"{finding}, past the claimed {seconds(idle)} + {seconds(expected.tolerance)}"
+            ],
         )
     return bench.finish(record, Verdict.PASSED, f"{where}; {claim}")
 

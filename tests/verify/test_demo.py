@@ -134,3 +134,19 @@ def test_compressed_time_divides_the_claim(
     assert report["expected"]["compression"] == 60
     assert report["expected"]["idle_timeout"] == 15
     assert report["expected"]["tolerance"] == 1.0  # 5 % of 15 s is less than the 1 s floor
+
+
+def test_the_demo_in_development_mode_fails_the_cookie_probe(
+    clock: SettableClock, timeline: ClockTime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # IDLEGUARD_DEV=1 (plain HTTP) drops Secure and the __Host- prefix: fine on a laptop,
+    # drift anywhere else.
+    app = create_app(clock=clock, policy=Policy.preset("pci-dss"), https_only=False)
+    with serve_asgi(app) as url:
+        arguments = parser().parse_args(
+            demo_arguments(url, "--preset", "pci-dss", "--probe", "cookie-attributes")
+        )
+        assert execute(arguments, timeline) == 1
+    out = capsys.readouterr().out
+    assert "FAILED   cookie-attributes" in out
+    assert "idleguard: no Secure attribute" in out

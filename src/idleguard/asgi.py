@@ -25,6 +25,7 @@ from .guard import (
     Guard,
     websocket_refusal,
 )
+from .provider import MAX_LOGOUT_BODY
 from .replies import Reply
 from .settings import Settings
 from .shared import shared_settings
@@ -246,7 +247,10 @@ class IdleGuard:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         guard = self.guard
-        step = guard.enter(self._facts(scope))
+        facts = self._facts(scope)
+        if guard.wants_body(facts):
+            facts.body = await _read_body(receive, MAX_LOGOUT_BODY)
+        step = guard.enter(facts)
         # In-process stores are driven without a coroutine per call: this is
         # the path every request takes, and each await costs.
         entry: Entry = guard.run_sync(step) if guard.in_process else await guard.run(step)
@@ -383,6 +387,23 @@ class _WatchedSocket:
                     tasks.cancel_scope.cancel()
         finally:
             forget()
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or `None` once it grows past `limit` bytes (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None  # the client went away
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 async def _refuse_handshake(scope: Scope, receive: Receive, send: Send, entry: Entry) -> None:

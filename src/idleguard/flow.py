@@ -34,6 +34,7 @@ from .replies import (
     expired_reply,
     internal_error_reply,
     json_reply,
+    provider_logout_reply,
     step_up_location,
     store_unavailable_reply,
 )
@@ -194,7 +195,22 @@ class Flow:
         # The session is over: refuse the credential, and report it if it ended just now.
         reason = (decision.reason or EndReason.INVALID).value
         events = [expiry_event(context, decision, record, now)] if decision.expired_now else []
-        return Entry(context, settings.expired_response(settings, facts, reason), events)
+        reply = yield from self._ended_reply(context, key, reason)
+        return Entry(context, reply, events)
+
+    def _ended_reply(self, context: SessionContext, key: str, reason: str) -> StepOf:
+        """The answer to a refused session; through the identity provider when it has one.
+
+        The provider says where the browser goes so its own session ends too
+        (or `None`: the usual sign-in page or `401`).
+        """
+        settings = self.settings
+        provider = settings.identity_provider
+        if provider is not None:
+            location = yield from provider.logout_location(key, reason, context.facts)
+            if location is not None:
+                return provider_logout_reply(settings, context.facts, reason, location)
+        return settings.expired_response(settings, context.facts, reason)
 
     def _readings_differ(self, facts: RequestFacts) -> bool:
         """The app's own reading of the path would be treated differently from ours."""

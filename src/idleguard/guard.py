@@ -19,6 +19,7 @@ from .endpoints import serve
 from .events import Event, emit_async, emit_sync
 from .facts import RequestFacts
 from .flow import Entry, Flow
+from .provider import BACKCHANNEL_LOGOUT
 from .settings import Settings
 from .steps import StepOf, drive_async, drive_sync
 
@@ -55,7 +56,17 @@ class Guard:
         self.policies = settings.policies
         # An in-process store never blocks: drive it without awaits or timeouts,
         # unless a policy resolver may need awaiting.
-        self.in_process = not self.store.remote and not self.policies.may_await
+        # An identity provider fetches its keys over the network: always awaited.
+        self.in_process = (
+            not self.store.remote
+            and not self.policies.may_await
+            and settings.identity_provider is None
+        )
+        self._body_path = (
+            None
+            if settings.identity_provider is None
+            else settings.endpoint_prefix + BACKCHANNEL_LOGOUT
+        )
         self._strangers: list[float] = []
         self._warned = False
 
@@ -78,6 +89,14 @@ class Guard:
         if entry.context.stranger:
             self._note_stranger()
         return entry
+
+    def wants_body(self, facts: RequestFacts) -> bool:
+        """The request is for an endpoint that reads its body: the adapter reads it first.
+
+        At most [`MAX_LOGOUT_BODY`][idleguard.provider.MAX_LOGOUT_BODY] bytes; a
+        larger body is left unread (`facts.body` stays `None`) and refused.
+        """
+        return facts.method == "POST" and facts.path == self._body_path
 
     def _note_stranger(self) -> None:
         """A cookie idleguard signed named no record: warn when it keeps happening."""

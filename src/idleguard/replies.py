@@ -21,6 +21,9 @@ __all__ = [
     "expired_reply",
     "internal_error_reply",
     "json_reply",
+    "login_location",
+    "next_path",
+    "provider_logout_reply",
     "safe_next",
     "step_up_location",
     "store_unavailable_reply",
@@ -82,10 +85,44 @@ def _local(url: str, facts: RequestFacts) -> str:
     return facts.root + url if url.startswith("/") and facts.root else url
 
 
-def _with_next(url: str, facts: RequestFacts) -> str:
+def next_path(facts: RequestFacts) -> str | None:
+    """Where a browser was going, to come back to after signing in: a plain local GET only."""
     if facts.method == "GET" and safe_next(facts.path):
-        url += ("&" if "?" in url else "?") + "next=" + quote(facts.root + facts.path, safe="/")
+        return facts.root + facts.path
+    return None
+
+
+def _with_next(url: str, facts: RequestFacts, target: str | None = None) -> str:
+    # `None`: where this request was going; an empty string: nowhere in particular.
+    target = next_path(facts) if target is None else target
+    if target:
+        url += ("&" if "?" in url else "?") + "next=" + quote(target, safe="/")
     return url
+
+
+def login_location(
+    login_url: str, facts: RequestFacts, reason: str, target: str | None = None
+) -> str:
+    """The sign-in page with `?reason=` and `next=` (`target`, else where `facts` was going)."""
+    location = f"{_local(login_url, facts)}{'&' if '?' in login_url else '?'}reason={reason}"
+    return _with_next(location, facts, target)
+
+
+def provider_logout_reply(
+    settings: ReplySettings, facts: RequestFacts, reason: str, logout_url: str
+) -> Reply:
+    """The answer to an ended session whose identity provider session must end too.
+
+    A browser navigation is sent (`303`) to the provider's logout URL, which
+    sends it back to the sign-in page; anything else gets the `401` JSON of
+    [`expired_reply`][idleguard.replies.expired_reply] with `logout_url`, the
+    address to open so the provider's session ends as well.
+    """
+    headers = settings.clear_cookie_headers()
+    if facts.wants_html and settings.login_url is not None:
+        return Reply(303, [("location", logout_url), NO_STORE, *headers])
+    payload = {"error": "session_expired", "reason": reason, "logout_url": logout_url}
+    return json_reply(401, payload, headers)
 
 
 def expired_reply(settings: ReplySettings, facts: RequestFacts, reason: str) -> Reply:
@@ -100,8 +137,9 @@ def expired_reply(settings: ReplySettings, facts: RequestFacts, reason: str) -> 
     headers = settings.clear_cookie_headers()
     login_url = settings.login_url
     if facts.wants_html and login_url is not None:
-        location = f"{_local(login_url, facts)}{'&' if '?' in login_url else '?'}reason={reason}"
-        return Reply(303, [("location", _with_next(location, facts)), NO_STORE, *headers])
+        return Reply(
+            303, [("location", login_location(login_url, facts, reason)), NO_STORE, *headers]
+        )
     return json_reply(401, {"error": "session_expired", "reason": reason}, headers)
 
 

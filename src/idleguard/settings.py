@@ -15,6 +15,7 @@ from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_exempt, path_matches
 from .identity import Identity, SignedCookie, check_adopt
 from .policy import Policy
+from .provider import IdentityProvider
 from .replies import Reply, ReplySettings, expired_reply
 from .rules import Rule
 from .stores import Store, from_url
@@ -74,6 +75,7 @@ class Settings:
         trusted_proxies: Iterable[str] = (),
         endpoint_prefix: str = "/_idleguard/",
         trusted_origins: Iterable[str] = (),
+        identity_provider: IdentityProvider | None = None,
     ) -> None:
         if policies is None:
             if policy is not None and not isinstance(policy, (Policy, str, TenantPolicy)):
@@ -162,6 +164,10 @@ class Settings:
             check_origin("trusted_origins", origin) for origin in trusted_origins
         )
         self.policies.bind(clock, self.hooks, self.exempt_paths)
+        #: The single sign-on provider whose session ends with idleguard's, or `None`.
+        self.identity_provider = identity_provider
+        if identity_provider is not None:
+            identity_provider.bind(store=store, clock=clock, endpoint_prefix=self.endpoint_prefix)
         attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
         self._cookie_attributes = attributes
         self._clear_cookie = (

@@ -15,6 +15,7 @@ from .events import Event
 from .facts import HEADER_NAMES, RequestFacts, readings
 from .flow import Entry
 from .guard import Guard, merge_headers
+from .provider import MAX_LOGOUT_BODY
 from .replies import Reply
 from .settings import Settings
 
@@ -51,6 +52,18 @@ def wsgi_facts(environ: Environ, path_info: str | None = None) -> RequestFacts:
     )
 
 
+def read_wsgi_body(environ: Environ, limit: int) -> bytes | None:
+    """The request body by its `Content-Length`, or `None` when that is missing or past `limit`."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    if not 0 <= length <= limit:
+        return None
+    body: bytes = environ["wsgi.input"].read(length)
+    return body
+
+
 class IdleGuardWSGI:
     """WSGI middleware that enforces idle and absolute session timeouts on every request.
 
@@ -85,7 +98,10 @@ class IdleGuardWSGI:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         guard = self.guard
-        entry: Entry = guard.run_sync(guard.enter(wsgi_facts(environ)))
+        facts = wsgi_facts(environ)
+        if guard.wants_body(facts):
+            facts.body = read_wsgi_body(environ, MAX_LOGOUT_BODY)
+        entry: Entry = guard.run_sync(guard.enter(facts))
         guard.emit_sync(entry.events)
         if entry.reply is not None:
             return _send_reply(start_response, entry.reply)

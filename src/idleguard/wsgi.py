@@ -27,6 +27,8 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 #: environ key -> header name, for the headers idleguard reads.
 _ENVIRON_KEYS = {"HTTP_" + name.upper().replace("-", "_"): name for name in HEADER_NAMES}
+# WSGI (PEP 3333) keeps Content-Type under its CGI name, without the HTTP_ prefix.
+_ENVIRON_KEYS["CONTENT_TYPE"] = _ENVIRON_KEYS.pop("HTTP_CONTENT_TYPE")
 
 
 def read_headers(environ: Environ) -> dict[str, str]:

@@ -1,0 +1,212 @@
+"""Single sign-on end to end: the example app over ASGI and WSGI against a real OpenID Provider."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from examples.oidc_app import create_app, create_flask_app
+from idleguard import PathRule, Policy
+from idleguard.testing import EventCollector
+from tests.oidc.conftest import (
+    CLIENT_SECRET,
+    SECRET_KEY,
+    Browser,
+    OffsetClock,
+    OpenIDProviderServer,
+    is_sign_in_form,
+    serving,
+    wait_for,
+)
+from tests.servers import RedisServer, ServerUnavailable, unavailable
+
+IDLE = 60.0
+
+
+class Site:
+    def __init__(self, url: str, clock: OffsetClock, events: EventCollector) -> None:
+        self.url = url
+        self.clock = clock
+        self.events = events
+
+
+@contextlib.contextmanager
+def site(
+    provider: OpenIDProviderServer, slot: int, kind: str, store: str = "memory://", **options: Any
+) -> Iterator[Site]:
+    port = provider.app_ports[slot]
+    url = f"http://127.0.0.1:{port}"
+    clock = OffsetClock()
+    events = EventCollector()
+    factory: Any = create_flask_app if kind == "wsgi" else create_app
+    app = factory(
+        issuer=provider.url,
+        client_id=f"app{slot}",
+        client_secret=CLIENT_SECRET,
+        app_url=url,
+        secret_key=SECRET_KEY,
+        clock=clock,
+        store=store,
+        on_event=events,
+        https_only=False,
+        policy=Policy(idle_timeout=IDLE, absolute_timeout=3600, warn_before=10),
+        **options,
+    )
+    provider.set_offset(0)
+    with serving(app, port, wsgi=kind == "wsgi") as served:
+        yield Site(served, clock, events)
+    provider.set_offset(0)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    client = Browser()
+    yield client
+    client.close()
+
+
+KINDS = [pytest.param("asgi", id="asgi"), pytest.param("wsgi", id="wsgi")]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_idle_sign_out_ends_the_provider_session(
+    provider: OpenIDProviderServer, browser: Browser, kind: str
+) -> None:
+    with site(provider, 0, kind) as app:
+        home = browser.sign_in(app.url + "/login/start")
+        assert "Signed in as alice" in home.text
+        # Signed in at the provider: a fresh authorization goes through without a form.
+        again = browser.http.get(app.url + "/login/start")
+        assert "/auth?" in again.headers["location"]
+        app.clock.offset = IDLE + 1
+        landed = browser.follow(app.url + "/")
+        assert landed.url.path == "/login", landed.url
+        assert landed.url.params["reason"] == "idle"
+        assert landed.url.params.get("next") == "/"
+        # The provider's session is gone: signing in asks for credentials again.
+        page = browser.follow(app.url + "/login/start")
+        assert is_sign_in_form(page)
+        assert [event.type.value for event in app.events.events][-1] == (
+            "session_expired_inactivity"
+        )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_api_client_gets_the_logout_url(
+    provider: OpenIDProviderServer, browser: Browser, kind: str
+) -> None:
+    with site(provider, 1, kind) as app:
+        browser.sign_in(app.url + "/login/start")
+        app.clock.offset = IDLE + 1
+        response = browser.http.get(app.url + "/", headers={"accept": "application/json"})
+        assert response.status_code == 401
+        body = response.json()
+        assert body["reason"] == "idle"
+        logout = httpx.URL(body["logout_url"])
+        assert str(logout).startswith(provider.url + "/session/end")
+        assert logout.params["post_logout_redirect_uri"] == app.url + "/_idleguard/signed-out"
+        assert logout.params["id_token_hint"].count(".") == 2
+        assert "idleguard" not in response.headers.get("set-cookie", "").split("=")[1:2]
+
+
+def _backchannel(provider: OpenIDProviderServer, browser: Browser, app: Site) -> None:
+    browser.sign_in(app.url + "/login/start")
+    assert "Signed in as alice" in browser.http.get(app.url + "/").text
+    # The user signs out at the provider itself (no id_token_hint: the provider's own page).
+    browser.follow(provider.url + "/session/end")
+    try:
+        wait_for(lambda: bool(app.events.of_type("session_ended")), "the back-channel logout")
+    except AssertionError:
+        raise AssertionError(provider.log()[-3000:]) from None
+    ended = app.events.of_type("session_ended")
+    assert [event.reason for event in ended] == ["idp_logout"]
+    response = browser.http.get(app.url + "/", headers={"accept": "application/json"})
+    assert response.status_code == 401
+    assert response.json()["reason"] == "idp_logout"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_backchannel_logout_on_the_memory_store(
+    provider: OpenIDProviderServer, browser: Browser, kind: str
+) -> None:
+    with site(provider, 2, kind) as app:
+        _backchannel(provider, browser, app)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    try:
+        server = RedisServer()
+        server.start()
+    except ServerUnavailable as error:
+        unavailable("redis-server", error)
+    yield server
+    server.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("kind", KINDS)
+def test_backchannel_logout_on_redis(
+    provider: OpenIDProviderServer, browser: Browser, redis_server: RedisServer, kind: str
+) -> None:
+    with site(provider, 3, kind, store=redis_server.url) as app:
+        _backchannel(provider, browser, app)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_up_needs_a_fresh_auth_time(
+    provider: OpenIDProviderServer, browser: Browser, kind: str
+) -> None:
+    # A short rule: the provider's clock moves with the app's, and the app's OAuth client
+    # checks the id token's iat against its own wall clock (a few minutes of leeway).
+    with site(provider, 0, kind, rules=[PathRule("/billing", authenticated_within=30)]) as app:
+        browser.sign_in(app.url + "/login/start")
+        for step in (20, 40):
+            app.clock.offset = step
+            provider.set_offset(step)
+            assert browser.http.get(app.url + "/").status_code == 200
+        refused = browser.http.get(app.url + "/billing", headers={"accept": "text/html"})
+        assert refused.status_code == 303
+        assert refused.headers["location"].startswith("/step-up")
+        # The step-up asks for max_age=0; a user agent that drops it gets a silent SSO
+        # answer with the old auth_time, which must not count.
+        asked = browser.http.get(app.url + "/step-up?next=/billing")
+        authorize = httpx.URL(asked.headers["location"])
+        assert authorize.params["max_age"] == "0"
+        assert authorize.params["prompt"] == "login"
+        assert authorize.params["acr_values"] == "urn:idleguard:mfa"
+        params = {
+            k: v
+            for k, v in authorize.params.items()
+            if k not in ("max_age", "prompt", "acr_values")
+        }
+        stale = browser.follow(str(authorize.copy_with(params=params)))
+        assert stale.status_code == 403
+        assert "auth_time" in stale.text
+        assert "Signed in as mallory" not in browser.http.get(app.url + "/").text
+        # Done properly: the provider asks for credentials, and the answer is accepted.
+        page = browser.follow(app.url + "/step-up?next=/billing")
+        assert is_sign_in_form(page)
+        done = browser.submit_sign_in(page)
+        assert done.status_code == 200
+        assert 'id="billing"' in done.text
+        assert app.events.of_type("reauthenticated")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_up_by_another_user_is_refused(
+    provider: OpenIDProviderServer, browser: Browser, kind: str
+) -> None:
+    with site(provider, 1, kind) as app:
+        browser.sign_in(app.url + "/login/start")
+        page = browser.follow(app.url + "/step-up?next=/billing")
+        answer = browser.submit_sign_in(page, login="mallory")
+        # Another account at the provider ends alice's provider session (and, by back-channel
+        # logout, her session here); either way the step-up is not granted to her session.
+        assert 'id="billing"' not in answer.text
+        assert not app.events.of_type("reauthenticated")
+        assert "Signed in as mallory" not in browser.http.get(app.url + "/").text

@@ -15,6 +15,7 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
+from .bodies import read_asgi_body
 from .context import SessionContext
 from .facts import HEADER_NAMES, RequestFacts, app_path, readings
 from .flow import Entry
@@ -249,7 +250,7 @@ class IdleGuard:
         guard = self.guard
         facts = self._facts(scope)
         if guard.wants_body(facts):
-            facts.body = await _read_body(receive, MAX_LOGOUT_BODY)
+            facts.body = await read_asgi_body(receive, MAX_LOGOUT_BODY)
         step = guard.enter(facts)
         # In-process stores are driven without a coroutine per call: this is
         # the path every request takes, and each await costs.
@@ -387,23 +388,6 @@ class _WatchedSocket:
                     tasks.cancel_scope.cancel()
         finally:
             forget()
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or `None` once it grows past `limit` bytes (the rest is not read)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None  # the client went away
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 async def _refuse_handshake(scope: Scope, receive: Receive, send: Send, entry: Entry) -> None:

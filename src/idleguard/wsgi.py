@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
+from .bodies import read_wsgi_body
 from .context import SessionContext
 from .events import Event
 from .facts import HEADER_NAMES, RequestFacts, readings
@@ -52,18 +53,6 @@ def wsgi_facts(environ: Environ, path_info: str | None = None) -> RequestFacts:
         routed,
         (environ.get("SCRIPT_NAME") or "").rstrip("/"),
     )
-
-
-def read_wsgi_body(environ: Environ, limit: int) -> bytes | None:
-    """The request body by its `Content-Length`, or `None` when that is missing or past `limit`."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None
-    if not 0 <= length <= limit:
-        return None
-    body: bytes = environ["wsgi.input"].read(length)
-    return body
 
 
 class IdleGuardWSGI:

@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 import idleguard
 from idleguard import IdleGuard, IdleGuardWSGI, PathRule, Policy
+from idleguard.api import context_of
 from idleguard.integrations.oidc import AuthenticationRefused, OpenIDProvider
 
 #: The page that asks for a fresh authentication at the provider.
@@ -69,8 +70,11 @@ def _home(subject: str | None) -> str:
     )
 
 
-def _login(reason: str | None) -> str:
-    said = f'<p id="reason">{html.escape(idleguard.describe_end(reason))}</p>' if reason else ""
+def _login(reason: str | None, request: Any) -> str:
+    # The sentence names the limit of the policy the session lived under.
+    policy = context_of(request).policy
+    text = idleguard.describe_end(reason, policy) if reason else ""
+    said = f'<p id="reason">{html.escape(text)}</p>' if reason else ""
     return f'{said}<p><a id="sign-in" href="/login/start">Sign in</a></p>'
 
 
@@ -109,7 +113,7 @@ def create_app(
         return HTMLResponse(_home(None if info is None else info.subject))
 
     async def login(request: Request) -> Response:
-        return HTMLResponse(_login(request.query_params.get("reason")))
+        return HTMLResponse(_login(request.query_params.get("reason"), request))
 
     async def start(request: Request) -> Response:
         request.session.pop("step_up", None)
@@ -184,7 +188,7 @@ def create_flask_app(
 
     @app.get("/login")
     def login() -> str:
-        return _login(flask_request.args.get("reason"))
+        return _login(flask_request.args.get("reason"), flask_request)
 
     @app.get("/login/start")
     def start() -> Any:

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -127,9 +127,31 @@ def provider(app_ports: list[int]) -> Iterator[OpenIDProviderServer]:
     server.close()
 
 
+def closing(app: Any, close: Callable[[], Awaitable[None]]) -> Any:
+    """`app` with a lifespan that awaits `close()` at shutdown, in the server's own loop."""
+
+    async def with_lifespan(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return with_lifespan
+
+
 @contextlib.contextmanager
 def serving(app: Any, port: int, *, wsgi: bool) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1:`port` in a thread: uvicorn (ASGI) or werkzeug (WSGI)."""
+    """Serve `app` on 127.0.0.1:`port` in a thread: uvicorn (ASGI) or werkzeug (WSGI).
+
+    Under uvicorn the session store's async connections are closed in its loop at shutdown.
+    """
     if wsgi:
         server = make_server("127.0.0.1", port, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -143,7 +165,9 @@ def serving(app: Any, port: int, *, wsgi: bool) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")
+    config = uvicorn.Config(
+        closing(app, app.settings.store.aclose), log_level="warning", lifespan="on", ws="none"
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -57,9 +57,14 @@ def site(
         **options,
     )
     provider.set_offset(0)
-    with serving(app, port, wsgi=kind == "wsgi") as served:
-        yield Site(served, clock, events)
-    provider.set_offset(0)
+    settings = app.wsgi_app.settings if kind == "wsgi" else app.settings
+    try:
+        with serving(app, port, wsgi=kind == "wsgi") as served:
+            yield Site(served, clock, events)
+    finally:
+        settings.identity_provider.close()
+        settings.store.close()
+        provider.set_offset(0)
 
 
 @pytest.fixture

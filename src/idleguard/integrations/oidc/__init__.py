@@ -159,6 +159,11 @@ class OpenIDProvider:
         if self.ledger is None:
             self.ledger = _ledger_for(self._ledger_option, store, clock)
 
+    def close(self) -> None:
+        """Close the ledger's connections (a Redis ledger's); call it when the app stops."""
+        if self.ledger is not None:
+            self.ledger.close()
+
     def _bound(self) -> Ledger:
         if self.ledger is None:
             raise LookupError("OpenIDProvider is not in use: pass it as identity_provider=")

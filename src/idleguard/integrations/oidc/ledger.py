@@ -43,6 +43,7 @@ class Ledger(Protocol):
     async def amembers(self, group: str) -> list[str]: ...
     async def aclaim(self, token_id: str, ttl: float) -> bool: ...
     async def arelease(self, token_id: str) -> None: ...
+    def close(self) -> None: ...
 
 
 class MemoryLedger:
@@ -114,6 +115,9 @@ class MemoryLedger:
 
     async def arelease(self, token_id: str) -> None:
         self.release(token_id)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class RedisLedger:
@@ -196,6 +200,10 @@ class RedisLedger:
 
     async def arelease(self, token_id: str) -> None:
         await anyio.to_thread.run_sync(self.release, token_id)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._client.close()
 
 
 def _ms(seconds: float) -> int:

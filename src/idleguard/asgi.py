@@ -165,6 +165,8 @@ class IdleGuard:
         trusted_origins (Iterable[str]): Origins (`https://app.example.com`) besides
             the request's own `Host` that may call `keepalive` and `logout`: for a
             proxy that rewrites `Host`.
+        identity_provider (IdentityProvider): Single sign-on: expiry ends the
+            provider's session too, its back-channel logout ends ours (`docs/sso.md`).
 
     Raises:
         TypeError: Both `settings` and the options it is built from were given.

@@ -10,6 +10,7 @@ the app's is wall time plus an offset, the provider's the same offset
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -125,6 +126,60 @@ def provider(app_ports: list[int]) -> Iterator[OpenIDProviderServer]:
         unavailable("the OpenID Provider (node oidc-provider)", error)
     yield server
     server.close()
+
+
+class LogoutRecorder:
+    """Wraps an app: records each back-channel logout request's body and the answer's status."""
+
+    PATH = "/_idleguard/backchannel-logout"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bytes, int]] = []
+
+    def asgi(self, app: Any) -> Any:
+        async def recorded(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http" or scope["path"] != self.PATH:
+                await app(scope, receive, send)
+                return
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            replayed = False
+
+            async def replay() -> Any:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def watch(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    self.calls.append((body, message["status"]))
+                await send(message)
+
+            await app(scope, replay, watch)
+
+        recorded.settings = app.settings  # type: ignore[attr-defined]
+        return recorded
+
+    def wsgi(self, app: Any) -> Any:
+        def recorded(environ: Any, start_response: Any) -> Any:
+            if environ.get("PATH_INFO") != self.PATH:
+                return app(environ, start_response)
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+
+            def watch(status: str, headers: Any, exc_info: Any = None) -> Any:
+                self.calls.append((body, int(status.split()[0])))
+                return start_response(status, headers, exc_info)
+
+            return app(environ, watch)
+
+        return recorded
 
 
 def closing(app: Any, close: Callable[[], Awaitable[None]]) -> Any:

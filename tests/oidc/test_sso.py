@@ -16,6 +16,7 @@ from tests.oidc.conftest import (
     CLIENT_SECRET,
     SECRET_KEY,
     Browser,
+    LogoutRecorder,
     OffsetClock,
     OpenIDProviderServer,
     is_sign_in_form,
@@ -28,10 +29,14 @@ IDLE = 60.0
 
 
 class Site:
-    def __init__(self, url: str, clock: OffsetClock, events: EventCollector) -> None:
+    def __init__(
+        self, url: str, clock: OffsetClock, events: EventCollector, logouts: LogoutRecorder
+    ) -> None:
         self.url = url
         self.clock = clock
         self.events = events
+        #: The back-channel logout requests the provider sent, with the status each got.
+        self.logouts = logouts
 
 
 @contextlib.contextmanager
@@ -58,9 +63,11 @@ def site(
     )
     provider.set_offset(0)
     settings = app.wsgi_app.settings if kind == "wsgi" else app.settings
+    logouts = LogoutRecorder()
+    served_app = logouts.wsgi(app) if kind == "wsgi" else logouts.asgi(app)
     try:
-        with serving(app, port, wsgi=kind == "wsgi") as served:
-            yield Site(served, clock, events)
+        with serving(served_app, port, wsgi=kind == "wsgi") as served:
+            yield Site(served, clock, events, logouts)
     finally:
         settings.identity_provider.close()
         settings.store.close()
@@ -215,3 +222,41 @@ def test_step_up_by_another_user_is_refused(
         assert 'id="billing"' not in answer.text
         assert not app.events.of_type("reauthenticated")
         assert "Signed in as mallory" not in browser.http.get(app.url + "/").text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_providers_logout_tokens_replayed_or_for_another_client_change_nothing(
+    provider: OpenIDProviderServer, browser: Browser, kind: str
+) -> None:
+    with site(provider, 0, kind) as app:
+        browser.sign_in(app.url + "/login/start")
+        # The same user signs in to another client of the provider, whose back-channel URI
+        # (misconfigured, or an attacker's choice) is this app's: its tokens' aud is "other".
+        other = browser.http.get(
+            provider.url + "/auth",
+            params={
+                "client_id": "other",
+                "response_type": "code",
+                "scope": "openid",
+                "redirect_uri": app.url + "/other",
+                "nonce": "n",
+                "state": "s",
+            },
+        )
+        assert other.is_redirect
+        assert "/other?code=" in other.headers["location"]
+        browser.follow(provider.url + "/session/end")
+        wait_for(lambda: len(app.logouts.calls) == 2, "both back-channel logouts")
+        statuses = sorted(status for _, status in app.logouts.calls)
+        assert statuses == [200, 400]
+        assert [event.reason for event in app.events.of_type("session_ended")] == ["idp_logout"]
+        # The accepted token, sent again, is refused and ends nothing more.
+        accepted = next(body for body, status in app.logouts.calls if status == 200)
+        replayed = httpx.post(
+            app.url + "/_idleguard/backchannel-logout",
+            content=accepted,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert replayed.status_code == 400
+        assert "used before" in replayed.json()["error_description"]
+        assert len(app.events.of_type("session_ended")) == 1

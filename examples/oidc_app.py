@@ -78,6 +78,18 @@ def _login(reason: str | None, request: Any) -> str:
     return f'{said}<p><a id="sign-in" href="/login/start">Sign in</a></p>'
 
 
+def _register(oauth: Any, issuer: str, client_id: str, client_secret: str) -> Any:
+    """The provider as an Authlib client (Starlette's or Flask's registry): discovery, openid."""
+    oauth.register(
+        "idp",
+        client_id=client_id,
+        client_secret=client_secret,
+        server_metadata_url=issuer + "/.well-known/openid-configuration",
+        client_kwargs={"scope": "openid"},
+    )
+    return oauth.idp
+
+
 def provider_for(issuer: str, client_id: str, app_url: str, **options: Any) -> OpenIDProvider:
     """The provider as both versions use it: step-up asks for (and accepts only) `STEP_UP_ACR`."""
     return OpenIDProvider(
@@ -98,15 +110,7 @@ def create_app(
 ) -> IdleGuard:
     """The Starlette version: Authlib's Starlette client, idleguard around it."""
     provider = provider_for(issuer, client_id, app_url, **(provider_options or {}))
-    oauth = OAuth()
-    oauth.register(
-        "idp",
-        client_id=client_id,
-        client_secret=client_secret,
-        server_metadata_url=issuer + "/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid"},
-    )
-    idp: Any = oauth.idp
+    idp = _register(OAuth(), issuer, client_id, client_secret)
 
     async def home(request: Request) -> Response:
         info = idleguard.current(request)
@@ -171,15 +175,7 @@ def create_flask_app(
     provider = provider_for(issuer, client_id, app_url, **(provider_options or {}))
     app = Flask(__name__)
     app.secret_key = secret_key
-    oauth = FlaskOAuth(app)
-    oauth.register(
-        "idp",
-        client_id=client_id,
-        client_secret=client_secret,
-        server_metadata_url=issuer + "/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid"},
-    )
-    idp: Any = oauth.idp
+    idp = _register(FlaskOAuth(app), issuer, client_id, client_secret)
 
     @app.get("/")
     def home() -> str:

@@ -10,7 +10,7 @@ limit. [`idleguard.integrations.oidc.OpenIDProvider`][idleguard.integrations.oid
 is the OpenID Connect one; anything with these methods will do.
 
 Its calls are steps like the flow's own (`idleguard.steps`): they yield
-[`Call`][idleguard.steps.Call] values for their I/O (the IdP's keys, a small
+`idleguard.steps.Call` values for their I/O (the IdP's keys, a small
 server-side ledger), so WSGI drives them with sync calls and ASGI awaits them.
 """
 

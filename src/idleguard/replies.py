@@ -115,7 +115,7 @@ def provider_logout_reply(
 
     A browser navigation is sent (`303`) to the provider's logout URL, which
     sends it back to the sign-in page; anything else gets the `401` JSON of
-    [`expired_reply`][idleguard.replies.expired_reply] with `logout_url`, the
+    `expired_reply` with `logout_url`, the
     address to open so the provider's session ends as well.
     """
     headers = settings.clear_cookie_headers()

@@ -233,6 +233,12 @@ class OpenIDProvider:
             links.append("sid:" + claims["sid"])
         return context, context.key, entry, links
 
+    def _live(self, request: Any, caller: str) -> tuple[SessionContext, str, Ledger]:
+        context = context_of(request)
+        if context.key is None:
+            raise LookupError(f"{caller}() needs a live session")
+        return context, context.key, self._bound()
+
     def _ttl(self, context: SessionContext) -> float:
         absolute = context.policy.absolute_timeout
         return (absolute or UNBOUNDED_SESSION_TTL) + self.tombstone_ttl
@@ -246,11 +252,7 @@ class OpenIDProvider:
         Raises:
             LookupError: The request has no live session.
         """
-        context = context_of(request)
-        key = context.key
-        if key is None:
-            raise LookupError("step_up_params() needs a live session")
-        ledger = self._bound()
+        context, key, ledger = self._live(request, "step_up_params")
         entry = ledger.get(key) or {}
         entry["step_up_at"] = self.clock()
         ledger.put(key, entry, self._ttl(context))
@@ -270,11 +272,7 @@ class OpenIDProvider:
                 for, or the token is another user's.
             LookupError: The request has no live session.
         """
-        context = context_of(request)
-        key = context.key
-        if key is None:
-            raise LookupError("stepped_up() needs a live session")
-        ledger = self._bound()
+        context, key, ledger = self._live(request, "stepped_up")
         entry = ledger.get(key)
         if entry is None or "step_up_at" not in entry:
             raise AuthenticationRefused("no step-up was asked for this session")

@@ -256,7 +256,8 @@ class IdleGuard:
         step = guard.enter(facts)
         # In-process stores are driven without a coroutine per call: this is
         # the path every request takes, and each await costs.
-        entry: Entry = guard.run_sync(step) if guard.in_process else await guard.run(step)
+        in_place = guard.in_place(facts)
+        entry: Entry = guard.run_sync(step) if in_place else await guard.run_awaited(step)
         if entry.events:
             await guard.emit(entry.events)
         if entry.reply is not None:

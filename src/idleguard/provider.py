@@ -74,6 +74,11 @@ class IdentityProvider(Protocol):
         """The IdP's own session lifetime in seconds, or `None` when unknown."""
         ...
 
+    @property
+    def blocking(self) -> bool:
+        """True while its steps' calls may block on I/O (then ASGI awaits them)."""
+        ...
+
     def bind(self, *, store: Store, clock: Callable[[], float], endpoint_prefix: str) -> None:
         """Called once when the middleware's settings are built (may raise `ConfigError`)."""
         ...

@@ -113,6 +113,8 @@ def test_the_cookie_store_with_a_denylist_or_a_named_ledger_works() -> None:
         pytest.param({"app_url": "app.example"}, id="app-url-no-scheme"),
         pytest.param({"end_session_on": ["idel"]}, id="unknown-reason"),
         pytest.param({"ledger": "postgresql://db"}, id="ledger-url"),
+        pytest.param({"jwks": {"keys": []}}, id="empty-jwks"),
+        pytest.param({"jwks": {"keys": [{"kty": "nonsense"}]}}, id="bad-jwks"),
     ],
 )
 def test_options_that_make_no_sense_fail_at_start_up(options: dict[str, Any]) -> None:

@@ -98,7 +98,8 @@ class OpenIDProvider:
         timeout: Seconds each request to the IdP may take.
 
     Raises:
-        ConfigError: `app_url` is not an origin with an optional path.
+        ConfigError: `app_url` is not an origin with an optional path, an
+            `end_session_on` value is no end reason, or `jwks` holds no key.
     """
 
     def __init__(
@@ -144,6 +145,11 @@ class OpenIDProvider:
     @property
     def session_limit(self) -> float | None:
         return self._session_limit
+
+    @property
+    def blocking(self) -> bool:
+        """True until the discovery document is read, and always with a network ledger."""
+        return not isinstance(self.ledger, MemoryLedger) or not self.keys.loaded
 
     @property
     def post_logout_redirect_uri(self) -> str:

@@ -18,7 +18,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from ...errors import StoreUnavailable
+from ...errors import ConfigError, StoreUnavailable
 from ...provider import LogoutRejected
 
 __all__ = [
@@ -61,10 +61,20 @@ class ProviderKeys:
     ) -> None:
         self.issuer = issuer
         self._metadata = dict(metadata) if metadata is not None else None
-        self._keys: KeySet | None = None if jwks is None else KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
+        self._keys: KeySet | None = None
+        if jwks is not None:
+            try:
+                self._keys = KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
+            except (JoseError, ValueError, TypeError, KeyError) as error:
+                raise ConfigError(f"jwks: not a key set with at least one key ({error})") from error
         self._fixed_keys = jwks is not None
         self._fetched_at = -math.inf
         self._timeout = timeout
+
+    @property
+    def loaded(self) -> bool:
+        """The discovery document is at hand: reading it again blocks on nothing."""
+        return self._metadata is not None
 
     @property
     def discovery_url(self) -> str:

@@ -153,3 +153,27 @@ def test_the_signed_out_state_is_checked() -> None:
     # An encoded next that leaves the site is dropped.
     assert provider.returned("state=idle.Ly9ldmlsLmV4YW1wbGU") == ("idle", None)
     assert provider.returned("state=idle.L2JpbGxpbmc") == ("idle", "/billing")
+
+
+async def test_without_an_identity_provider_there_is_no_receiver() -> None:
+    guard = IdleGuard(ok, secret_key="x" * 32, https_only=False)
+    response = await post(guard, {"logout_token": token()})
+    assert response.status_code == 404
+    transport = httpx.ASGITransport(app=guard)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        landing = await client.get("/_idleguard/signed-out?state=idle")
+    assert landing.status_code == 404
+
+
+async def test_the_signed_out_landing_goes_on_to_the_sign_in_page(
+    app: tuple[IdleGuard, EventCollector],
+) -> None:
+    guard, _ = app
+    transport = httpx.ASGITransport(app=guard)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        back = await client.get("/_idleguard/signed-out?state=absolute.L2JpbGxpbmc")
+        forged = await client.get("/_idleguard/signed-out?state=%3Cscript%3E")
+    assert back.status_code == 303
+    assert back.headers["location"] == "/login?reason=absolute&next=/billing"
+    assert back.headers["cache-control"] == "no-store"
+    assert forged.headers["location"] == "/login?reason=invalid"

@@ -32,6 +32,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio.to_thread
 
+try:
+    import cachetools  # noqa: F401 - the in-process ledger's
+    import httpx  # noqa: F401 - the provider's keys
+    import joserfc  # noqa: F401 - logout tokens
+except ImportError as error:  # pragma: no cover - depends on the install
+    raise ImportError(
+        f'idleguard.integrations.oidc needs {error.name}: pip install "idleguard[oidc]"'
+    ) from error
+
 from ...api import context_of
 from ...context import SessionContext
 from ...core import EndReason

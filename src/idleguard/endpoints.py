@@ -332,6 +332,11 @@ def _backchannel_logout(flow: Flow, facts: RequestFacts) -> StepOf:
     now = settings.clock()
     try:
         logout = yield from provider.verify_logout(form, now)
+    except LogoutRejected as error:
+        return Entry(context, _invalid_logout(str(error)))
+    except StoreUnavailable:
+        return Entry(context, store_unavailable_reply(facts))
+    try:
         keys = list(logout.keys)
         if logout.subject is not None:
             sessions = yield SessionsOf(logout.subject, now)
@@ -342,11 +347,10 @@ def _backchannel_logout(flow: Flow, facts: RequestFacts) -> StepOf:
             if record is not None:
                 events.append(provider_logout_event(settings, key, record, now))
             flow.ended(key)
-    except LogoutRejected as error:
-        return Entry(context, _invalid_logout(str(error)))
     except StoreUnavailable:
-        # Not recorded: the provider may send it again.
-        return Entry(context, store_unavailable_reply(facts))
+        # Not done: the provider may send the same token again, and it must be taken then.
+        yield from provider.release(logout)
+        return Entry(context, store_unavailable_reply(facts), events)
     return Entry(context, Reply(200, [NO_STORE]), events)
 
 
@@ -366,7 +370,7 @@ def _signed_out(flow: Flow, facts: RequestFacts) -> StepOf:
     if settings.login_url is None:
         return Entry(context, json_reply(200, {"active": False, "reason": reason}, []))
     location = login_location(settings.login_url, facts, reason, target or "")
-    yield from ()
+    yield from ()  # a step like the others, though it needs no store call
     return Entry(context, Reply(303, [("location", location), NO_STORE]))
 
 

@@ -54,10 +54,12 @@ class ProviderLogout:
         subject: When the token names a user and no IdP session: every session
             of this subject (as the app passed it to [`begin`][idleguard.begin])
             ends.
+        token_id: The token's id (`jti`), recorded as used.
     """
 
     keys: tuple[str, ...]
     subject: str | None = None
+    token_id: str | None = None
 
 
 class IdentityProvider(Protocol):
@@ -100,6 +102,10 @@ class IdentityProvider(Protocol):
         Raises:
             LogoutRejected: The request is not a valid, fresh logout token.
         """
+        ...
+
+    def release(self, logout: ProviderLogout) -> StepOf:
+        """A step that forgets `logout`'s token was used: ending its sessions failed, it may come again."""
         ...
 
     def returned(self, query: str) -> tuple[str, str | None] | None:

@@ -16,12 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+import idleguard
 from idleguard import ConfigError, IdleGuard, Policy
 from idleguard.api import context_of
 from idleguard.integrations.oidc import AuthenticationRefused, OpenIDProvider
 from idleguard.stores.cookie import CookieStore
-from idleguard.testing import EventCollector
+from idleguard.testing import EventCollector, SettableClock
 from tests.oidc.test_logout_tokens import ISSUER, KEY, METADATA, token
+from tests.switchable import SwitchableStore
 
 SECRET = "x" * 32
 ABSOLUTE = 3600.0
@@ -60,7 +62,21 @@ def app_with(oidc: OpenIDProvider, **options: Any) -> tuple[IdleGuard, list[floa
     async def home(request: Request) -> JSONResponse:
         return JSONResponse(context_of(request).explain())
 
-    inner = Starlette(routes=[Route("/sign-in", sign_in), Route("/", home)])
+    async def local_sign_in(request: Request) -> JSONResponse:
+        idleguard.begin(request, "bob")  # signed in without the provider
+        return JSONResponse({"ok": True})
+
+    async def step_up(request: Request) -> JSONResponse:
+        return JSONResponse(await oidc.astep_up_params(request))
+
+    inner = Starlette(
+        routes=[
+            Route("/sign-in", sign_in),
+            Route("/local-sign-in", local_sign_in),
+            Route("/step-up", step_up),
+            Route("/", home),
+        ]
+    )
     guard = IdleGuard(
         inner,
         secret_key=SECRET,
@@ -217,3 +233,34 @@ async def test_backchannel_logout_by_sid_and_by_sub(store: Any) -> None:
         assert ended == []
     else:
         assert ended == ["idp_logout", "idp_logout"]
+
+
+async def test_a_logout_the_store_could_not_carry_out_is_taken_when_sent_again() -> None:
+    store = SwitchableStore(SettableClock(time.time()))
+    events = EventCollector()
+    app, _ = app_with(provider(ledger="memory://"), store=store, on_event=events)
+    async with client(app) as http:
+        await http.get("/sign-in")
+        value = token(sid="sid-1")
+        store.down = True
+        failed = await http.post("/_idleguard/backchannel-logout", data={"logout_token": value})
+        assert failed.status_code == 503
+        store.down = False
+        assert (await http.get("/")).status_code == 200
+        again = await http.post("/_idleguard/backchannel-logout", data={"logout_token": value})
+        assert again.status_code == 200
+        after = await http.get("/", headers={"accept": "application/json"})
+    assert after.json()["reason"] == "idp_logout"
+    assert [event.reason for event in events.of_type("session_ended")] == ["idp_logout"]
+
+
+async def test_a_session_the_provider_never_signed_in_ends_the_usual_way() -> None:
+    app, clock = app_with(provider())
+    async with client(app) as http:
+        await http.get("/local-sign-in")
+        asked = await http.get("/step-up")
+        assert asked.json() == {"max_age": 0, "prompt": "login"}
+        clock[0] += 61
+        page = await http.get("/", headers={"accept": "text/html"})
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/login?reason=idle")

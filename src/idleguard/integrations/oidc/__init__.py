@@ -60,6 +60,7 @@ from .tokens import (
     check_authentication,
     header_key_id,
     logout_claims,
+    signing_algorithms,
 )
 
 __all__ = ["AuthenticationRefused", "OpenIDProvider"]
@@ -318,7 +319,8 @@ class OpenIDProvider:
             logger.warning("idleguard: no identity provider logout for an ended session: %s", error)
             return None
         endpoint = metadata.get("end_session_endpoint")
-        if not isinstance(endpoint, str):
+        id_token = entry.get("id_token")
+        if not isinstance(endpoint, str) or not isinstance(id_token, str):
             return None
         state = reason
         target = next_path(facts)
@@ -326,7 +328,7 @@ class OpenIDProvider:
             state += "." + base64.urlsafe_b64encode(target.encode()).decode().rstrip("=")
         query = urlencode(
             {
-                "id_token_hint": entry["id_token"],
+                "id_token_hint": id_token,
                 "post_logout_redirect_uri": self.post_logout_redirect_uri,
                 "client_id": self.client_id,
                 "state": state,
@@ -361,7 +363,6 @@ class OpenIDProvider:
         key_id = header_key_id(token)
         metadata = yield Call(self.keys.metadata, (), self.keys.ametadata)
         keys = yield Call(self.keys.keys, (key_id, now), self.keys.akeys)
-        algorithms = metadata.get("id_token_signing_alg_values_supported")
         claims = logout_claims(
             token,
             keys,
@@ -370,7 +371,7 @@ class OpenIDProvider:
             now=now,
             max_age=self.logout_token_max_age,
             leeway=self.leeway,
-            **({"algorithms": [a for a in algorithms if a != "none"]} if algorithms else {}),
+            algorithms=signing_algorithms(metadata),
         )
         ttl = self.logout_token_max_age + 2 * self.leeway
         if not (yield Call(ledger.claim, (claims["jti"], ttl), ledger.aclaim)):
@@ -378,11 +379,21 @@ class OpenIDProvider:
         sid = claims.get("sid")
         if isinstance(sid, str) and sid:
             keys_of_sid = yield Call(ledger.members, ("sid:" + sid,), ledger.amembers)
-            return ProviderLogout(tuple(keys_of_sid))
+            return ProviderLogout(tuple(keys_of_sid), token_id=claims["jti"])
         sub = claims["sub"]
         # The sessions signed in as `sub`, and (revoke by subject) those whose subject it is.
         linked = yield Call(ledger.members, ("sub:" + sub,), ledger.amembers)
-        return ProviderLogout(tuple(linked), subject=sub)
+        return ProviderLogout(tuple(linked), subject=sub, token_id=claims["jti"])
+
+    def release(self, logout: ProviderLogout) -> StepOf:
+        """Forget that `logout`'s token was used (see `IdentityProvider`); best effort."""
+        ledger = self.ledger
+        if ledger is None or logout.token_id is None:
+            return
+        try:
+            yield Call(ledger.release, (logout.token_id,), ledger.arelease)
+        except StoreUnavailable as error:
+            logger.warning("idleguard: a failed back-channel logout stays recorded: %s", error)
 
 
 def _claims(token: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -27,12 +27,16 @@ __all__ = [
     "ProviderKeys",
     "check_authentication",
     "logout_claims",
+    "signing_algorithms",
 ]
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: Asymmetric algorithms only: a logout token signed with the client secret, or
 #: not at all, is refused.
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 #: How soon the keys may be fetched again for an unknown key id, in seconds.
 REFETCH_INTERVAL = 60.0
 
@@ -147,6 +151,15 @@ class ProviderKeys:
             return response.json()
         except (httpx.HTTPError, ValueError) as error:
             raise StoreUnavailable(f"identity provider: {url}: {error}") from error
+
+
+def signing_algorithms(metadata: Mapping[str, Any]) -> list[str]:
+    """The asymmetric algorithms the IdP says it signs id tokens with (the defaults if none)."""
+    published = metadata.get("id_token_signing_alg_values_supported")
+    if not isinstance(published, list):
+        return list(DEFAULT_ALGORITHMS)
+    chosen = [name for name in published if name in ASYMMETRIC_ALGORITHMS]
+    return chosen or list(DEFAULT_ALGORITHMS)
 
 
 def header_key_id(token: str) -> str | None:

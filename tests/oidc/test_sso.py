@@ -169,18 +169,32 @@ def test_backchannel_logout_on_redis(
         _backchannel(provider, browser, app)
 
 
+#: Short rules: the provider's clock moves with the app's, and the app's OAuth client checks
+#: the id token's iat against its own wall clock (a few minutes of leeway).
+STEP_UP_RULES = [
+    pytest.param(
+        PathRule("/billing", authenticated_within=30), (20, 40), id="authenticated_within"
+    ),
+    pytest.param(PathRule("/billing", idle_timeout=30, on_exceed="step_up"), (40,), id="idle"),
+]
+
+
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("rule", "steps"), STEP_UP_RULES)
 def test_step_up_needs_a_fresh_auth_time(
-    provider: OpenIDProviderServer, browser: Browser, kind: str
+    provider: OpenIDProviderServer,
+    browser: Browser,
+    kind: str,
+    rule: PathRule,
+    steps: tuple[int, ...],
 ) -> None:
-    # A short rule: the provider's clock moves with the app's, and the app's OAuth client
-    # checks the id token's iat against its own wall clock (a few minutes of leeway).
-    with site(provider, 0, kind, rules=[PathRule("/billing", authenticated_within=30)]) as app:
+    with site(provider, 0, kind, rules=[rule]) as app:
         browser.sign_in(app.url + "/login/start")
-        for step in (20, 40):
+        for step in steps:
             app.clock.offset = step
             provider.set_offset(step)
-            assert browser.http.get(app.url + "/").status_code == 200
+            if step != steps[-1]:  # activity on the way, not right before (idle rule)
+                assert browser.http.get(app.url + "/").status_code == 200
         refused = browser.http.get(app.url + "/billing", headers={"accept": "text/html"})
         assert refused.status_code == 303
         assert refused.headers["location"].startswith("/step-up")

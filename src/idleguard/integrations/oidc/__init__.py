@@ -22,13 +22,11 @@ beside the session store: see `idleguard.integrations.oidc.ledger`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 
@@ -47,13 +45,12 @@ from ...core import EndReason
 from ...errors import ConfigError, StoreUnavailable
 from ...facts import RequestFacts
 from ...provider import SIGNED_OUT, LogoutRejected, ProviderLogout
-from ...replies import next_path, safe_next
+from ...replies import next_path
 from ...steps import Call, StepOf
 from ...stores.base import Store
-from ...stores.cookie import CookieStore
-from ...stores.memory import MemoryStore
 from ...urls import check_origin
-from .ledger import Entry, Ledger, MemoryLedger, RedisLedger
+from .ledger import Entry, Ledger, MemoryLedger, ledger_for
+from .logout import decode_state, encode_state, end_session_url
 from .tokens import (
     AuthenticationRefused,
     ProviderKeys,
@@ -69,7 +66,6 @@ logger = logging.getLogger("idleguard")
 
 #: Seconds an entry outlives a session with no absolute limit.
 UNBOUNDED_SESSION_TTL = 7 * 24 * 3600.0
-_REASONS = frozenset(reason.value for reason in EndReason)
 
 
 class OpenIDProvider:
@@ -137,7 +133,7 @@ class OpenIDProvider:
         self.client_id = client_id
         self.app_url = app_url.rstrip("/")
         self.end_session_on = frozenset(str(reason) for reason in end_session_on)
-        unknown = self.end_session_on - _REASONS
+        unknown = self.end_session_on - {reason.value for reason in EndReason}
         if unknown:
             raise ConfigError(f"end_session_on: {sorted(unknown)} are not end reasons")
         self.step_up_acr_values = tuple(step_up_acr_values)
@@ -173,7 +169,7 @@ class OpenIDProvider:
         self.endpoint_prefix = endpoint_prefix
         self.tombstone_ttl = store.tombstone_ttl
         if self.ledger is None:
-            self.ledger = _ledger_for(self._ledger_option, store, clock)
+            self.ledger = ledger_for(self._ledger_option, store, clock)
 
     def close(self) -> None:
         """Close the ledger's connections (a Redis ledger's); call it when the app stops."""
@@ -322,35 +318,18 @@ class OpenIDProvider:
         id_token = entry.get("id_token")
         if not isinstance(endpoint, str) or not isinstance(id_token, str):
             return None
-        state = reason
-        target = next_path(facts)
-        if target is not None:
-            state += "." + base64.urlsafe_b64encode(target.encode()).decode().rstrip("=")
-        query = urlencode(
-            {
-                "id_token_hint": id_token,
-                "post_logout_redirect_uri": self.post_logout_redirect_uri,
-                "client_id": self.client_id,
-                "state": state,
-            }
+        return end_session_url(
+            endpoint,
+            id_token_hint=id_token,
+            post_logout_redirect_uri=self.post_logout_redirect_uri,
+            client_id=self.client_id,
+            state=encode_state(reason, next_path(facts)),
         )
-        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
     def returned(self, query: str) -> tuple[str, str | None] | None:
         """The reason and the page to return to, from the `state` the IdP sends back."""
         values = parse_qs(query).get("state")
-        if not values or len(values[0]) > 4096:
-            return None
-        reason, _, encoded = values[0].partition(".")
-        if reason not in _REASONS:
-            return None
-        if not encoded:
-            return reason, None
-        try:
-            target = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return reason, None
-        return reason, target if safe_next(target) else None
+        return None if not values else decode_state(values[0])
 
     def verify_logout(self, form: dict[str, list[str]], now: float) -> StepOf:
         """Check a back-channel logout request; the sessions it names (see `IdentityProvider`)."""
@@ -403,23 +382,3 @@ def _claims(token: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(claims.get("sub"), str):
         raise AuthenticationRefused("the id token has no sub")
     return claims
-
-
-def _ledger_for(option: Ledger | str | None, store: Store, clock: Callable[[], float]) -> Ledger:
-    if isinstance(option, str):
-        if option.startswith("memory:"):
-            return MemoryLedger(clock)
-        if option.startswith("redis"):
-            return RedisLedger(option)
-        raise ConfigError(f"ledger={option!r}: use a memory:// or redis:// URL, or a Ledger")
-    if isinstance(store, CookieStore) and store.denylist is not None:
-        store = store.denylist
-    if isinstance(store, MemoryStore):
-        return MemoryLedger(clock)
-    url = getattr(store, "url", None)
-    if type(store).__name__ == "RedisStore" and isinstance(url, str):
-        return RedisLedger(url)
-    raise ConfigError(
-        f"OpenIDProvider keeps id tokens and logout links on the server; with a "
-        f"{type(store).__name__} pass ledger='redis://...' (or 'memory://' for one process)"
-    )

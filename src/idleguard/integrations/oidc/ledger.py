@@ -23,9 +23,12 @@ from typing import Any, Protocol
 import anyio.to_thread
 import cachetools
 
-from ...errors import StoreUnavailable
+from ...errors import ConfigError, StoreUnavailable
+from ...stores.base import Store
+from ...stores.cookie import CookieStore
+from ...stores.memory import MemoryStore
 
-__all__ = ["Ledger", "MemoryLedger", "RedisLedger"]
+__all__ = ["Ledger", "MemoryLedger", "RedisLedger", "ledger_for"]
 
 Entry = dict[str, Any]
 
@@ -208,3 +211,29 @@ class RedisLedger:
 
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
+
+
+def ledger_for(option: Ledger | str | None, store: Store, clock: Callable[[], float]) -> Ledger:
+    """The ledger `option` names, or the one beside `store` (memory beside memory, Redis beside
+    Redis, the denylist's beside a cookie store).
+
+    Raises:
+        ConfigError: `option` is no ledger URL, or `store` has no room for entries.
+    """
+    if isinstance(option, str):
+        if option.startswith("memory:"):
+            return MemoryLedger(clock)
+        if option.startswith("redis"):
+            return RedisLedger(option)
+        raise ConfigError(f"ledger={option!r}: use a memory:// or redis:// URL, or a Ledger")
+    if isinstance(store, CookieStore) and store.denylist is not None:
+        store = store.denylist
+    if isinstance(store, MemoryStore):
+        return MemoryLedger(clock)
+    url = getattr(store, "url", None)
+    if type(store).__name__ == "RedisStore" and isinstance(url, str):
+        return RedisLedger(url)
+    raise ConfigError(
+        f"OpenIDProvider keeps id tokens and logout links on the server; with a "
+        f"{type(store).__name__} pass ledger='redis://...' (or 'memory://' for one process)"
+    )

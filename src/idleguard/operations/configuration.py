@@ -213,6 +213,7 @@ READERS: dict[str, Reader | None] = {
     "policies": None,
     "redactor": None,
     "counters": None,
+    "identity_provider": None,
     "settings": None,
 }
 

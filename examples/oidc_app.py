@@ -37,12 +37,24 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 import idleguard
-from idleguard import IdleGuard, IdleGuardWSGI, PathRule, Policy
+from idleguard import IdleGuard, IdleGuardWSGI, PathRule, Policy, client_script_url
 from idleguard.api import context_of
 from idleguard.integrations.oidc import AuthenticationRefused, OpenIDProvider
 
 #: The page that asks for a fresh authentication at the provider.
 STEP_UP_ACR = "urn:idleguard:mfa"
+#: Every page carries the browser client: when the session ends while a page is open, it
+#: follows the server's `logout_url`, so the provider's session ends too.
+PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>SSO example</title>'
+    '<script src="{script}" data-login-url="/login" defer></script></head>'
+    "<body><main>{body}</main></body></html>"
+)
+
+
+def page(body: str) -> str:
+    """A whole page around `body` (HTML the caller has escaped), with the browser client."""
+    return PAGE.format(script=client_script_url(), body=body)
 
 
 def _options(
@@ -114,10 +126,10 @@ def create_app(
 
     async def home(request: Request) -> Response:
         info = idleguard.current(request)
-        return HTMLResponse(_home(None if info is None else info.subject))
+        return HTMLResponse(page(_home(None if info is None else info.subject)))
 
     async def login(request: Request) -> Response:
-        return HTMLResponse(_login(request.query_params.get("reason"), request))
+        return HTMLResponse(page(_login(request.query_params.get("reason"), request)))
 
     async def start(request: Request) -> Response:
         request.session.pop("step_up", None)
@@ -144,7 +156,7 @@ def create_app(
         return RedirectResponse(target if target.startswith("/") else "/", 303)
 
     async def billing(request: Request) -> Response:
-        return HTMLResponse('<p id="billing">Billing</p>')
+        return HTMLResponse(page('<p id="billing">Billing</p>'))
 
     app = Starlette(
         routes=[
@@ -180,11 +192,11 @@ def create_flask_app(
     @app.get("/")
     def home() -> str:
         info = idleguard.current(flask_request)
-        return _home(None if info is None else info.subject)
+        return page(_home(None if info is None else info.subject))
 
     @app.get("/login")
     def login() -> str:
-        return _login(flask_request.args.get("reason"), flask_request)
+        return page(_login(flask_request.args.get("reason"), flask_request))
 
     @app.get("/login/start")
     def start() -> Any:
@@ -213,7 +225,7 @@ def create_flask_app(
 
     @app.get("/billing")
     def billing() -> str:
-        return '<p id="billing">Billing</p>'
+        return page('<p id="billing">Billing</p>')
 
     app.wsgi_app = IdleGuardWSGI(  # type: ignore[method-assign]
         app.wsgi_app, secret_key=secret_key, **_options(provider, clock, options)

@@ -84,3 +84,34 @@ def test_step_up_at_the_provider(provider: OpenIDProviderServer, page: Page, kin
         page.wait_for_selector("#billing")
         assert page.url == app.url + "/billing"
         assert app.events.of_type("reauthenticated")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_open_page_follows_the_providers_logout(
+    provider: OpenIDProviderServer, chromium: Browser, kind: str
+) -> None:
+    with site(provider, 2, kind) as app:
+        context = chromium.new_context()
+        try:
+            # The page's clock is the app's: both move when the test says.
+            context.clock.install(time=app.clock())
+            context.clock.pause_at(app.clock())
+            page = context.new_page()
+            page.goto(app.url + "/login/start")
+            sign_in_at_provider(page)
+            page.wait_for_selector("#who")
+            page.wait_for_function("() => window.idleguard && window.idleguard.state().active")
+            visited: list[str] = []
+            page.on("request", lambda request: visited.append(request.url))
+            app.clock.offset = IDLE + 1
+            page.clock.run_for(int((IDLE + 1) * 1000))
+            back = app.url + "/login?reason=idle"
+            page.wait_for_url(lambda url: url.startswith(back), wait_until="commit")
+            page.wait_for_selector("#reason")
+            # Nobody navigated: the browser client followed the server's logout_url.
+            assert any(url.startswith(provider.url + "/session/end") for url in visited)
+            page.click("#sign-in")
+            page.wait_for_selector("#login")
+            assert page.url.startswith(provider.url + "/interaction/")
+        finally:
+            context.close()

@@ -204,11 +204,12 @@ async def test_expiry_goes_through_the_provider_as_configured(
     [
         pytest.param(lambda: "memory://", id="memory"),
         pytest.param(lambda: CookieStore(SECRET, denylist="memory://"), id="cookie-denylist"),
+        pytest.param(lambda: "sqlite+aiosqlite:///:memory:", id="sqlite", marks=pytest.mark.sqlite),
     ],
 )
 async def test_backchannel_logout_by_sid_and_by_sub(store: Any) -> None:
     events = EventCollector()
-    app, _ = app_with(provider(), store=store(), on_event=events)
+    app, _ = app_with(provider(ledger="memory://"), store=store(), on_event=events)
     async with client(app) as http:
         await http.get("/sign-in")
         assert (await http.get("/")).status_code == 200

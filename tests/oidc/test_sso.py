@@ -239,10 +239,19 @@ def test_step_up_by_another_user_is_refused(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "on_redis",
+    [pytest.param(False, id="memory"), pytest.param(True, id="redis", marks=pytest.mark.redis)],
+)
 def test_the_providers_logout_tokens_replayed_or_for_another_client_change_nothing(
-    provider: OpenIDProviderServer, browser: Browser, kind: str
+    provider: OpenIDProviderServer,
+    browser: Browser,
+    request: pytest.FixtureRequest,
+    kind: str,
+    on_redis: bool,
 ) -> None:
-    with site(provider, 0, kind) as app:
+    store = request.getfixturevalue("redis_server").url if on_redis else "memory://"
+    with site(provider, 0, kind, store=store) as app:
         browser.sign_in(app.url + "/login/start")
         # The same user signs in to another client of the provider, whose back-channel URI
         # (misconfigured, or an attacker's choice) is this app's: its tokens' aud is "other".

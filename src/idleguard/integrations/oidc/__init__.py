@@ -194,9 +194,10 @@ class OpenIDProvider:
     def signed_in(self, request: Any, token: Mapping[str, Any], **begin: Any) -> None:
         """Begin the idleguard session for an Authlib token, and remember it for the IdP.
 
-        Call it in the redirect view, after `authorize_access_token`. `subject`
-        defaults to the id token's `sub`; other keywords go to
-        [`idleguard.begin`][idleguard.begin].
+        Call it in the redirect view, after `authorize_access_token`: `token` is
+        what that returns, its id token already verified by Authlib (signature,
+        `iss`, `aud`, `exp`, `nonce`). `subject` defaults to the id token's
+        `sub`; other keywords go to [`idleguard.begin`][idleguard.begin].
 
         Raises:
             AuthenticationRefused: The token has no id token, or (with an
@@ -352,6 +353,7 @@ class OpenIDProvider:
             leeway=self.leeway,
             algorithms=signing_algorithms(metadata),
         )
+        # Past this the iat check refuses the token anyway: the jti need not be kept longer.
         ttl = self.logout_token_max_age + 2 * self.leeway
         if not (yield Call(ledger.claim, (claims["jti"], ttl), ledger.aclaim)):
             raise LogoutRejected("this logout token was used before")

@@ -210,23 +210,10 @@ async def test_expiry_goes_through_the_provider_as_configured(
 async def test_backchannel_logout_by_sid_and_by_sub(store: Any) -> None:
     events = EventCollector()
     app, _ = app_with(provider(ledger="memory://"), store=store(), on_event=events)
-    async with client(app) as http:
-        await http.get("/sign-in")
-        assert (await http.get("/")).status_code == 200
-        logout = await http.post(
-            "/_idleguard/backchannel-logout", data={"logout_token": token(sid="sid-1")}
-        )
-        assert logout.status_code == 200
-        after = await http.get("/", headers={"accept": "application/json"})
-        assert after.status_code == 401
-        assert after.json()["reason"] == "idp_logout"
-        # By sub: every session signed in as that user.
-        await http.get("/sign-in")
-        by_sub = await http.post(
-            "/_idleguard/backchannel-logout", data={"logout_token": token(sid=None, sub="alice")}
-        )
-        assert by_sub.status_code == 200
-        assert (await http.get("/", headers={"accept": "application/json"})).status_code == 401
+    try:
+        await _backchannel_scenario(app)
+    finally:
+        await app.store.aclose()  # the SQL store's connection, before the next test
     ended = [event.reason for event in events.of_type("session_ended")]
     if isinstance(app.store, CookieStore):
         # The record lives in the browser: the sessions are refused (tombstones in the
@@ -265,3 +252,24 @@ async def test_a_session_the_provider_never_signed_in_ends_the_usual_way() -> No
         page = await http.get("/", headers={"accept": "text/html"})
     assert page.status_code == 303
     assert page.headers["location"].startswith("/login?reason=idle")
+
+
+async def _backchannel_scenario(app: IdleGuard) -> None:
+    """Sign in, log out by `sid`; sign in again, log out by `sub`: refused each time."""
+    async with client(app) as http:
+        await http.get("/sign-in")
+        assert (await http.get("/")).status_code == 200
+        logout = await http.post(
+            "/_idleguard/backchannel-logout", data={"logout_token": token(sid="sid-1")}
+        )
+        assert logout.status_code == 200
+        after = await http.get("/", headers={"accept": "application/json"})
+        assert after.status_code == 401
+        assert after.json()["reason"] == "idp_logout"
+        # By sub: every session signed in as that user.
+        await http.get("/sign-in")
+        by_sub = await http.post(
+            "/_idleguard/backchannel-logout", data={"logout_token": token(sid=None, sub="alice")}
+        )
+        assert by_sub.status_code == 200
+        assert (await http.get("/", headers={"accept": "application/json"})).status_code == 401

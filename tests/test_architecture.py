@@ -23,7 +23,6 @@ MAX_LINES = 410
 OVERSIZED = {
     "idleguard.stores.redis": 530 + 22,
     "idleguard.stores.sql": 500 + 16,
-    "idleguard.asgi": MAX_LINES + 29,
     "idleguard.audit.redaction": MAX_LINES + 51,
 }
 

@@ -42,7 +42,7 @@ __all__ = [
 REQUIREMENTS = ("jinja2", "matplotlib")
 EXTRA = "report"
 #: The reasons the middleware writes, in the order the chart stacks them.
-KNOWN_REASONS = ("idle", "absolute", "signed_out", "revoked")
+KNOWN_REASONS = ("idle", "absolute", "signed_out", "revoked", "idp_logout")
 #: A log can hold any number of made-up reasons; past this many, the rest are one "other".
 MAX_CHART_REASONS = 8
 OTHER = "other"

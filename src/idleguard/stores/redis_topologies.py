@@ -1,0 +1,482 @@
+"""How the Redis store reaches its servers: one server, a Sentinel set or a Cluster.
+
+Each topology sends a batch of [`Call`][idleguard.stores.redis_scripts.Call]s in
+one round trip per node and returns their replies in order. Under Cluster a
+call goes to the node owning its key's slot, and redis-py's cluster client
+follows `MOVED` and `ASK` while slots migrate.
+
+A batch holding a tombstone (`confirm`) on a durable store ends with
+`WAIT replicas timeout` on the same connection as the writes (a `WAIT` on
+another connection would confirm nothing), so the ending is known to be on a
+replica before it is reported done. Under Cluster that connection is one of
+our own to the slot's primary, the only way to keep the write and its `WAIT`
+together; a redirection is followed there too.
+
+Only the declared failures of a server or of the network are outages
+(`OUTAGES`, `is_outage`); a reply that says our own call was wrong stays
+an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.sentinel
+import redis.cluster
+import redis.sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    ConnectionError,
+    MovedError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TimeoutError,
+    TryAgainError,
+)
+from redis.retry import Retry
+
+from ..errors import ReplicationUnconfirmed
+from .redis_scripts import Call
+from .redis_urls import Durability, RedisTarget, Topology
+
+__all__ = ["OUTAGES", "AsyncClients", "SyncClients", "is_outage"]
+
+# redis-py's Cluster and Sentinel modules carry no annotations: reached through
+# these, their calls are not checked, rather than each silenced one by one.
+_cluster: Any = redis.cluster
+_sentinel: Any = redis.sentinel
+_async_cluster: Any = redis.asyncio.cluster
+_async_sentinel: Any = redis.asyncio.sentinel
+
+#: The driver's declared failures of a server or the network: connection and
+#: timeout (Sentinel's "no primary" and a server still loading are connection
+#: errors), a cluster that is down or being resharded (`CLUSTERDOWN`,
+#: `TRYAGAIN`, redirections past the client's limit), a demoted primary
+#: (`READONLY`), a full server (`OOM`).
+OUTAGES: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    ClusterError,
+    TryAgainError,
+    ReadOnlyError,
+    OutOfMemoryError,
+    SlotNotCoveredError,
+)
+#: How the cluster client says it could not rebuild its map of the slots.
+_MAP_GAPS = ("All slots are not covered", "startup_nodes could not agree")
+#: Redirections followed for one tombstone before it counts as an outage.
+_MAX_REDIRECTIONS = 5
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` is the store's own failure (an outage), not a wrong call."""
+    if isinstance(error, OUTAGES):
+        return True
+    # A cluster whose map cannot be rebuilt (no node answers, slots not yet
+    # covered after a failover) is reported as RedisClusterException.
+    if isinstance(error, RedisClusterException):
+        return isinstance(error.__cause__, OUTAGES) or str(error).startswith(_MAP_GAPS)
+    return False
+
+
+def _connection_options(target: RedisTarget, options: dict[str, Any]) -> dict[str, Any]:
+    """What every connection to a server of a Cluster or Sentinel set gets."""
+    chosen = {
+        "socket_timeout": options["socket_timeout"],
+        "socket_connect_timeout": options["socket_connect_timeout"],
+        "decode_responses": True,
+        "username": target.username,
+        "password": target.password,
+        **{
+            name: value
+            for name, value in target.client_options.items()
+            if not name.startswith("sentinel_")
+        },
+    }
+    if target.tls:
+        chosen["ssl"] = True
+    return chosen
+
+
+def _queue(pipe: Any, calls: Sequence[Call], sources: Sequence[bool], asking: bool) -> None:
+    """Put calls on a pipeline: by SHA, or by source where the server lacked the script."""
+    if asking:
+        pipe.execute_command("ASKING")
+    for call, source in zip(calls, sources, strict=True):
+        if call.script is None:
+            pipe.execute_command(*call.args)
+        elif source:
+            pipe.eval(call.script.source, len(call.keys), *call.keys, *call.args)
+        else:
+            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+
+
+def _confirmed(replies: list[Any], wait: Durability | None, asking: bool) -> list[Any]:
+    """The calls' replies, once `WAIT`'s count (the last reply) says enough replicas have them."""
+    if asking:
+        replies = replies[1:]
+    if wait is not None:
+        acknowledged = replies.pop()
+        if isinstance(acknowledged, Exception):
+            raise acknowledged
+        if int(acknowledged) < wait.replicas:
+            raise ReplicationUnconfirmed(
+                f"redis: the tombstone reached {acknowledged} of {wait.replicas} replica(s) "
+                f"in {wait.timeout:g} s (WAIT); with no replicas, set durable=0"
+            )
+    return replies
+
+
+def _wait_command(wait: Durability) -> tuple[str, str, str]:
+    return ("WAIT", str(wait.replicas), str(max(1, round(wait.timeout * 1000))))
+
+
+def _redirect(reply: Any) -> tuple[str, bool] | None:
+    """Where a `MOVED` or `ASK` reply sends a call, and whether it must ask first."""
+    if isinstance(reply, AskError):
+        return f"{reply.host}:{reply.port}", not isinstance(reply, MovedError)
+    return None
+
+
+#: A plan of sends: yields what to send next, is sent the replies, returns the batch's.
+_Plan = Generator[Any, Any, list[Any]]
+
+
+def _retry_missing_scripts(calls: list[Call]) -> _Plan:
+    """Send by SHA; then only the calls whose script the server lacked, by source.
+
+    Only those go again: a tombstone written twice would no longer return its
+    record, and its event would be lost.
+    """
+    replies: list[Any] = yield calls, [False] * len(calls)
+    missing = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        again = yield [calls[n] for n in missing], [True] * len(missing)
+        for n, reply in zip(missing, again, strict=True):
+            replies[n] = reply
+    return replies
+
+
+def _follow_slots(calls: list[Call], owners: list[str]) -> _Plan:
+    """Send each call to its slot's primary, and again where `MOVED` or `ASK` points.
+
+    Yields `{(node, asking): [call numbers]}`, is sent the replies per group.
+    """
+    replies: list[Any] = [None] * len(calls)
+    pending = {n: (owner, False) for n, owner in enumerate(owners)}
+    for _ in range(_MAX_REDIRECTIONS):
+        groups: dict[tuple[str, bool], list[int]] = {}
+        for n, place in pending.items():
+            groups.setdefault(place, []).append(n)
+        sent: dict[tuple[str, bool], list[Any]] = yield {
+            place: [calls[n] for n in numbers] for place, numbers in groups.items()
+        }
+        pending = {}
+        for place, numbers in groups.items():
+            for n, reply in zip(numbers, sent[place], strict=True):
+                redirect = _redirect(reply)
+                if redirect is None:
+                    replies[n] = reply
+                else:
+                    pending[n] = redirect
+        if not pending:
+            return _raise_first(replies)
+    raise ClusterError(f"a tombstone was redirected more than {_MAX_REDIRECTIONS} times")
+
+
+def _raise_first(replies: Sequence[Any]) -> list[Any]:
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return list(replies)
+
+
+class _Clients:
+    """What the sync and async clients share: the target, the options, the per-node cache."""
+
+    def __init__(
+        self, target: RedisTarget, options: dict[str, Any], durability: Durability
+    ) -> None:
+        self.target = target
+        self.durability = durability
+        self._options = options
+        self._common = _connection_options(target, options)
+
+    def _wait(self, calls: list[Call]) -> Durability | None:
+        return self.durability if self.durability.on and any(c.confirm for c in calls) else None
+
+    def _cluster_options(self) -> dict[str, Any]:
+        return {
+            "retry": Retry(NoBackoff(), 0),
+            "max_connections": self._options["max_connections"],
+            **self._common,
+        }
+
+    def _master_options(self) -> dict[str, Any]:
+        return {"db": self.target.db, **self._cluster_options()}
+
+
+class SyncClients(_Clients):
+    """Blocking clients (WSGI) for one topology.
+
+    Args:
+        target: Where the servers are.
+        options: Connection options (`socket_timeout`,
+            `socket_connect_timeout`, `max_connections`, and redis-py's own
+            for one server).
+        durability: Whether tombstones wait for replicas.
+    """
+
+    def __init__(
+        self, target: RedisTarget, options: dict[str, Any], durability: Durability
+    ) -> None:
+        super().__init__(target, options, durability)
+        self._cluster: Any = None
+        self._nodes: dict[str, redis.Redis] = {}
+        self._client: Any = None
+        if target.topology is Topology.STANDALONE:
+            self._client = redis.Redis.from_pool(
+                redis.BlockingConnectionPool.from_url(target.url, **options)
+            )
+        elif target.topology is Topology.SENTINEL:
+            sentinels = _sentinel.Sentinel(
+                list(target.nodes), sentinel_kwargs=_sentinel_options(target, options)
+            )
+            assert target.service_name is not None
+            self._client = sentinels.master_for(target.service_name, **self._master_options())
+
+    def cluster(self) -> Any:
+        """The cluster client, built on first use: building it asks a node for the slots."""
+        if self._cluster is None:
+            nodes = [_cluster.ClusterNode(host, port) for host, port in self.target.nodes]
+            self._cluster = _cluster.RedisCluster(startup_nodes=nodes, **self._cluster_options())
+        return self._cluster
+
+    def client(self) -> Any:
+        """The redis-py client: of the server, the Sentinel's primary, or the Cluster."""
+        return self._client if self._client is not None else self.cluster()
+
+    def primaries(self) -> list[str | None]:
+        """The nodes a `SCAN` must visit: each primary's `host:port` under Cluster."""
+        if self._client is not None:
+            return [None]
+        return [node.name for node in self.cluster().get_primaries()]
+
+    def run(self, calls: list[Call]) -> list[Any]:
+        """Send a batch, one round trip per node; the replies in order.
+
+        Raises:
+            ReplicationUnconfirmed: A tombstone in the batch reached fewer
+                replicas than the store asks for in time.
+        """
+        wait = self._wait(calls)
+        if self._client is not None:
+            if len(calls) == 1 and wait is None:
+                return [self._one(self._client, calls[0])]
+            return _raise_first(self._pipelined(self._client, calls, wait, False))
+        cluster = self.cluster()
+        if wait is not None:
+            owners = [cluster.get_node_from_key(call.keys[0]).name for call in calls]
+            plan = _follow_slots(calls, owners)
+            request = next(plan)
+            while True:
+                sent = {
+                    (name, asking): self._pipelined(self._node(name), group, wait, asking)
+                    for (name, asking), group in request.items()
+                }
+                try:
+                    request = plan.send(sent)
+                except StopIteration as stop:
+                    return list(stop.value)
+        if len(calls) == 1:
+            return [self._one(cluster, calls[0])]
+        pipe = cluster.pipeline()
+        _queue(pipe, calls, [False] * len(calls), asking=False)
+        replies = pipe.execute(raise_on_error=False)
+        return _raise_first(
+            [
+                self._one(cluster, call) if isinstance(reply, NoScriptError) else reply
+                for call, reply in zip(calls, replies, strict=True)
+            ]
+        )
+
+    def _one(self, client: Any, call: Call) -> Any:
+        if call.script is None:
+            if call.node is not None:
+                node = client.get_node(node_name=call.node)
+                return client.execute_command(*call.args, target_nodes=node)
+            return client.execute_command(*call.args)
+        try:
+            return client.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+        except NoScriptError:
+            return client.eval(call.script.source, len(call.keys), *call.keys, *call.args)
+
+    def _pipelined(
+        self, client: redis.Redis, calls: list[Call], wait: Durability | None, asking: bool
+    ) -> list[Any]:
+        plan = _retry_missing_scripts(calls)
+        request = next(plan)
+        while True:
+            pipe: Any = client.pipeline(transaction=False)
+            batch, sources = request
+            _queue(pipe, batch, sources, asking)
+            if wait is not None:
+                pipe.execute_command(*_wait_command(wait))
+            replies = _confirmed(pipe.execute(raise_on_error=False), wait, asking)
+            try:
+                request = plan.send(replies)
+            except StopIteration as stop:
+                return list(stop.value)
+
+    def _node(self, name: str) -> redis.Redis:
+        if name not in self._nodes:
+            host, _, port = name.rpartition(":")
+            self._nodes[name] = redis.Redis(host=host, port=int(port), **self._cluster_options())
+        return self._nodes[name]
+
+    def close(self) -> None:
+        for node in self._nodes.values():
+            node.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        if self._client is not None:
+            self._client.close()
+
+
+class AsyncClients(_Clients):
+    """The awaited twin of [`SyncClients`][idleguard.stores.redis_topologies.SyncClients] (ASGI).
+
+    Its connections belong to the event loop that opened them: the store
+    builds one per loop.
+    """
+
+    def __init__(
+        self, target: RedisTarget, options: dict[str, Any], durability: Durability
+    ) -> None:
+        super().__init__(target, options, durability)
+        self._cluster: Any = None
+        self._nodes: dict[str, redis.asyncio.Redis] = {}
+        self._client: Any = None
+        if target.topology is Topology.STANDALONE:
+            self._client = redis.asyncio.Redis.from_pool(
+                redis.asyncio.BlockingConnectionPool.from_url(target.url, **options)
+            )
+        elif target.topology is Topology.SENTINEL:
+            sentinels = _async_sentinel.Sentinel(
+                list(target.nodes), sentinel_kwargs=_sentinel_options(target, options)
+            )
+            assert target.service_name is not None
+            self._client = sentinels.master_for(target.service_name, **self._master_options())
+
+    async def cluster(self) -> Any:
+        """The cluster client, its map of the slots read on first use."""
+        if self._cluster is None:
+            nodes = [_async_cluster.ClusterNode(host, port) for host, port in self.target.nodes]
+            cluster = _async_cluster.RedisCluster(startup_nodes=nodes, **self._cluster_options())
+            await cluster.initialize()
+            self._cluster = cluster
+        return self._cluster
+
+    async def primaries(self) -> list[str | None]:
+        if self._client is not None:
+            return [None]
+        return [node.name for node in (await self.cluster()).get_primaries()]
+
+    async def run(self, calls: list[Call]) -> list[Any]:
+        """The awaited twin of `SyncClients.run`."""
+        wait = self._wait(calls)
+        if self._client is not None:
+            if len(calls) == 1 and wait is None:
+                return [await self._one(self._client, calls[0])]
+            return _raise_first(await self._pipelined(self._client, calls, wait, False))
+        cluster = await self.cluster()
+        if wait is not None:
+            owners = [cluster.get_node_from_key(call.keys[0]).name for call in calls]
+            plan = _follow_slots(calls, owners)
+            request = next(plan)
+            while True:
+                sent = {
+                    (name, asking): await self._pipelined(self._node(name), group, wait, asking)
+                    for (name, asking), group in request.items()
+                }
+                try:
+                    request = plan.send(sent)
+                except StopIteration as stop:
+                    return list(stop.value)
+        if len(calls) == 1:
+            return [await self._one(cluster, calls[0])]
+        pipe = cluster.pipeline()
+        _queue(pipe, calls, [False] * len(calls), asking=False)
+        replies = await pipe.execute(raise_on_error=False)
+        return _raise_first(
+            [
+                await self._one(cluster, call) if isinstance(reply, NoScriptError) else reply
+                for call, reply in zip(calls, replies, strict=True)
+            ]
+        )
+
+    async def _one(self, client: Any, call: Call) -> Any:
+        if call.script is None:
+            if call.node is not None:
+                node = client.get_node(node_name=call.node)
+                return await client.execute_command(*call.args, target_nodes=node)
+            return await client.execute_command(*call.args)
+        try:
+            return await client.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+        except NoScriptError:
+            return await client.eval(call.script.source, len(call.keys), *call.keys, *call.args)
+
+    async def _pipelined(
+        self, client: redis.asyncio.Redis, calls: list[Call], wait: Durability | None, asking: bool
+    ) -> list[Any]:
+        plan = _retry_missing_scripts(calls)
+        request = next(plan)
+        while True:
+            pipe: Any = client.pipeline(transaction=False)
+            batch, sources = request
+            _queue(pipe, batch, sources, asking)
+            if wait is not None:
+                pipe.execute_command(*_wait_command(wait))
+            replies = _confirmed(await pipe.execute(raise_on_error=False), wait, asking)
+            try:
+                request = plan.send(replies)
+            except StopIteration as stop:
+                return list(stop.value)
+
+    def _node(self, name: str) -> redis.asyncio.Redis:
+        if name not in self._nodes:
+            host, _, port = name.rpartition(":")
+            self._nodes[name] = redis.asyncio.Redis(
+                host=host, port=int(port), **self._cluster_options()
+            )
+        return self._nodes[name]
+
+    async def aclose(self) -> None:
+        for node in self._nodes.values():
+            await node.aclose()
+        if self._cluster is not None:
+            await self._cluster.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+
+def _sentinel_options(target: RedisTarget, options: dict[str, Any]) -> dict[str, Any]:
+    chosen: dict[str, Any] = {
+        "socket_timeout": options["socket_timeout"],
+        "socket_connect_timeout": options["socket_connect_timeout"],
+    }
+    for name in ("sentinel_password", "sentinel_username"):
+        if name in target.client_options:
+            chosen[name.removeprefix("sentinel_")] = target.client_options[name]
+    if target.tls:
+        chosen["ssl"] = True
+    return chosen

@@ -114,10 +114,16 @@ def _queue(pipe: Any, calls: Sequence[Call], sources: Sequence[bool], asking: bo
     for call, source in zip(calls, sources, strict=True):
         if call.script is None:
             pipe.execute_command(*call.args)
-        elif source:
-            pipe.eval(call.script.source, len(call.keys), *call.keys, *call.args)
         else:
-            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+            # As commands: the cluster pipeline refuses its evalsha() method but
+            # routes the EVALSHA command by its key.
+            pipe.execute_command(
+                "EVAL" if source else "EVALSHA",
+                call.script.source if source else call.script.sha,
+                len(call.keys),
+                *call.keys,
+                *call.args,
+            )
 
 
 def _confirmed(replies: list[Any], wait: Durability | None, asking: bool) -> list[Any]:
@@ -193,6 +199,19 @@ def _follow_slots(calls: list[Call], owners: list[str]) -> _Plan:
     raise ClusterError(f"a tombstone was redirected more than {_MAX_REDIRECTIONS} times")
 
 
+def _of_one_node(reply: Any) -> Any:
+    """A node-targeted reply as one server gives it.
+
+    The cluster client wraps some in `{node: reply}`, and `SCAN`'s cursor
+    as `({node: cursor}, keys)`.
+    """
+    if isinstance(reply, dict) and len(reply) == 1:
+        return next(iter(reply.values()))
+    if isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[0], dict):
+        return [_of_one_node(reply[0]), reply[1]]
+    return reply
+
+
 def _raise_first(replies: Sequence[Any]) -> list[Any]:
     for reply in replies:
         if isinstance(reply, Exception):
@@ -210,6 +229,7 @@ class _Clients:
         self.durability = durability
         self._options = options
         self._common = _connection_options(target, options)
+        self._sentinels: Any = None
 
     def _wait(self, calls: list[Call]) -> Durability | None:
         return self.durability if self.durability.on and any(c.confirm for c in calls) else None
@@ -248,11 +268,11 @@ class SyncClients(_Clients):
                 redis.BlockingConnectionPool.from_url(target.url, **options)
             )
         elif target.topology is Topology.SENTINEL:
-            sentinels = _sentinel.Sentinel(
+            self._sentinels = _sentinel.Sentinel(
                 list(target.nodes), sentinel_kwargs=_sentinel_options(target, options)
             )
             assert target.service_name is not None
-            self._client = sentinels.master_for(target.service_name, **self._master_options())
+            self._client = self._sentinels.master_for(target.service_name, **self._master_options())
 
     def cluster(self) -> Any:
         """The cluster client, built on first use: building it asks a node for the slots."""
@@ -313,7 +333,7 @@ class SyncClients(_Clients):
         if call.script is None:
             if call.node is not None:
                 node = client.get_node(node_name=call.node)
-                return client.execute_command(*call.args, target_nodes=node)
+                return _of_one_node(client.execute_command(*call.args, target_nodes=node))
             return client.execute_command(*call.args)
         try:
             return client.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
@@ -350,6 +370,10 @@ class SyncClients(_Clients):
             self._cluster.close()
         if self._client is not None:
             self._client.close()
+            # A Sentinel's primary client does not own its pool: closed here, by hand.
+            self._client.connection_pool.disconnect()
+        for sentinel in self._sentinels.sentinels if self._sentinels is not None else ():
+            sentinel.close()
 
 
 class AsyncClients(_Clients):
@@ -366,25 +390,25 @@ class AsyncClients(_Clients):
         self._cluster: Any = None
         self._nodes: dict[str, redis.asyncio.Redis] = {}
         self._client: Any = None
+        if target.topology is Topology.CLUSTER:
+            nodes = [_async_cluster.ClusterNode(host, port) for host, port in target.nodes]
+            self._cluster = _async_cluster.RedisCluster(
+                startup_nodes=nodes, **self._cluster_options()
+            )
         if target.topology is Topology.STANDALONE:
             self._client = redis.asyncio.Redis.from_pool(
                 redis.asyncio.BlockingConnectionPool.from_url(target.url, **options)
             )
         elif target.topology is Topology.SENTINEL:
-            sentinels = _async_sentinel.Sentinel(
+            self._sentinels = _async_sentinel.Sentinel(
                 list(target.nodes), sentinel_kwargs=_sentinel_options(target, options)
             )
             assert target.service_name is not None
-            self._client = sentinels.master_for(target.service_name, **self._master_options())
+            self._client = self._sentinels.master_for(target.service_name, **self._master_options())
 
     async def cluster(self) -> Any:
-        """The cluster client, its map of the slots read on first use."""
-        if self._cluster is None:
-            nodes = [_async_cluster.ClusterNode(host, port) for host, port in self.target.nodes]
-            cluster = _async_cluster.RedisCluster(startup_nodes=nodes, **self._cluster_options())
-            await cluster.initialize()
-            self._cluster = cluster
-        return self._cluster
+        """The cluster client, its map of the slots read on first use (once, under its lock)."""
+        return await self._cluster.initialize()
 
     async def primaries(self) -> list[str | None]:
         if self._client is not None:
@@ -428,7 +452,7 @@ class AsyncClients(_Clients):
         if call.script is None:
             if call.node is not None:
                 node = client.get_node(node_name=call.node)
-                return await client.execute_command(*call.args, target_nodes=node)
+                return _of_one_node(await client.execute_command(*call.args, target_nodes=node))
             return await client.execute_command(*call.args)
         try:
             return await client.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
@@ -466,7 +490,9 @@ class AsyncClients(_Clients):
         if self._cluster is not None:
             await self._cluster.aclose()
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)
+        for sentinel in self._sentinels.sentinels if self._sentinels is not None else ():
+            await sentinel.aclose()
 
 
 def _sentinel_options(target: RedisTarget, options: dict[str, Any]) -> dict[str, Any]:

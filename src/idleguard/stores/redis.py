@@ -12,8 +12,8 @@ it needs (`_Step`); `RedisStore._sync` runs them with redis-py's
 client (WSGI) and `RedisStore._async` with `redis.asyncio` (ASGI).
 
 What is sent (the keys, the scripts and their arguments) is
-[`redis_operations`][idleguard.stores.redis_operations]; how it reaches the
-servers of each topology is [`redis_topologies`][idleguard.stores.redis_topologies].
+`redis_operations`; how it reaches the
+servers of each topology is `redis_topologies`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class RedisStore(RedisOperations, SteppedStore):
     """Sessions in Redis or Valkey, shared by every worker and host.
 
     One server, a Sentinel set or a Cluster, as the URL says
-    ([`redis_urls`][idleguard.stores.redis_urls] lists the forms).
+    (`redis_urls` lists the forms).
 
     Args:
         url: `redis://[:password@]host:port/db`, `rediss://` for TLS,

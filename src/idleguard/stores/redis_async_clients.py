@@ -1,6 +1,6 @@
 """The awaited twins of the Redis topologies' clients (ASGI).
 
-The same plans as [`redis_topologies`][idleguard.stores.redis_topologies]
+The same plans as `redis_topologies`
 (which call goes where, which missing scripts go again, where a redirection
 points, what `WAIT` must confirm), driven with `redis.asyncio`.
 """
@@ -36,7 +36,7 @@ _async_sentinel: Any = redis.asyncio.sentinel
 
 
 class AsyncClients(Clients):
-    """The awaited twin of [`SyncClients`][idleguard.stores.redis_topologies.SyncClients] (ASGI).
+    """The awaited twin of `SyncClients` (ASGI).
 
     Its connections belong to the event loop that opened them: the store
     builds one per loop.

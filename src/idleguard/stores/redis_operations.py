@@ -1,8 +1,8 @@
 """What the Redis store sends, written once: its keys, and each operation as a step of calls.
 
 No I/O here: each operation is a generator that yields the batches of
-[`Call`][idleguard.stores.redis_scripts.Call]s it needs and is sent their
-replies; [`RedisStore`][idleguard.stores.redis.RedisStore] drives them with a
+`Call`s it needs and is sent their
+replies; `RedisStore` drives them with a
 sync or an async client of its topology.
 
 Layout, for an operator looking at the keys (`ig:` is `key_prefix`):

@@ -1,6 +1,6 @@
 """How the Redis store reaches its servers: one server, a Sentinel set or a Cluster.
 
-Each topology sends a batch of [`Call`][idleguard.stores.redis_scripts.Call]s in
+Each topology sends a batch of `Call`s in
 one round trip per node and returns their replies in order. Under Cluster a
 call goes to the node owning its key's slot, and redis-py's cluster client
 follows `MOVED` and `ASK` while slots migrate.

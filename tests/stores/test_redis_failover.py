@@ -9,10 +9,11 @@ no session.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -142,6 +143,27 @@ def _fail_over(
     return window, statuses
 
 
+def _failovers(
+    deployment: Deployment,
+    victim: Callable[[int], RedisServer],
+    promoted: Callable[[RedisServer], bool],
+    replicated: Callable[[], bool],
+) -> set[int]:
+    """`ROUNDS` failovers in a row: kill `victim(round)`, wait, bring it back as a replica."""
+    seen: set[int] = set()
+    for round_number in range(ROUNDS):
+        killed = victim(round_number)
+        window, statuses = _fail_over(
+            deployment, killed.stop, functools.partial(promoted, killed), round_number
+        )
+        assert statuses <= {200, 503}
+        assert window < PROMOTION_LIMIT
+        seen |= statuses
+        killed.start()
+        _wait(replicated)
+    return seen
+
+
 @pytest.fixture
 def cluster_deployment(own_cluster: RedisCluster) -> Iterator[tuple[RedisCluster, Deployment]]:
     deployment = Deployment(own_cluster.url + "?socket_timeout=0.5&connect_timeout=0.5")
@@ -154,15 +176,12 @@ def test_a_cluster_primary_killed_under_load(
     cluster_deployment: tuple[RedisCluster, Deployment],
 ) -> None:
     cluster, deployment = cluster_deployment
-    for round_number in range(ROUNDS):
-        victim = cluster.owner_of(deployment.key_of(deployment.clients[round_number]))
-        window, statuses = _fail_over(deployment, victim.stop, cluster.serving, round_number)
-        assert statuses <= {200, 503}
-        assert 503 in statuses, "no request reached the killed primary's slots"
-        assert window < PROMOTION_LIMIT
-        # The killed node comes back as a replica of the one that took over.
-        victim.start()
-        _wait(cluster.healthy)
+
+    def victim(round_number: int) -> RedisServer:
+        return cluster.owner_of(deployment.key_of(deployment.clients[round_number]))
+
+    statuses = _failovers(deployment, victim, lambda _: cluster.serving(), cluster.healthy)
+    assert 503 in statuses, "no request reached the killed primary's slots"
 
 
 @pytest.fixture
@@ -177,18 +196,12 @@ def test_a_sentinel_primary_killed_under_load(
     sentinel_deployment: tuple[SentinelSet, Deployment],
 ) -> None:
     sentinels, deployment = sentinel_deployment
-    for round_number in range(ROUNDS):
-        primary = sentinels.current_primary()
-
-        def promoted(primary: RedisServer = primary) -> bool:
-            return sentinels.current_primary() is not primary
-
-        window, statuses = _fail_over(deployment, primary.stop, promoted, round_number)
-        assert statuses <= {200, 503}
-        assert window < PROMOTION_LIMIT
-        # Sentinel turns the old primary into a replica of the new one when it returns.
-        primary.start()
-        _wait(sentinels.replicated)
+    _failovers(
+        deployment,
+        lambda _: sentinels.current_primary(),
+        lambda killed: sentinels.current_primary() is not killed,
+        sentinels.replicated,
+    )
 
 
 @pytest.mark.redis_sentinel

@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis
-
 from .servers import START_TIMEOUT, RedisServer, ServerProcess, ServerUnavailable
 
 __all__ = ["RedisCluster", "SentinelSet", "ValkeyServer"]
@@ -30,10 +28,18 @@ SERVICE = "idleguard"
 NODE_TIMEOUT_MS = 1000
 
 
+def _redis() -> Any:
+    # Imported when a topology starts: the core suite (no servers, no redis package) loads
+    # the shared conftest, and so this module, without ever starting one.
+    import redis
+
+    return redis
+
+
 def _until(what: str, ready: Callable[[], bool], timeout: float = START_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(redis.RedisError, OSError):
+        with contextlib.suppress(_redis().RedisError, OSError):
             if ready():
                 return
         time.sleep(0.05)
@@ -42,12 +48,12 @@ def _until(what: str, ready: Callable[[], bool], timeout: float = START_TIMEOUT)
 
 def _ask(port: int, *words: object) -> Any:
     """One command to the server on `port`, on a connection closed right after."""
-    with redis.Redis(port=port, decode_responses=True, socket_timeout=2) as client:
+    with _redis().Redis(port=port, decode_responses=True, socket_timeout=2) as client:
         return client.execute_command(*words)
 
 
 def _replication(port: int) -> dict[str, Any]:
-    with redis.Redis(port=port, decode_responses=True, socket_timeout=2) as client:
+    with _redis().Redis(port=port, decode_responses=True, socket_timeout=2) as client:
         info: dict[str, Any] = client.info("replication")
         return info
 
@@ -182,7 +188,7 @@ class RedisCluster:
             _ask(node.port, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
         for node in self.nodes:
             if node.running and node not in (source, target):
-                with contextlib.suppress(redis.RedisError):
+                with contextlib.suppress(_redis().RedisError):
                     _ask(node.port, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
 
     def owner_of(self, key: str) -> RedisServer:
@@ -291,6 +297,6 @@ def start(topology: RedisCluster | SentinelSet | RedisServer) -> None:
     """Start a topology; on failure stop what did start, and say why."""
     try:
         topology.start()
-    except (ServerUnavailable, OSError, redis.RedisError) as error:
+    except (ServerUnavailable, OSError, _redis().RedisError) as error:
         topology.close()
         raise ServerUnavailable(f"{topology.name}: {error}") from error

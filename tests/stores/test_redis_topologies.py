@@ -49,6 +49,8 @@ def _caused(error: Exception, cause: Exception) -> Exception:
             True,
             id="slots-uncovered",
         ),
+        pytest.param(ResponseError("BUSY Redis is busy running a script"), True, id="busy"),
+        pytest.param(ResponseError("NOREPLICAS Not enough good replicas"), True, id="no-replicas"),
         # Our own mistakes stay loud: never mistaken for an outage (and never fail-open).
         pytest.param(ResponseError("WRONGTYPE Operation against a key"), False, id="wrong-type"),
         pytest.param(ResponseError("ERR Error running script"), False, id="script-error"),

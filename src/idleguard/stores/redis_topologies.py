@@ -35,6 +35,7 @@ from redis.exceptions import (
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
+    ResponseError,
     SlotNotCoveredError,
     TimeoutError,
     TryAgainError,
@@ -72,9 +73,17 @@ _MAP_GAPS = ("All slots are not covered", "startup_nodes could not agree")
 _MAX_REDIRECTIONS = 5
 
 
+#: Server replies redis-py leaves as a plain ResponseError that still mean "not now":
+#: a script of someone else's running past its time, too few replicas for a write
+#: (`min-replicas-to-write`), a replica that lost its primary.
+_BUSY_REPLIES = ("BUSY ", "NOREPLICAS ", "MASTERDOWN ")
+
+
 def is_outage(error: BaseException) -> bool:
     """Whether `error` is the store's own failure (an outage), not a wrong call."""
     if isinstance(error, OUTAGES):
+        return True
+    if isinstance(error, ResponseError) and str(error).startswith(_BUSY_REPLIES):
         return True
     # A cluster whose map cannot be rebuilt (no node answers, slots not yet
     # covered after a failover) is reported as RedisClusterException.

@@ -20,7 +20,9 @@ import httpx
 import pytest
 import redis
 
-from idleguard import IdleGuardWSGI, Policy
+from idleguard import IdleGuardWSGI, Policy, StoreUnavailable
+from idleguard.core import EndReason, Limits, SessionRecord, Verdict
+from idleguard.stores import from_url
 from idleguard.testing import EventCollector, SettableClock
 
 from ..servers import RedisServer
@@ -288,3 +290,29 @@ def test_one_request_is_one_evalsha_on_the_slot_owner(redis_cluster: RedisCluste
         assert set(calls.values()) == {0}
     finally:
         deployment.close()
+
+
+@pytest.mark.redis_cluster
+def test_a_sign_out_after_a_failover_nobody_has_seen_yet(own_cluster: RedisCluster) -> None:
+    # No request has run since the promotion: the client's map of the slots still names
+    # the dead primary. The first tombstone may fail (503, never a false success); the
+    # map is read again then, and the next one lands on the new primary.
+    store = from_url(own_cluster.url + "?socket_timeout=0.5&connect_timeout=0.5")
+    now = time.time()
+    limits = Limits(600.0, None, 30.0)
+    keys = ["a{same}", "b{same}", "c{same}"]
+    for key in keys:
+        store.create(key, SessionRecord("alice", None, now, now, now), limits)
+    victim = own_cluster.owner_of("ig:{a{same}}")
+    victim.stop()
+    _wait(own_cluster.serving)
+    outcomes = []
+    for key in keys:
+        try:
+            outcomes.append(store.end(key, EndReason.SIGNED_OUT, now + 1) is not None)
+        except StoreUnavailable:
+            outcomes.append(False)
+    assert outcomes[-1], outcomes
+    for key in keys[1:]:
+        assert store.check(key, limits, True, now + 2)[0].verdict is Verdict.ENDED
+    store.close()

@@ -7,15 +7,17 @@ points, what `WAIT` must confirm), driven with `redis.asyncio`.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.asyncio.sentinel
-from redis.exceptions import NoScriptError
+from redis.exceptions import ConnectionError, NoScriptError, RedisClusterException, TimeoutError
 
 from .redis_scripts import Call
 from .redis_topologies import (
+    OUTAGES,
     Clients,
     follow_slots,
     of_one_node,
@@ -91,10 +93,16 @@ class AsyncClients(Clients):
             plan = follow_slots(calls, owners)
             request = next(plan)
             while True:
-                sent = {
-                    (name, asking): await self._pipelined(self._node(name), group, wait, asking)
-                    for (name, asking), group in request.items()
-                }
+                try:
+                    sent = {
+                        (name, asking): await self._pipelined(self._node(name), group, wait, asking)
+                        for (name, asking), group in request.items()
+                    }
+                except (ConnectionError, TimeoutError):
+                    # The map of the slots may be stale (a failover): read it again.
+                    with contextlib.suppress(*OUTAGES, RedisClusterException):
+                        await cluster.nodes_manager.initialize()
+                    raise
                 try:
                     request = plan.send(sent)
                 except StopIteration as stop:

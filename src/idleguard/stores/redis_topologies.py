@@ -19,6 +19,7 @@ an error.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -316,10 +317,17 @@ class SyncClients(Clients):
             plan = follow_slots(calls, owners)
             request = next(plan)
             while True:
-                sent = {
-                    (name, asking): self._pipelined(self._node(name), group, wait, asking)
-                    for (name, asking), group in request.items()
-                }
+                try:
+                    sent = {
+                        (name, asking): self._pipelined(self._node(name), group, wait, asking)
+                        for (name, asking), group in request.items()
+                    }
+                except (ConnectionError, TimeoutError):
+                    # The map of the slots may be stale (a failover): read it again for the
+                    # next call, as the cluster client does on its own path, then fail this one.
+                    with contextlib.suppress(*OUTAGES, RedisClusterException):
+                        cluster.nodes_manager.initialize()
+                    raise
                 try:
                     request = plan.send(sent)
                 except StopIteration as stop:

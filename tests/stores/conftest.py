@@ -21,9 +21,20 @@ _numbers = itertools.count()
 BACKENDS = [
     pytest.param("memory", id="memory", marks=pytest.mark.memory),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    pytest.param("redis-cluster", id="redis-cluster", marks=pytest.mark.redis_cluster),
+    pytest.param("redis-sentinel", id="redis-sentinel", marks=pytest.mark.redis_sentinel),
+    pytest.param("valkey", id="valkey", marks=pytest.mark.valkey),
     pytest.param("sqlite", id="sqlite", marks=pytest.mark.sqlite),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
 ]
+
+
+#: Backend -> the session fixture of its servers.
+TOPOLOGIES = {
+    "redis-cluster": "redis_cluster",
+    "redis-sentinel": "redis_sentinel",
+    "valkey": "valkey_server",
+}
 
 
 def make_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
@@ -34,6 +45,9 @@ def make_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
     if backend == "redis":
         url = request.getfixturevalue("redis_url")
         return from_url(url, key_prefix=f"t{number}:")
+    if backend in TOPOLOGIES:
+        topology = request.getfixturevalue(TOPOLOGIES[backend])
+        return from_url(topology.url, key_prefix=f"t{number}:")
     if backend == "sqlite":
         return from_url(f"sqlite:///{tmp_path / 'sessions.db'}")
     if backend == "postgresql":

@@ -15,6 +15,7 @@ from ..core import Decision, EndReason, Limits, SessionRecord, Verdict, decide
 from ..errors import ConfigError
 from .base import Check, Store, StoreUnavailable, deadline
 from .memory import MemoryStore
+from .redis_urls import SCHEMES as _REDIS_SCHEMES
 
 # What a store author needs: the interface, the record, the decision and its inputs.
 __all__ = [
@@ -37,10 +38,7 @@ __all__ = [
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
     "memory": ("idleguard.stores.memory", "MemoryStore", None),
     "cookie": ("idleguard.stores.cookie", "CookieStore", None),
-    **{
-        scheme: ("idleguard.stores.redis", "RedisStore", "redis")
-        for scheme in ("redis", "rediss", "unix", "valkey", "valkeys")
-    },
+    **{scheme: ("idleguard.stores.redis", "RedisStore", "redis") for scheme in _REDIS_SCHEMES},
     **{
         scheme: ("idleguard.stores.sql", "SQLStore", "sql")
         for scheme in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
@@ -83,7 +81,10 @@ def from_url(url: str, **options: Any) -> Store:
         ImportError: The store's driver is not installed; the message names the
             pip extra that brings it.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise ConfigError(f"store URL cannot be read: {error}") from None
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         known = ", ".join(sorted(f"{name}://" for name in _SCHEMES))

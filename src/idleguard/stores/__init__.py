@@ -94,8 +94,10 @@ def from_url(url: str, **options: Any) -> Store:
         module = importlib.import_module(module_name)
     except ImportError as error:
         hint = f'pip install "idleguard[{extra}]"' if extra else "reinstall idleguard"
+        # The package the user installs, not the submodule that failed first (redis.backoff).
+        missing = (error.name or "").partition(".")[0]
         raise ImportError(
-            f"the {scheme}:// store needs a driver that is not installed ({error.name}): {hint}"
+            f"the {scheme}:// store needs a driver that is not installed ({missing}): {hint}"
         ) from error
     store_class: type[Store] = getattr(module, class_name)
     if scheme == "memory":

@@ -52,7 +52,9 @@ from ..core import (
     Verdict,
     record_from_mapping,
 )
-from .base import Check, StoreUnavailable
+from ..errors import ConfigError
+from .base import Check, Store, StoreUnavailable
+from .local import LocalDecisions
 from .stepped import SteppedStore
 
 __all__ = ["RedisStore"]
@@ -187,6 +189,9 @@ class RedisStore(SteppedStore):
         self.tombstone_ttl = tombstone_ttl
         self._grace = str(max(1, round(tombstone_ttl * 1000)))
         self._tolerance = repr(CLOCK_TOLERANCE)
+        #: The pub/sub channel every end, expiry and fresh sign-in is announced on, from
+        #: inside the script that makes it: what processes deciding locally listen to.
+        self.channel = f"{key_prefix}changed"
         self._options: dict[str, Any] = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": connect_timeout,
@@ -207,13 +212,16 @@ class RedisStore(SteppedStore):
         self._async_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> RedisStore:
+    def from_url(cls, url: str, **options: Any) -> Store:
         """Build from a URL; `?key_prefix=`, `?server_time=1` and timeouts may ride in it.
 
         Args:
             url: The Redis URL, with any of the constructor's options in its
                 query string (`key_prefix`, `socket_timeout`, `connect_timeout`,
-                `tombstone_ttl`, `server_time`); other parameters go to redis-py.
+                `tombstone_ttl`, `server_time`), and `local_decisions=1` (with
+                `local_maxsize`, `local_margin`) to decide live sessions in-process
+                (see [`LocalDecisions`][idleguard.stores.local.LocalDecisions]);
+                other parameters go to redis-py.
             **options: The constructor's keyword arguments; they win over the
                 URL's.
 
@@ -222,19 +230,30 @@ class RedisStore(SteppedStore):
         """
         parts = urlsplit(url)
         kept = []
+        local: dict[str, Any] = {}
         for name, value in parse_qsl(parts.query):
             if name in {"key_prefix"}:
                 options.setdefault(name, value)
             elif name in {"socket_timeout", "connect_timeout", "tombstone_ttl"}:
                 options.setdefault(name, float(value))
-            elif name == "server_time":
+            elif name in {"server_time", "local_decisions"}:
                 options.setdefault(name, value.lower() in {"1", "true", "yes", "on"})
+            elif name == "local_maxsize":
+                local["maxsize"] = int(value)
+            elif name == "local_margin":
+                local["margin"] = float(value)
             else:
                 kept.append((name, value))
+        local_decisions = options.pop("local_decisions", False)
+        if local and not local_decisions:
+            raise ConfigError("local_maxsize and local_margin need local_decisions=1")
         # Not urlunsplit: it folds "unix:///run/redis.sock" into "unix:/run/redis.sock",
         # which redis-py then reads as a host named "run".
         base = url.split("?", 1)[0]
-        return cls(base + ("?" + urlencode(kept) if kept else ""), **options)
+        store = cls(base + ("?" + urlencode(kept) if kept else ""), **options)
+        if not local_decisions:
+            return store
+        return LocalDecisions(store, **local)
 
     # -- keys -----------------------------------------------------------------
     def _key(self, key: str) -> str:
@@ -259,6 +278,7 @@ class RedisStore(SteppedStore):
                 "1" if activity else "0",
                 self._tolerance,
                 self._grace,
+                self.channel,
             ),
         )
 
@@ -319,7 +339,11 @@ class RedisStore(SteppedStore):
 
     def _end(self, key: str, reason: EndReason, now: float) -> _Step:
         (reply,) = yield [
-            _Call(_END, (self._key(key),), (reason.value, self._now(now), self._grace))
+            _Call(
+                _END,
+                (self._key(key),),
+                (reason.value, self._now(now), self._grace, self.channel),
+            )
         ]
         if reply is None:
             return None
@@ -327,7 +351,7 @@ class RedisStore(SteppedStore):
         return None if record.ended is not None else record
 
     def _reauthenticate(self, key: str, now: float) -> _Step:
-        (reply,) = yield [_Call(_REAUTHENTICATE, (self._key(key),), (self._now(now),))]
+        (reply,) = yield [_Call(_REAUTHENTICATE, (self._key(key),), (self._now(now), self.channel))]
         return bool(reply)
 
     def _sessions_of(self, subject: str) -> _Step:
@@ -354,7 +378,11 @@ class RedisStore(SteppedStore):
         if not live:
             return []
         calls: list[_Call] = [
-            _Call(_END, (self._key(key),), (EndReason.REVOKED.value, self._now(now), self._grace))
+            _Call(
+                _END,
+                (self._key(key),),
+                (EndReason.REVOKED.value, self._now(now), self._grace, self.channel),
+            )
             for key, _ in live
         ]
         replies = yield calls
@@ -378,7 +406,11 @@ class RedisStore(SteppedStore):
             if keys:
                 # One script call per key: each key is its own slot under Cluster.
                 replies = yield [
-                    _Call(_SWEEP, (full,), (self._now(now), self._tolerance, self._grace))
+                    _Call(
+                        _SWEEP,
+                        (full,),
+                        (self._now(now), self._tolerance, self._grace, self.channel),
+                    )
                     for full in keys
                 ]
                 for reply in replies:
@@ -458,6 +490,27 @@ class RedisStore(SteppedStore):
 
     def close(self) -> None:
         self._client.close()
+
+    def subscriber(self) -> redis.client.PubSub:
+        """A pub/sub connection of its own to the same server, with the same options.
+
+        Returns:
+            An unsubscribed `PubSub`; its owner subscribes it and closes it.
+        """
+        options = {
+            name: value
+            for name, value in self._options.items()
+            if name not in {"max_connections", "timeout"}
+        }
+        pubsub: redis.client.PubSub = redis.Redis.from_url(self.url, **options).pubsub()  # type: ignore[no-untyped-call]
+        return pubsub
+
+    def key_of(self, full: str) -> str | None:
+        """The session key a full Redis key names (`ig:{digest}` -> `digest`), or `None`."""
+        start = len(self.key_prefix) + 1
+        if full.startswith(self.key_prefix + "{") and full.endswith("}"):
+            return full[start:-1]
+        return None
 
     # -- async (ASGI) ---------------------------------------------------------
     def _aclient(self) -> redis.asyncio.Redis:

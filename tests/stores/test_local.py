@@ -308,6 +308,16 @@ def test_a_killed_push_connection_under_load_allows_nothing_stale(
     assert here.push.losses >= 1 and here.push.connections >= 2
 
 
+def test_a_healthy_push_connection_stays_healthy(make_store: MakeStore) -> None:
+    # Each answered ping extends the trust: a pong lost in parsing would drop every copy.
+    store = make_store(ping_interval=0.05, ping_timeout=0.05)
+    store.create("k", alice(), LIMITS)
+    time.sleep(0.5)  # ten pings
+    assert (store.push.connections, store.push.losses) == (1, 0)
+    assert store.push.healthy()
+    assert store.kept == 1
+
+
 def test_a_forked_process_forgets_the_parents_copies(make_store: MakeStore) -> None:
     store = make_store()
     store.create("k", alice(), LIMITS)

@@ -53,7 +53,8 @@ class PushChannel:
     Args:
         connect: Opens a fresh, unsubscribed connection (each reconnection calls it).
         channel: The pub/sub channel to listen on.
-        on_message: Called with each message's data, on the listening thread.
+        on_message: Called with each message's data (decoded from bytes), on the
+            listening thread.
         on_reset: Called whenever the channel stops or starts being healthy.
         ping_interval: Seconds between pings.
         ping_timeout: Seconds a ping may take before the connection counts as lost.
@@ -169,7 +170,9 @@ class PushChannel:
             if message is not None:
                 kind = message.get("type")
                 if kind == "message":
-                    self._on_message(str(message.get("data")))
+                    data = message.get("data")
+                    if isinstance(data, bytes):
+                        self._on_message(data.decode("utf-8", "replace"))
                 elif kind == "pong" and ping_sent is not None:
                     self._healthy_until = ping_sent + self._trust
                     ping_sent = None

@@ -502,6 +502,9 @@ class RedisStore(SteppedStore):
             for name, value in self._options.items()
             if name not in {"max_connections", "timeout"}
         }
+        # Bytes: redis-py reads a subscriber's decoded "PONG" as a message and loses the
+        # pong that proves the connection healthy.
+        options["decode_responses"] = False
         pubsub: redis.client.PubSub = redis.Redis.from_url(self.url, **options).pubsub()  # type: ignore[no-untyped-call]
         return pubsub
 

@@ -6,9 +6,10 @@ only once per `touch_interval`. So each process keeps the records it has read
 (bounded, least recently written first) and decides a request with [`decide`][idleguard.stores.decide] on
 its own copy, with no round trip, when all of these hold:
 
-* the push connection is healthy ([`PushChannel`][idleguard.stores.push.PushChannel]):
-  every end announced until a moment ago has been heard, and the copy was read
-  after the connection was last (re)established;
+* the push connection is quiet ([`PushChannel`][idleguard.stores.push.PushChannel]):
+  it has proved itself within the last second, everything Redis has sent it is
+  applied (an end acknowledged anywhere has reached it by then), and the copy was
+  read after the connection was last (re)established;
 * the copy is younger than `touch_interval` (so no touch is due, and what other
   processes wrote is never more than two touch intervals behind);
 * the decision is "allow" with more than `margin` seconds to the first deadline
@@ -33,7 +34,7 @@ from typing import Any, ClassVar, Protocol
 from ..core import Decision, EndReason, Limits, SessionRecord, Verdict, decide, touched
 from ..errors import ConfigError
 from .base import Check, Store
-from .push import PushChannel, Subscriber
+from .push import PushChannel, RedisLink
 
 __all__ = ["Announcing", "LocalDecisions"]
 
@@ -44,7 +45,7 @@ class Announcing(Protocol):
     channel: str
     server_time: bool
 
-    def subscriber(self) -> Subscriber: ...
+    def subscriber(self) -> RedisLink: ...
 
     def key_of(self, full: str) -> str | None: ...
 
@@ -135,7 +136,7 @@ class LocalDecisions(Store):
 
     # -- the local decision ---------------------------------------------------------------
     def _local(self, key: str, limits: Limits, activity: bool, now: float) -> Check | None:
-        if not self.push.healthy():
+        if not self.push.quiet():
             return None
         record = self._records.get(key)
         if record is None or now - record.last_activity >= limits.touch_interval:

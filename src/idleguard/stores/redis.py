@@ -55,6 +55,7 @@ from ..core import (
 from ..errors import ConfigError
 from .base import Check, Store, StoreUnavailable
 from .local import LocalDecisions
+from .push import RedisLink
 from .stepped import SteppedStore
 
 __all__ = ["RedisStore"]
@@ -491,22 +492,20 @@ class RedisStore(SteppedStore):
     def close(self) -> None:
         self._client.close()
 
-    def subscriber(self) -> redis.client.PubSub:
-        """A pub/sub connection of its own to the same server, with the same options.
+    def subscriber(self) -> RedisLink:
+        """A connection of its own to the same server, with the same options, to subscribe on.
 
         Returns:
-            An unsubscribed `PubSub`; its owner subscribes it and closes it.
+            The connected link; its owner subscribes it and closes it.
         """
         options = {
             name: value
             for name, value in self._options.items()
-            if name not in {"max_connections", "timeout"}
+            if name not in {"max_connections", "timeout", "decode_responses"}
         }
-        # Bytes: redis-py reads a subscriber's decoded "PONG" as a message and loses the
-        # pong that proves the connection healthy.
-        options["decode_responses"] = False
-        pubsub: redis.client.PubSub = redis.Redis.from_url(self.url, **options).pubsub()  # type: ignore[no-untyped-call]
-        return pubsub
+        # RESP2, which every Redis and Valkey speaks, and the listener reads.
+        options["protocol"] = 2
+        return RedisLink(redis.ConnectionPool.from_url(self.url, **options).make_connection())
 
     def key_of(self, full: str) -> str | None:
         """The session key a full Redis key names (`ig:{digest}` -> `digest`), or `None`."""

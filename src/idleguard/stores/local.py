@@ -16,7 +16,8 @@ its own copy, with no round trip, when all of these hold:
   (near a deadline the store decides, so an expiry is found and reported once).
 
 Anything else goes to the store, as without local decisions, and the answer
-refreshes the copy. An end, a revocation, an expiry or a fresh sign-in in any
+refreshes the copy. A session found ended is kept as a tombstone and refused here
+from then on without asking: an end is final. An end, a revocation, an expiry or a fresh sign-in in any
 process is announced by the store's own script on its channel, and drops the
 copy everywhere; in this process the copy goes before the store is even asked.
 A copy read while an announcement for it was on its way is never kept: each
@@ -31,7 +32,16 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
-from ..core import Decision, EndReason, Limits, SessionRecord, Verdict, decide, touched
+from ..core import (
+    Decision,
+    EndReason,
+    Limits,
+    SessionRecord,
+    Verdict,
+    decide,
+    tombstone,
+    touched,
+)
 from ..errors import ConfigError
 from .base import Check, Store
 from .push import PushChannel, RedisLink
@@ -136,10 +146,13 @@ class LocalDecisions(Store):
 
     # -- the local decision ---------------------------------------------------------------
     def _local(self, key: str, limits: Limits, activity: bool, now: float) -> Check | None:
-        if not self.push.quiet():
-            return None
         record = self._records.get(key)
-        if record is None or now - record.last_activity >= limits.touch_interval:
+        if record is None:
+            return None
+        if record.ended is not None:
+            # An end is final: a tombstone needs no store to refuse its credential again.
+            return decide(record, limits, activity, now), record
+        if not self.push.quiet() or now - record.last_activity >= limits.touch_interval:
             return None
         decision = decide(record, limits, activity, now)
         if decision.verdict is not Verdict.ALLOW or decision.touch:
@@ -155,17 +168,23 @@ class LocalDecisions(Store):
 
     def _keep(self, key: str, mark: tuple[int, int], check: Check, now: float) -> None:
         decision, record = check
-        if record is None or decision.verdict is not Verdict.ALLOW:
+        if record is None or decision.verdict is Verdict.NO_SESSION:
             return
-        kept = touched(record, now) if decision.touch else record
+        if decision.verdict is Verdict.ALLOW:
+            kept = touched(record, now) if decision.touch else record
+        else:  # ended now or before: refused here from now on, without asking
+            kept = tombstone(record, decision.reason or EndReason.INVALID, now)
         epoch, heard = mark
         with self._lock:
             if epoch == self._epoch and self._heard_for.get(key, 0) <= heard:
-                records = self._records
-                records[key] = kept
-                records.move_to_end(key)
-                if len(records) > self.maxsize:
-                    records.popitem(last=False)
+                self._records[key] = kept
+                self._bound(key)
+
+    def _bound(self, written: str) -> None:
+        records = self._records
+        records.move_to_end(written)
+        if len(records) > self.maxsize:
+            records.popitem(last=False)
 
     # -- the store interface -----------------------------------------------------------
     def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
@@ -201,16 +220,27 @@ class LocalDecisions(Store):
         # on the copy meanwhile, and after, so no read that raced the end keeps one.
         self._forget(key)
         try:
-            return self.inner.end(key, reason, now)
+            ended = self.inner.end(key, reason, now)
         finally:
             self._forget(key)
+        self._keep_tombstone(key, ended, reason, now)
+        return ended
 
     async def aend(self, key: str, reason: EndReason, now: float) -> SessionRecord | None:
         self._forget(key)
         try:
-            return await self.inner.aend(key, reason, now)
+            ended = await self.inner.aend(key, reason, now)
         finally:
             self._forget(key)
+        self._keep_tombstone(key, ended, reason, now)
+        return ended
+
+    def _keep_tombstone(
+        self, key: str, record: SessionRecord | None, reason: EndReason, now: float
+    ) -> None:
+        with self._lock:
+            self._records[key] = tombstone(record, reason, now)
+            self._bound(key)
 
     def reauthenticate(self, key: str, now: float) -> bool:
         self._forget(key)

@@ -238,6 +238,8 @@ class LocalDecisions(Store):
     def _keep_tombstone(
         self, key: str, record: SessionRecord | None, reason: EndReason, now: float
     ) -> None:
+        if record is None:  # it had ended before, maybe for another reason: read it then
+            return
         with self._lock:
             self._records[key] = tombstone(record, reason, now)
             self._bound(key)

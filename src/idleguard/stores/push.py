@@ -180,9 +180,11 @@ class PushChannel:
         self._pid: int | None = None
         self._stop = threading.Event()
         self._start_lock = threading.Lock()
-        #: How many times the connection was established, and lost: for tests and metrics.
+        #: How many times the connection was established, and lost, and the data of the
+        #: last message applied: for tests and metrics.
         self.connections = 0
         self.losses = 0
+        self.last_message: str | None = None
 
     def healthy(self) -> bool:
         """Whether the connection has proved itself within the last ping interval.
@@ -309,7 +311,9 @@ class PushChannel:
             if isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
                 data = reply[2]
                 if isinstance(data, bytes):
-                    self._on_message(data.decode("utf-8", "replace"))
+                    text = data.decode("utf-8", "replace")
+                    self._on_message(text)
+                    self.last_message = text
             elif reply == "PONG" or (isinstance(reply, list) and reply[:1] == [b"pong"]):
                 if ping_sent is not None:
                     self._trusted_until = ping_sent + self._trust

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from idleguard.core import EndReason, Limits, SessionRecord
@@ -95,6 +95,10 @@ def settle(client: redis.Redis, local: LocalDecisions, others: list[LocalDecisio
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(operation, min_size=1, max_size=25))
+# Another process keeps the session active for minutes while this one only polls.
+@example(
+    steps=[("advance", 31, 0, False), ("check", "a", 1, True)] * 6 + [("check", "a", 0, False)]
+)
 def test_local_decisions_decide_as_the_store(
     redis_url: str, redis_client: redis.Redis, steps: list[tuple[Any, ...]]
 ) -> None:

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -215,11 +216,17 @@ class PushChannel:
     def close(self) -> None:
         """Stop listening: the channel is not trusted from now on.
 
-        The thread (a daemon) ends by itself within `ping_interval`; nothing waits
-        for it here.
+        The connection is shut down, which wakes the thread (a daemon) to end; nothing
+        waits for it here.
         """
         self._stop.set()
         self._trusted_until = 0.0
+        sock = self._socket
+        if sock is not None:
+            # Shut down, not closed: the thread still owns the descriptor, and a closed
+            # one could be reused under it by another connection.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _start(self) -> None:
         with self._start_lock:
@@ -240,6 +247,8 @@ class PushChannel:
                 link = self._connect()
                 self._listen(link)
             except (RedisError, OSError, ValueError, _Unhealthy) as error:
+                if self._stop.is_set():
+                    break  # closed: the error is the shutdown itself
                 self.losses += 1
                 logger.warning(
                     "idleguard: local decisions paused, every request goes to the store: "

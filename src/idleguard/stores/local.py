@@ -145,7 +145,8 @@ class LocalDecisions(Store):
             self._epoch += 1
 
     # -- the local decision ---------------------------------------------------------------
-    def _local(self, key: str, limits: Limits, activity: bool, now: float) -> Check | None:
+    def decided_here(self, key: str, limits: Limits, activity: bool, now: float) -> Check | None:
+        """The decision made on this process's copy, when it can be; else `None`."""
         record = self._records.get(key)
         if record is None:
             return None
@@ -188,7 +189,7 @@ class LocalDecisions(Store):
 
     # -- the store interface -----------------------------------------------------------
     def check(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
-        local = self._local(key, limits, activity, now)
+        local = self.decided_here(key, limits, activity, now)
         if local is not None:
             return local
         mark = self._mark()
@@ -197,7 +198,7 @@ class LocalDecisions(Store):
         return answer
 
     async def acheck(self, key: str, limits: Limits, activity: bool, now: float) -> Check:
-        local = self._local(key, limits, activity, now)
+        local = self.decided_here(key, limits, activity, now)
         if local is not None:
             return local
         mark = self._mark()

@@ -24,7 +24,7 @@ from .events import Event, EventHook, EventType, emit_async, emit_sync
 from .facts import RequestFacts
 from .policy import Policy, PolicyError
 from .resolution import Resolution, resolve
-from .resolver_cache import ResolverCache
+from .resolver_cache import DEFAULT_POLICY_CACHE_TTL, ResolverCache
 from .rules import Rule, check_rules
 from .steps import Call, StepOf, drive_async, drive_sync
 from .tenants import TenantPolicy, UserChoice, check_choice, to_tenant_policy, to_user_choice
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PolicyEngine", "TenantResolver", "UserResolver"]
 
-#: Seconds a tenant or user resolver's answer is reused unless configured otherwise.
-DEFAULT_POLICY_CACHE_TTL = 30.0
 
 logger = logging.getLogger("idleguard")
 

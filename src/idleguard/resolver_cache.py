@@ -12,7 +12,10 @@ import collections
 import threading
 from typing import Generic, TypeVar
 
-__all__ = ["ResolverCache"]
+__all__ = ["DEFAULT_POLICY_CACHE_TTL", "ResolverCache"]
+
+#: Seconds a tenant or user resolver's answer is reused unless configured otherwise.
+DEFAULT_POLICY_CACHE_TTL = 30.0
 
 K = TypeVar("K")
 V = TypeVar("V")

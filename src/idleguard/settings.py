@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from .audit import AuditTrail, CounterHook, Redactor, Sink
-from .engine import DEFAULT_POLICY_CACHE_TTL, PolicyEngine, TenantResolver, UserResolver
+from .engine import PolicyEngine, TenantResolver, UserResolver
 from .errors import ConfigError
 from .events import EventHook, session_tag
 from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_exempt, path_matches
@@ -19,6 +19,7 @@ from .identity import Identity, SignedCookie, check_adopt
 from .policy import Duration, Policy
 from .probe import probe
 from .replies import Reply, ReplySettings, expired_reply
+from .resolver_cache import DEFAULT_POLICY_CACHE_TTL
 from .rules import Rule
 from .stores import Store, from_url
 from .tenants import TenantPolicy

@@ -20,6 +20,7 @@ from idleguard.core import EndReason, Limits, SessionRecord, Verdict
 from idleguard.errors import ConfigError
 from idleguard.stores import from_url
 from idleguard.stores.local import LocalDecisions
+from idleguard.stores.push import RedisLink
 from idleguard.stores.redis import RedisStore
 
 from .conftest import wait_until_healthy
@@ -258,7 +259,7 @@ def test_a_push_connection_that_hangs_stops_local_decisions(
     here = LocalDecisions(
         RedisStore(redis_url, key_prefix=prefix), ping_interval=0.1, ping_timeout=0.1
     )
-    here.push._connect = hung.subscriber
+    here.push._connect = lambda: RedisLink.to(hung.url, hung.connection_options)
     try:
         wait_until_healthy(here)
         here.create("k", alice(), LIMITS)

@@ -52,12 +52,11 @@ __all__ = ["Announcing", "LocalDecisions"]
 class Announcing(Protocol):
     """A store that announces every end on a pub/sub channel ([`RedisStore`][idleguard.stores.redis.RedisStore])."""
 
+    url: str
+    key_prefix: str
     channel: str
     server_time: bool
-
-    def subscriber(self) -> RedisLink: ...
-
-    def key_of(self, full: str) -> str | None: ...
+    connection_options: dict[str, Any]
 
 
 class LocalDecisions(Store):
@@ -111,7 +110,7 @@ class LocalDecisions(Store):
         self._epoch = 0
         extra = {} if monotonic is None else {"monotonic": monotonic}
         self.push = PushChannel(
-            announcing.subscriber,
+            lambda: RedisLink.to(announcing.url, announcing.connection_options),
             announcing.channel,
             on_message=self._announced,
             on_reset=self._reset,
@@ -122,9 +121,10 @@ class LocalDecisions(Store):
 
     # -- what the push connection tells ------------------------------------------------
     def _announced(self, full: str) -> None:
-        key = self._announcing.key_of(full)
-        if key is not None:
-            self._forget(key)
+        # The script announces the full key, `<prefix>{<session key>}`.
+        prefix = self._announcing.key_prefix + "{"
+        if full.startswith(prefix) and full.endswith("}"):
+            self._forget(full[len(prefix) : -1])
 
     def _forget(self, key: str) -> None:
         with self._lock:

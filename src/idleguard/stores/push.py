@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -56,6 +57,25 @@ class RedisLink:
         connection: An unconnected redis-py `Connection` (from a pool's
             `make_connection`): it connects, authenticates and selects the database.
     """
+
+    @classmethod
+    def to(cls, url: str, options: dict[str, Any]) -> RedisLink:
+        """A link of its own to the server at `url`, with a store's connection options.
+
+        Args:
+            url: The store's Redis URL.
+            options: The store's redis-py options (`RedisStore.connection_options`).
+
+        Returns:
+            The connected link.
+        """
+        own = {
+            name: value
+            for name, value in options.items()
+            if name not in {"max_connections", "timeout", "decode_responses"}
+        }
+        own["protocol"] = 2  # RESP2, which every Redis and Valkey speaks, as read here
+        return cls(redis.ConnectionPool.from_url(url, **own).make_connection())
 
     def __init__(self, connection: Any) -> None:
         connection.connect()

@@ -52,10 +52,7 @@ from ..core import (
     Verdict,
     record_from_mapping,
 )
-from ..errors import ConfigError
-from .base import Check, Store, StoreUnavailable
-from .local import LocalDecisions
-from .push import RedisLink
+from .base import Check, StoreUnavailable
 from .stepped import SteppedStore
 
 __all__ = ["RedisStore"]
@@ -190,10 +187,11 @@ class RedisStore(SteppedStore):
         self.tombstone_ttl = tombstone_ttl
         self._grace = str(max(1, round(tombstone_ttl * 1000)))
         self._tolerance = repr(CLOCK_TOLERANCE)
-        #: The pub/sub channel every end, expiry and fresh sign-in is announced on, from
-        #: inside the script that makes it: what processes deciding locally listen to.
+        #: Where every end and fresh sign-in is announced, by the script that makes it
+        #: (see `idleguard.stores.local`).
         self.channel = f"{key_prefix}changed"
-        self._options: dict[str, Any] = {
+        #: redis-py's options for every connection (a subscriber opens its own with them).
+        self.connection_options: dict[str, Any] = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": connect_timeout,
             # No silent retries: a retried check could report an expiry twice or
@@ -207,22 +205,19 @@ class RedisStore(SteppedStore):
             **redis_options,
         }
         self._client: redis.Redis = redis.Redis.from_pool(
-            redis.BlockingConnectionPool.from_url(self.url, **self._options)
+            redis.BlockingConnectionPool.from_url(self.url, **self.connection_options)
         )
         self._async_client: redis.asyncio.Redis | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> Store:
+    def from_url(cls, url: str, **options: Any) -> RedisStore:
         """Build from a URL; `?key_prefix=`, `?server_time=1` and timeouts may ride in it.
 
         Args:
             url: The Redis URL, with any of the constructor's options in its
                 query string (`key_prefix`, `socket_timeout`, `connect_timeout`,
-                `tombstone_ttl`, `server_time`), and `local_decisions=1` (with
-                `local_maxsize`, `local_margin`) to decide live sessions in-process
-                (see [`LocalDecisions`][idleguard.stores.local.LocalDecisions]);
-                other parameters go to redis-py.
+                `tombstone_ttl`, `server_time`); other parameters go to redis-py.
             **options: The constructor's keyword arguments; they win over the
                 URL's.
 
@@ -231,30 +226,19 @@ class RedisStore(SteppedStore):
         """
         parts = urlsplit(url)
         kept = []
-        local: dict[str, Any] = {}
         for name, value in parse_qsl(parts.query):
             if name in {"key_prefix"}:
                 options.setdefault(name, value)
             elif name in {"socket_timeout", "connect_timeout", "tombstone_ttl"}:
                 options.setdefault(name, float(value))
-            elif name in {"server_time", "local_decisions"}:
+            elif name == "server_time":
                 options.setdefault(name, value.lower() in {"1", "true", "yes", "on"})
-            elif name == "local_maxsize":
-                local["maxsize"] = int(value)
-            elif name == "local_margin":
-                local["margin"] = float(value)
             else:
                 kept.append((name, value))
-        local_decisions = options.pop("local_decisions", False)
-        if local and not local_decisions:
-            raise ConfigError("local_maxsize and local_margin need local_decisions=1")
         # Not urlunsplit: it folds "unix:///run/redis.sock" into "unix:/run/redis.sock",
         # which redis-py then reads as a host named "run".
         base = url.split("?", 1)[0]
-        store = cls(base + ("?" + urlencode(kept) if kept else ""), **options)
-        if not local_decisions:
-            return store
-        return LocalDecisions(store, **local)
+        return cls(base + ("?" + urlencode(kept) if kept else ""), **options)
 
     # -- keys -----------------------------------------------------------------
     def _key(self, key: str) -> str:
@@ -341,9 +325,7 @@ class RedisStore(SteppedStore):
     def _end(self, key: str, reason: EndReason, now: float) -> _Step:
         (reply,) = yield [
             _Call(
-                _END,
-                (self._key(key),),
-                (reason.value, self._now(now), self._grace, self.channel),
+                _END, (self._key(key),), (reason.value, self._now(now), self._grace, self.channel)
             )
         ]
         if reply is None:
@@ -492,35 +474,13 @@ class RedisStore(SteppedStore):
     def close(self) -> None:
         self._client.close()
 
-    def subscriber(self) -> RedisLink:
-        """A connection of its own to the same server, with the same options, to subscribe on.
-
-        Returns:
-            The connected link; its owner subscribes it and closes it.
-        """
-        options = {
-            name: value
-            for name, value in self._options.items()
-            if name not in {"max_connections", "timeout", "decode_responses"}
-        }
-        # RESP2, which every Redis and Valkey speaks, and the listener reads.
-        options["protocol"] = 2
-        return RedisLink(redis.ConnectionPool.from_url(self.url, **options).make_connection())
-
-    def key_of(self, full: str) -> str | None:
-        """The session key a full Redis key names (`ig:{digest}` -> `digest`), or `None`."""
-        start = len(self.key_prefix) + 1
-        if full.startswith(self.key_prefix + "{") and full.endswith("}"):
-            return full[start:-1]
-        return None
-
     # -- async (ASGI) ---------------------------------------------------------
     def _aclient(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
         # An asyncio connection belongs to the loop that opened it.
         if self._async_client is None or self._async_loop is not loop:
             self._async_client = redis.asyncio.Redis.from_pool(
-                redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
+                redis.asyncio.BlockingConnectionPool.from_url(self.url, **self.connection_options)
             )
             self._async_loop = loop
         return self._async_client

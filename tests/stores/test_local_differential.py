@@ -43,7 +43,9 @@ operation = st.one_of(
         st.just("advance"),
         # Around the touch interval (30 s), the margin (1 s) and the limits (600, 3600 s).
         st.sampled_from([0, 0.5, 1, 10, 29, 29.5, 30, 31, 100, 570, 599, 600, 3000])
-        | st.integers(0, 400),
+        | st.integers(0, 400)
+        # A clock stepping back, within the tolerance for stored times and past it.
+        | st.sampled_from([-30, -299, -400, -86_400]),
         st.just(0),
         st.just(False),
     ),
@@ -95,6 +97,15 @@ def settle(client: redis.Redis, local: LocalDecisions, others: list[LocalDecisio
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(operation, min_size=1, max_size=25))
+# A clock past the tolerance refuses the session without ending it; back on time, it lives.
+@example(
+    steps=[
+        ("advance", -400, 0, False),
+        ("check", "a", 0, True),
+        ("advance", 400, 0, False),
+        ("check", "a", 0, True),
+    ]
+)
 # Another process keeps the session active for minutes while this one only polls.
 @example(
     steps=[("advance", 31, 0, False), ("check", "a", 1, True)] * 6 + [("check", "a", 0, False)]

@@ -173,8 +173,14 @@ class LocalDecisions(Store):
             return
         if decision.verdict is Verdict.ALLOW:
             kept = touched(record, now) if decision.touch else record
-        else:  # ended now or before: refused here from now on, without asking
-            kept = tombstone(record, decision.reason or EndReason.INVALID, now)
+        elif decision.expired_now and decision.reason is not None:
+            kept = tombstone(record, decision.reason, now)  # the store wrote this tombstone
+        elif record.ended is not None:
+            kept = record  # a tombstone as read
+        else:
+            # Refused by this request's clock (a stored time too far ahead of it), with
+            # nothing written: the store may answer otherwise when the clock is right.
+            return
         epoch, heard = mark
         with self._lock:
             if epoch == self._epoch and self._heard_for.get(key, 0) <= heard:

@@ -13,7 +13,7 @@ CORE_TESTS := tests/scenarios tests/test_core.py tests/test_identity.py tests/te
 
 STAMP_MATRIX := $(VENV)/.installed-matrix
 
-.PHONY: demo test test-core lint typecheck pytest bench soak docs docs-serve matrix messages clean
+.PHONY: demo test test-core lint typecheck pytest bench soak docs docs-serve matrix messages verify-example clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,11 @@ matrix: $(STAMP_MATRIX)
 	status=$$?; \
 	echo "matrix: whole run took $$(( $$(date +%s) - start )) s"; \
 	exit $$status
+
+# The example evidence report in the docs (docs/verify-example.md and its HTML twin), written
+# again from a run of `idleguard verify` against the demo; `make test` fails when they part.
+verify-example: $(STAMP_TEST)
+	WRITE_EXAMPLES=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/verify/test_example_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

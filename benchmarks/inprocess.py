@@ -20,7 +20,8 @@ import redis.asyncio
 from benchmarks import apps
 from benchmarks.harness import Samples, Variant, interleaved, looped
 from benchmarks.servers import Servers
-from idleguard.stores.redis import _CHECK, RedisStore
+from idleguard.stores.redis import RedisStore
+from idleguard.stores.redis_scripts import CHECK
 
 __all__ = ["Row", "run_inprocess"]
 
@@ -136,24 +137,24 @@ def _evalsha_floor(url: str, loop: asyncio.AbstractEventLoop, opened: list[Any])
     micros = str(round(now * 1e6))
     client.hset(store._key(key), mapping={"c": micros, "l": micros, "a": micros, "s": "user"})
     client.expire(store._key(key), 24 * 3600)
-    client.script_load(_CHECK.source)
+    client.script_load(CHECK.source)
     # A request within touch_interval of the last write, as almost every request is.
     call = store._check_call(key, apps.POLICY.limits, True, now + 1)
-    arguments: tuple[Any, ...] = (_CHECK.sha, 1, *call.keys, *call.args)
+    arguments: tuple[Any, ...] = (CHECK.sha, 1, *call.keys, *call.args)
 
     def sync_run(count: int) -> None:
         for _ in range(count):
             client.evalsha(*arguments)
 
     async def one() -> None:
-        await store._aclient().evalsha(*arguments)
+        await store._aclients().client().evalsha(*arguments)
 
     # The same call made by a middleware that does nothing else, around the same bare app:
     # what any guard that keeps its sessions in Redis must at least add to a request.
     bare_asgi = apps.starlette_app()
 
     async def evalsha_middleware(scope: Any, receive: Any, send: Any) -> None:
-        await store._aclient().evalsha(*arguments)
+        await store._aclients().client().evalsha(*arguments)
         await bare_asgi(scope, receive, send)
 
     bare_wsgi = apps.flask_app(False).wsgi_app

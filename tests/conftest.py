@@ -10,12 +10,14 @@ must see the process. A fault test that kills a server gets its own from
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from idleguard.testing import EventCollector, SettableClock
 
 from .servers import PostgresServer, RedisServer, ServerUnavailable, unavailable
+from .topologies import RedisCluster, SentinelSet, ValkeyServer, start
 
 
 @pytest.fixture
@@ -86,3 +88,45 @@ def own_postgres() -> Iterator[PostgresServer]:
     for server in _serve(PostgresServer):
         assert isinstance(server, PostgresServer)
         yield server
+
+
+def _topology(kind: type[RedisCluster] | type[SentinelSet] | type[ValkeyServer]) -> Iterator[Any]:
+    try:
+        topology = kind()
+        start(topology)
+    except (ServerUnavailable, OSError) as error:
+        unavailable(kind.name, error)
+    try:
+        yield topology
+    finally:
+        topology.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """One Redis Cluster (three primaries, three replicas) for the whole test session."""
+    yield from _topology(RedisCluster)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelSet]:
+    """One primary, one replica and three Sentinels for the whole test session."""
+    yield from _topology(SentinelSet)
+
+
+@pytest.fixture(scope="session")
+def valkey_server() -> Iterator[ValkeyServer]:
+    """One Valkey for the whole test session."""
+    yield from _topology(ValkeyServer)
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[RedisCluster]:
+    """A Redis Cluster for this test alone, to kill nodes of."""
+    yield from _topology(RedisCluster)
+
+
+@pytest.fixture
+def own_sentinel() -> Iterator[SentinelSet]:
+    """A Sentinel set for this test alone, to kill its primary."""
+    yield from _topology(SentinelSet)

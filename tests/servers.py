@@ -192,9 +192,17 @@ class RedisServer(ServerProcess):
 
     name = "redis"
 
-    def __init__(self, directory: Path | None = None, *, persistent: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        persistent: bool = False,
+        arguments: Sequence[str] = (),
+    ) -> None:
         self.binary = self.find_binary()
         self.persistent = persistent
+        #: More command-line options (a cluster node's, a replica's).
+        self.arguments = list(arguments)
         super().__init__(directory)
 
     @staticmethod
@@ -235,6 +243,7 @@ class RedisServer(ServerProcess):
             "--protected-mode", "no",
             "--unixsocket", str(self.directory / "redis.sock"),
             "--unixsocketperm", "700",
+            *self.arguments,
         ]  # fmt: skip
 
     def ready(self) -> bool:

@@ -34,7 +34,7 @@ Imports come with the page's install line.
 ``text`` is output shown to the reader, with nothing to run.
 Other languages are checked by what checks them cheaply.
     Shell commands must name a tool the project documents, JavaScript must
-    parse (``node --check``), JSON must load, SQL must be complete
+    parse (``node --check``), JSON and YAML must load, SQL must be complete
     statements, HTML must parse.
 """
 
@@ -500,6 +500,12 @@ def _check_toml(code: str) -> None:
     tomllib.loads(code)
 
 
+def _check_yaml(code: str) -> None:
+    import yaml
+
+    assert isinstance(yaml.safe_load(code), dict), "a YAML block must be a mapping"
+
+
 CHECKERS = {
     "console": lambda code: _check_shell(code, prompted=True),
     "shell": lambda code: _check_shell(code, prompted=False),
@@ -510,6 +516,7 @@ CHECKERS = {
     "sql": _check_sql,
     "json": _check_json,
     "toml": _check_toml,
+    "yaml": _check_yaml,
 }
 
 

@@ -127,7 +127,9 @@ def explain(request: Any) -> dict[str, Any]:
             `"role:admin"`, `"path:/billing"`, `"device:mobile"`,
             `"tenant maximum"`), `idle_remaining` and `absolute_remaining`
             (seconds), `step_up_rule` and `step_up_required`, `notes` (each
-            clamp applied), `session` and `exempt`.
+            clamp applied), `session` and `exempt`; with an identity provider
+            whose session ends sooner than the absolute limit,
+            `idp_session_limit` (seconds).
 
     Raises:
         LookupError: The request did not pass through the middleware.

@@ -7,14 +7,10 @@ anyio, so the middleware works under asyncio and trio alike.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import anyio
-import anyio.from_thread
-import anyio.lowlevel
-
+from .asgi_sockets import ASGIApp, Message, Receive, Scope, Send, WatchedSocket, refuse_handshake
+from .bodies import read_asgi_body
 from .context import SessionContext
 from .facts import HEADER_NAMES, RequestFacts, app_path, readings
 from .flow import Entry
@@ -23,8 +19,8 @@ from .guard import (
     WEBSOCKET_STEP_UP_REQUIRED,
     WEBSOCKET_STORE_UNAVAILABLE,
     Guard,
-    websocket_refusal,
 )
+from .provider import MAX_LOGOUT_BODY
 from .replies import Reply
 from .settings import Settings
 from .shared import shared_settings
@@ -33,21 +29,18 @@ __all__ = [
     "WEBSOCKET_SESSION_ENDED",
     "WEBSOCKET_STEP_UP_REQUIRED",
     "WEBSOCKET_STORE_UNAVAILABLE",
+    "ASGIApp",
     "IdleGuard",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
 ]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Raw header name -> the name idleguard reads it under (ASGI names are lower-case).
 _NAMES = {name.encode("latin-1"): name for name in HEADER_NAMES}
 #: Methods that carry no request body worth watching.
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: The ASGI extension that lets a WebSocket handshake be answered with an HTTP response.
-_HTTP_RESPONSE = "websocket.http.response"
 
 
 def read_headers(raw_headers: Any) -> dict[str, str]:
@@ -172,6 +165,8 @@ class IdleGuard:
         trusted_origins (Iterable[str]): Origins (`https://app.example.com`) besides
             the request's own `Host` that may call `keepalive` and `logout`: for a
             proxy that rewrites `Host`.
+        identity_provider (IdentityProvider): Single sign-on: expiry ends the
+            provider's session too, its back-channel logout ends ours (`docs/sso.md`).
 
     Raises:
         TypeError: Both `settings` and the options it is built from were given.
@@ -255,10 +250,14 @@ class IdleGuard:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         guard = self.guard
-        step = guard.enter(self._facts(scope))
+        facts = self._facts(scope)
+        if guard.wants_body(facts):
+            facts.body = await read_asgi_body(receive, MAX_LOGOUT_BODY)
+        step = guard.enter(facts)
         # In-process stores are driven without a coroutine per call: this is
         # the path every request takes, and each await costs.
-        entry: Entry = guard.run_sync(step) if guard.in_process else await guard.run(step)
+        in_place = guard.in_place(facts)
+        entry: Entry = guard.run_sync(step) if in_place else await guard.run_awaited(step)
         if entry.events:
             await guard.emit(entry.events)
         if entry.reply is not None:
@@ -308,115 +307,16 @@ class IdleGuard:
         entry: Entry = await guard.run(guard.enter(self._facts(scope, websocket=True)))
         await guard.emit(entry.events)
         if entry.reply is not None:
-            await _refuse_handshake(scope, receive, send, entry)
+            await refuse_handshake(scope, receive, send, entry)
             return
         context: SessionContext = entry.context
         scope["idleguard"] = context
         if context.key is None:
             await self.app(scope, receive, send)
             return
-        await _WatchedSocket(self, context).run(scope, receive, send)
-
-
-class _WatchedSocket:
-    """An open WebSocket of a live session: every message is activity; closed when it ends."""
-
-    def __init__(self, middleware: IdleGuard, context: SessionContext) -> None:
-        self.middleware = middleware
-        self.guard = middleware.guard
-        self.context = context
-        self.closed = False
-        # A sign-out or expiry found by another request of this process wakes
-        # the watcher at once; other processes are seen at the next recheck.
-        self.ended = anyio.Event()
-        self.token = anyio.lowlevel.current_token()
-        self.loop_thread = threading.get_ident()
-
-    def _on_end(self) -> None:
-        self.context.key = None
-        if threading.get_ident() == self.loop_thread:
-            self.ended.set()
-        else:  # a sign-out handled on a worker thread (a sync view): hand it to the loop
-            anyio.from_thread.run_sync(self.ended.set, token=self.token)
-
-    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
-        context, guard = self.context, self.guard
-        assert context.key is not None
-        forget = guard.flow.listen(context.key, self._on_end)
-        clock = guard.settings.clock
-
-        async def close_now() -> None:
-            if not self.closed:
-                self.closed = True
-                await send({"type": "websocket.close", "code": WEBSOCKET_SESSION_ENDED})
-
-        async def close_if_over(step: Any) -> None:
-            await guard.emit(await guard.run(step))
-            if context.key is None:
-                await close_now()
-
-        async def guarded_receive() -> Message:
-            message = await receive()
-            if message["type"] == "websocket.receive":
-                if context.key is not None:
-                    now = clock()
-                    if guard.flow.activity_due(context, now):
-                        await close_if_over(guard.flow.keep_alive(context, now))
-                if context.key is None:
-                    # The session is over: this message must not reach the app.
-                    await close_now()
-                    return {"type": "websocket.disconnect", "code": WEBSOCKET_SESSION_ENDED}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if self.closed:
-                return  # the socket was closed for the session; the app's late sends go nowhere
-            if context.key is None:
-                await close_now()
-                return
-            await send(message)
-
-        async def watch() -> None:
-            # The session can end with the socket silent, or be ended elsewhere.
-            while not self.closed:
-                with anyio.move_on_after(self.middleware.websocket_recheck):
-                    await self.ended.wait()
-                await close_if_over(guard.flow.keep_alive(context, clock(), activity=False))
-
-        try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(watch)
-                try:
-                    await self.middleware.app(scope, guarded_receive, guarded_send)
-                finally:
-                    tasks.cancel_scope.cancel()
-        finally:
-            forget()
-
-
-async def _refuse_handshake(scope: Scope, receive: Receive, send: Send, entry: Entry) -> None:
-    """Refuse a WebSocket so the client learns why.
-
-    Servers turn a close before the handshake is accepted into a bare HTTP
-    403, so the code would never arrive: where the server offers the ASGI
-    `websocket.http.response` extension the refusal is an HTTP answer with
-    idleguard's own status and JSON; elsewhere the socket is accepted and
-    closed at once with the code (4401, 4403 or 1013) and the reason.
-    """
-    code, reason = websocket_refusal(entry)
-    message = await receive()  # the handshake
-    if message["type"] != "websocket.connect":
-        return
-    reply = entry.reply
-    if reply is not None and _HTTP_RESPONSE in (scope.get("extensions") or {}):
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
-        await send(
-            {"type": "websocket.http.response.start", "status": reply.status, "headers": headers}
+        await WatchedSocket(guard, self.app, self.websocket_recheck, context).run(
+            scope, receive, send
         )
-        await send({"type": "websocket.http.response.body", "body": reply.body})
-        return
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 def merge_raw_headers(existing: Any, added: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

@@ -230,4 +230,15 @@ class SessionContext:
         result["step_up_required"] = step_up is not None
         if step_up is not None:
             result["step_up_rule"] = step_up.rule
+        provider = self.settings.identity_provider
+        limit = None if provider is None else provider.session_limit
+        absolute = result["absolute_timeout"]
+        if limit is not None and (absolute is None or limit < absolute):
+            # The IdP signs the user out sooner than idleguard would: that is the real limit.
+            result["idp_session_limit"] = limit
+            result["notes"] = [
+                *result["notes"],
+                f"the identity provider's session ends after {limit:g} s, "
+                "before this absolute limit",
+            ]
         return result

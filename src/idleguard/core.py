@@ -74,6 +74,8 @@ class EndReason(str, enum.Enum):
         ABSOLUTE: The absolute limit was reached.
         SIGNED_OUT: The app or the user signed out.
         REVOKED: An operator or the app revoked the session.
+        IDP_LOGOUT: The identity provider said the user signed out there
+            (OpenID Connect back-channel logout).
         INVALID: The credential or the stored record could not be trusted
             (tampered, malformed, from a clock far in the future).
         UNKNOWN: An app credential idleguard has no record of: refused, never
@@ -84,6 +86,7 @@ class EndReason(str, enum.Enum):
     ABSOLUTE = "absolute"
     SIGNED_OUT = "signed_out"
     REVOKED = "revoked"
+    IDP_LOGOUT = "idp_logout"
     INVALID = "invalid"
     #: An app credential idleguard has no record of: refused, never stored.
     UNKNOWN = "unknown"

@@ -15,7 +15,7 @@ from typing import Union
 
 from .errors import ConfigError
 
-__all__ = ["OFF_WORDS", "Duration", "parse_duration", "parse_limit", "to_seconds"]
+__all__ = ["OFF_WORDS", "Duration", "parse_duration", "parse_limit", "read_limit", "to_seconds"]
 
 #: A length of time: seconds as an `int`/`float`, a `datetime.timedelta`, or
 #: text such as `"900"`, `"15m"` or `"1h30m"` (see `parse_duration`).
@@ -105,3 +105,20 @@ def to_seconds(
     if seconds < 0:
         raise error(f"{name} must not be negative, got {seconds:g} s", about=(name,))
     return seconds
+
+
+def read_limit(text: str, name: str = "a length") -> float | None:
+    """A limit from a command line: `parse_limit`, then finite and not negative.
+
+    Args:
+        text: `"900"`, `"15m"`, `"8h"`, `"1h30m"`, or an `OFF_WORDS` word.
+        name: What it is, for the message when it is negative or not finite.
+
+    Returns:
+        The seconds, or `None` for a word that turns the limit off.
+
+    Raises:
+        ValueError: The text is not a duration, or is negative or not finite.
+    """
+    seconds = parse_limit(text)
+    return None if seconds is None else to_seconds(seconds, name)

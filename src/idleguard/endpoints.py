@@ -10,6 +10,13 @@ Under `Settings.endpoint_prefix` (default `/_idleguard/`):
 * `POST keepalive`: "Stay logged in". Counts as activity (never past the
   absolute limit) and reports `session_extended`. Refused cross-site.
 * `POST logout`: "Sign me out". Refused cross-site.
+* `POST backchannel-logout`: with an `identity_provider`, the provider's
+  back-channel logout (OpenID Connect Back-Channel Logout 1.0): a form with
+  one `logout_token`. Not a browser's request: no session, no cross-site
+  check; a token that is not valid and fresh gets `400` and changes nothing.
+* `GET signed-out`: with an `identity_provider`, where the provider sends the
+  browser back after ending its own session; it goes on to the sign-in page
+  with the reason.
 * `GET idleguard.js`: the client; `idleguard.<hash>.js` is the same file cached
   for a year. `idleguard.mjs` is the ES module form.
 
@@ -27,13 +34,24 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .context import SessionContext
+from .core import EndReason
 from .events import EventType
 from .facts import RequestFacts, normalize_path
 from .flow import Entry, Flow
 from .messages import client_texts, negotiate_language
-from .replies import NO_STORE, Reply, json_reply, safe_next, with_headers
-from .session_events import request_event
-from .steps import StepOf
+from .provider import BACKCHANNEL_LOGOUT, SIGNED_OUT, LogoutRejected
+from .replies import (
+    NO_STORE,
+    Reply,
+    json_reply,
+    login_location,
+    safe_next,
+    store_unavailable_reply,
+    with_headers,
+)
+from .session_events import provider_logout_event, request_event
+from .steps import End, SessionsOf, StepOf
+from .stores.base import StoreUnavailable
 
 __all__ = ["client_script_url", "cross_site_reason", "serve"]
 
@@ -101,6 +119,11 @@ def serve(flow: Flow, facts: RequestFacts) -> StepOf:
     method, handler = route
     if facts.method != method:
         return Entry(context, json_reply(405, {"error": "method_not_allowed"}, [("allow", method)]))
+    if name in _PROVIDER_ROUTES:
+        if flow.settings.identity_provider is None:
+            return Entry(context, json_reply(404, {"error": "not_found"}, []))
+        # The identity provider's calls: no browser, so no cross-site check.
+        return (yield from handler(flow, facts))
     if method == "POST":
         refused = cross_site_reason(facts, flow.settings.trusted_origins)
         if refused is not None:
@@ -286,8 +309,76 @@ def _logout(flow: Flow, facts: RequestFacts) -> StepOf:
     return Entry(context, reply, [*entry.events, *events])
 
 
+def _backchannel_logout(flow: Flow, facts: RequestFacts) -> StepOf:
+    """End every session a valid logout token from the identity provider names.
+
+    The token is checked whole before anything changes; a bad one, or one seen
+    before, gets `400`. The sessions end with reason `idp_logout`, each
+    reported as `session_ended`; the answer is `200`, never cached.
+    """
+    settings = flow.settings
+    provider = settings.identity_provider
+    assert provider is not None
+    context = SessionContext(settings, facts)
+    if facts.body is None:
+        return Entry(context, json_reply(413, {"error": "invalid_request"}, []))
+    content_type = facts.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return Entry(context, _invalid_logout("the body must be a form"))
+    try:
+        form = parse_qs(facts.body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return Entry(context, _invalid_logout("the body is not a form"))
+    now = settings.clock()
+    try:
+        logout = yield from provider.verify_logout(form, now)
+    except LogoutRejected as error:
+        return Entry(context, _invalid_logout(str(error)))
+    except StoreUnavailable:
+        return Entry(context, store_unavailable_reply(facts))
+    try:
+        keys = list(logout.keys)
+        if logout.subject is not None:
+            sessions = yield SessionsOf(logout.subject, now)
+            keys.extend(key for key, _ in sessions)
+        events = []
+        for key in dict.fromkeys(keys):
+            record = yield End(key, EndReason.IDP_LOGOUT, now)
+            if record is not None:
+                events.append(provider_logout_event(settings, key, record, now))
+            flow.ended(key)
+    except StoreUnavailable:
+        # Not done: the provider may send the same token again, and it must be taken then.
+        yield from provider.release(logout)
+        return Entry(context, store_unavailable_reply(facts), events)
+    return Entry(context, Reply(200, [NO_STORE]), events)
+
+
+def _invalid_logout(description: str) -> Reply:
+    payload = {"error": "invalid_request", "error_description": description}
+    return json_reply(400, payload, [])
+
+
+def _signed_out(flow: Flow, facts: RequestFacts) -> StepOf:
+    """Back from the identity provider's logout: on to the sign-in page, with the reason."""
+    settings = flow.settings
+    provider = settings.identity_provider
+    assert provider is not None
+    context = SessionContext(settings, facts)
+    returned = provider.returned(facts.query)
+    reason, target = returned if returned is not None else (EndReason.INVALID.value, None)
+    if settings.login_url is None:
+        return Entry(context, json_reply(200, {"active": False, "reason": reason}, []))
+    location = login_location(settings.login_url, facts, reason, target or "")
+    yield from ()  # a step like the others, though it needs no store call
+    return Entry(context, Reply(303, [("location", location), NO_STORE]))
+
+
 _ROUTES: dict[str, tuple[str, Handler]] = {
     "status": ("GET", _status),
     "keepalive": ("POST", _keepalive),
     "logout": ("POST", _logout),
+    BACKCHANNEL_LOGOUT: ("POST", _backchannel_logout),
+    SIGNED_OUT: ("GET", _signed_out),
 }
+_PROVIDER_ROUTES = frozenset({BACKCHANNEL_LOGOUT, SIGNED_OUT})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ConfigError", "PolicyError", "StoreUnavailable"]
+__all__ = ["ConfigError", "PolicyError", "ReplicationUnconfirmed", "StoreUnavailable"]
 
 
 class ConfigError(ValueError):
@@ -51,3 +51,13 @@ class PolicyError(ConfigError):
 
 class StoreUnavailable(Exception):
     """The store could not answer in time; the middleware turns it into a defined response."""
+
+
+class ReplicationUnconfirmed(StoreUnavailable):
+    """A tombstone was written, but no replica confirmed it within the durable timeout.
+
+    The sign-out or revocation is on the primary; a failover before the
+    replicas catch up could lose it. The middleware answers `503` (the
+    cookie is cleared all the same) so the caller knows the ending is not yet
+    safe, and a retry waits for the replicas again.
+    """

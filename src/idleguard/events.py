@@ -63,7 +63,7 @@ class Event:
         tenant: The session's tenant, as the app passed it to
             [`begin`][idleguard.begin].
         reason: Why a session ended (`idle`, `absolute`, `signed_out`,
-            `revoked`, ...).
+            `revoked`, `idp_logout`, ...).
         path: The path of the request that saw it happen (normalized).
         method: The method of that request.
         idle_seconds: Seconds since the last recorded activity, for an expiry.

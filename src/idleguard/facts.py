@@ -54,6 +54,8 @@ HEADER_NAMES = frozenset(
         "host",
         # The browser client's strings come in the reader's language (endpoints.py).
         "accept-language",
+        # The back-channel logout receiver takes a form body.
+        "content-type",
     }
 )
 
@@ -80,6 +82,9 @@ class RequestFacts:
     routed: str | None = None
     #: Where the app is mounted (ASGI `root_path`, WSGI `SCRIPT_NAME`); `path` is below it.
     root: str = ""
+    #: The request body, read by the adapter only for an endpoint that takes one
+    #: (`Guard.wants_body`); `None` otherwise, or when it was larger than allowed.
+    body: bytes | None = None
 
     @property
     def wants_html(self) -> bool:

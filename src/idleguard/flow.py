@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 from collections.abc import Callable
 
 from .actions import Departure, carry_out
@@ -28,12 +27,14 @@ from .core import Decision, EndReason, Limits, SessionRecord, Verdict, decide, t
 from .credentials import AMBIGUOUS, CredentialReader, read_cookie
 from .events import Event, EventType
 from .facts import RequestFacts, path_matches
+from .outages import report_outage
 from .replies import (
     NO_STORE,
     Reply,
     expired_reply,
     internal_error_reply,
     json_reply,
+    provider_logout_reply,
     step_up_location,
     store_unavailable_reply,
 )
@@ -60,9 +61,6 @@ logger = logging.getLogger("idleguard")
 
 #: Limits under which a check only reads: nothing can expire, nothing is touched.
 PEEK = Limits(None, None, float("inf"))
-#: Outages are logged at most once per this many seconds per store (one per burst).
-OUTAGE_LOG_INTERVAL = 10.0
-_last_outage_log: dict[int, float] = {}
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,21 +70,6 @@ class Entry:
     context: SessionContext
     reply: Reply | None = None
     events: list[Event] = dataclasses.field(default_factory=list)
-
-
-def report_outage(settings: Settings, error: Exception) -> None:
-    """Log a store outage at ERROR, once per burst, naming the store and the driver's message."""
-    now = time.monotonic()
-    store = settings.store
-    if now - _last_outage_log.get(id(store), float("-inf")) < OUTAGE_LOG_INTERVAL:
-        return
-    _last_outage_log[id(store)] = now
-    logger.error(
-        "idleguard: the session store (%s) is unavailable: %s; requests with a session get %s",
-        type(store).__name__,
-        printable(str(error))[:300],
-        "served unguarded (fail_open)" if settings.fail_open else "503",
-    )
 
 
 class Flow:
@@ -194,7 +177,17 @@ class Flow:
         # The session is over: refuse the credential, and report it if it ended just now.
         reason = (decision.reason or EndReason.INVALID).value
         events = [expiry_event(context, decision, record, now)] if decision.expired_now else []
-        return Entry(context, settings.expired_response(settings, facts, reason), events)
+        reply = yield from self._ended_reply(context, key, reason)
+        return Entry(context, reply, events)
+
+    def _ended_reply(self, context: SessionContext, key: str, reason: str) -> StepOf:
+        """The answer to a refused session: through the identity provider's logout, if any."""
+        settings, provider = self.settings, self.settings.identity_provider
+        if provider is not None:
+            location = yield from provider.logout_location(key, reason, context.facts)
+            if location is not None:
+                return provider_logout_reply(settings, context.facts, reason, location)
+        return settings.expired_response(settings, context.facts, reason)
 
     def _readings_differ(self, facts: RequestFacts) -> bool:
         """The app's own reading of the path would be treated differently from ours."""

@@ -19,6 +19,7 @@ from .endpoints import serve
 from .events import Event, emit_async, emit_sync
 from .facts import RequestFacts
 from .flow import Entry, Flow
+from .provider import BACKCHANNEL_LOGOUT
 from .settings import Settings
 from .steps import StepOf, drive_async, drive_sync
 
@@ -56,6 +57,12 @@ class Guard:
         # An in-process store never blocks: drive it without awaits or timeouts,
         # unless a policy resolver may need awaiting.
         self.in_process = not self.store.remote and not self.policies.may_await
+        self._provider = settings.identity_provider
+        self._body_path = (
+            None
+            if settings.identity_provider is None
+            else settings.endpoint_prefix + BACKCHANNEL_LOGOUT
+        )
         self._strangers: list[float] = []
         self._warned = False
 
@@ -79,6 +86,26 @@ class Guard:
             self._note_stranger()
         return entry
 
+    def in_place(self, facts: RequestFacts) -> bool:
+        """Whether the step answering `facts` may be driven without awaiting anything.
+
+        An in-process store, and no identity provider call that may block: its
+        keys not fetched yet, a network ledger, or the back-channel logout (which
+        may fetch the keys again) are awaited.
+        """
+        if not self.in_process:
+            return False
+        provider = self._provider
+        return provider is None or (not provider.blocking and facts.path != self._body_path)
+
+    def wants_body(self, facts: RequestFacts) -> bool:
+        """The request is for an endpoint that reads its body: the adapter reads it first.
+
+        At most [`MAX_LOGOUT_BODY`][idleguard.provider.MAX_LOGOUT_BODY] bytes; a
+        larger body is left unread (`facts.body` stays `None`) and refused.
+        """
+        return facts.method == "POST" and facts.path == self._body_path
+
     def _note_stranger(self) -> None:
         """A cookie idleguard signed named no record: warn when it keeps happening."""
         if self._warned or self.store.remote:
@@ -101,9 +128,13 @@ class Guard:
         """Drive `step` with the store's sync methods."""
         return drive_sync(self.store, step)
 
+    async def run_awaited(self, step: StepOf) -> Any:
+        """Drive `step` with the store's async methods, whatever the store."""
+        return await drive_async(self.store, step, self.settings.store_timeout)
+
     async def run(self, step: StepOf) -> Any:
         """Drive `step` from async code: in place for an in-process store, else awaited."""
-        if self.in_process:
+        if self.in_process and (self._provider is None or not self._provider.blocking):
             return drive_sync(self.store, step)
         return await drive_async(self.store, step, self.settings.store_timeout)
 

@@ -246,6 +246,9 @@ _WITHOUT_LIMITS: dict[str, Callable[[Catalog], str]] = {
     EndReason.REVOKED.value: lambda catalog: catalog.gettext(
         "Your session was ended. Please sign in again."
     ),
+    EndReason.IDP_LOGOUT.value: lambda catalog: catalog.gettext(
+        "You were signed out at your identity provider. Please sign in again."
+    ),
     EndReason.INVALID.value: lambda catalog: catalog.gettext(
         "Your session could not be verified. Please sign in again."
     ),

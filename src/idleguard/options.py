@@ -177,6 +177,7 @@ READERS: dict[str, Reader | None] = {
     "policies": None,
     "redactor": None,
     "counters": None,
+    "identity_provider": None,
     "settings": None,
 }
 #: Settings of the ASGI middleware itself, not of `idleguard.settings.Settings`.

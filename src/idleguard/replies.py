@@ -21,6 +21,9 @@ __all__ = [
     "expired_reply",
     "internal_error_reply",
     "json_reply",
+    "login_location",
+    "next_path",
+    "provider_logout_reply",
     "safe_next",
     "step_up_location",
     "store_unavailable_reply",
@@ -88,10 +91,44 @@ def _with_query(url: str, parameter: str) -> str:
     return f"{address}{'&' if '?' in address else '?'}{parameter}{hash_mark}{fragment}"
 
 
-def _with_next(url: str, facts: RequestFacts) -> str:
+def next_path(facts: RequestFacts) -> str | None:
+    """Where a browser was going, to come back to after signing in: a plain local GET only."""
     if facts.method == "GET" and safe_next(facts.path):
-        url = _with_query(url, "next=" + quote(facts.root + facts.path, safe="/"))
+        return facts.root + facts.path
+    return None
+
+
+def _with_next(url: str, facts: RequestFacts, target: str | None = None) -> str:
+    # `None`: where this request was going; an empty string: nowhere in particular.
+    target = next_path(facts) if target is None else target
+    if target:
+        url = _with_query(url, "next=" + quote(target, safe="/"))
     return url
+
+
+def login_location(
+    login_url: str, facts: RequestFacts, reason: str, target: str | None = None
+) -> str:
+    """The sign-in page with `?reason=` and `next=` (`target`, else where `facts` was going)."""
+    location = _with_query(_local(login_url, facts), f"reason={reason}")
+    return _with_next(location, facts, target)
+
+
+def provider_logout_reply(
+    settings: ReplySettings, facts: RequestFacts, reason: str, logout_url: str
+) -> Reply:
+    """The answer to an ended session whose identity provider session must end too.
+
+    A browser navigation is sent (`303`) to the provider's logout URL, which
+    sends it back to the sign-in page; anything else gets the `401` JSON of
+    `expired_reply` with `logout_url`, the
+    address to open so the provider's session ends as well.
+    """
+    headers = settings.clear_cookie_headers()
+    if facts.wants_html and settings.login_url is not None:
+        return Reply(303, [("location", logout_url), NO_STORE, *headers])
+    payload = {"error": "session_expired", "reason": reason, "logout_url": logout_url}
+    return json_reply(401, payload, headers)
 
 
 def expired_reply(settings: ReplySettings, facts: RequestFacts, reason: str) -> Reply:
@@ -106,8 +143,9 @@ def expired_reply(settings: ReplySettings, facts: RequestFacts, reason: str) -> 
     headers = settings.clear_cookie_headers()
     login_url = settings.login_url
     if facts.wants_html and login_url is not None:
-        location = _with_query(_local(login_url, facts), f"reason={reason}")
-        return Reply(303, [("location", _with_next(location, facts)), NO_STORE, *headers])
+        return Reply(
+            303, [("location", login_location(login_url, facts, reason)), NO_STORE, *headers]
+        )
     return json_reply(401, {"error": "session_expired", "reason": reason}, headers)
 
 

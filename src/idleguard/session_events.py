@@ -15,7 +15,7 @@ from .events import Event, EventType
 from .facts import client_address
 from .settings import Settings
 
-__all__ = ["expiry_event", "request_event", "swept_event"]
+__all__ = ["expiry_event", "provider_logout_event", "request_event", "swept_event"]
 
 
 def request_event(
@@ -89,4 +89,22 @@ def swept_event(
         idle_seconds=now - record.last_activity,
         policy=settings.policy.as_dict(),
         metadata={"discovered_by": "sweep"},
+    )
+
+
+def provider_logout_event(settings: Settings, key: str, record: SessionRecord, now: float) -> Event:
+    """`session_ended` (`idp_logout`) for a session the identity provider signed out.
+
+    No request of the user's saw it: the provider's back-channel call did, so
+    the event names no path or client of the user's.
+    """
+    return Event(
+        type=EventType.SESSION_ENDED,
+        at=now,
+        session=settings.tag(key),
+        subject=record.subject,
+        tenant=record.tenant,
+        reason=EndReason.IDP_LOGOUT.value,
+        policy=settings.policy.as_dict(),
+        metadata={"ended_by": "identity_provider"},
     )

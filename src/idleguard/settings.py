@@ -18,6 +18,7 @@ from .facts import ApiKeyPredicate, ProxyTrust, RequestFacts, default_api_key_ex
 from .identity import Identity, SignedCookie, check_adopt
 from .policy import Duration, Policy
 from .probe import probe
+from .provider import IdentityProvider
 from .replies import Reply, ReplySettings, expired_reply
 from .resolver_cache import DEFAULT_POLICY_CACHE_TTL
 from .rules import Rule
@@ -93,6 +94,7 @@ class Settings:
         endpoint_prefix: str = "/_idleguard/",
         trusted_origins: Iterable[str] = (),
         check_store_at_start: bool = False,
+        identity_provider: IdentityProvider | None = None,
     ) -> None:
         fields = {
             name: value
@@ -225,6 +227,10 @@ class Settings:
                 check_origin("trusted_origins", origin) for origin in trusted_origins
             )
         self.policies.bind(clock, self.hooks, self.exempt_paths)
+        #: The single sign-on provider whose session ends with idleguard's, or `None`.
+        self.identity_provider = identity_provider
+        if identity_provider is not None:
+            identity_provider.bind(store=store, clock=clock, endpoint_prefix=self.endpoint_prefix)
         attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
         self._cookie_attributes = attributes
         self._clear_cookie = (

@@ -133,10 +133,16 @@ class RevokeSubject:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Call:
-    """A call into the app's own code: a policy resolver or an `adopt` callback, sync or async."""
+    """A call into the app's own code or an integration's: sync or async.
+
+    A policy resolver, an `adopt` callback, an identity provider's key fetch.
+    `awaited`, when given, is the async twin `drive_async` calls instead of
+    `function` (which may then block, as a sync network client does).
+    """
 
     function: Callable[..., Any]
     args: tuple[Any, ...] = ()
+    awaited: Callable[..., Awaitable[Any]] | None = None
 
 
 StoreCall = Union[Check, Create, End, Reauthenticate, PurgeExpired, SessionsOf, RevokeSubject]  # noqa: UP007
@@ -270,7 +276,8 @@ async def drive_async(
             # waiting to cut short.
             if call.__class__ is Call:
                 assert isinstance(call, Call)
-                send_value = call.function(*call.args)
+                function = call.function if call.awaited is None else call.awaited
+                send_value = function(*call.args)
                 if inspect.isawaitable(send_value):
                     with anyio.fail_after(timeout):
                         send_value = await send_value

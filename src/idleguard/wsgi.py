@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
+from .bodies import read_wsgi_body
 from .context import SessionContext
 from .events import Event
 from .facts import HEADER_NAMES, RequestFacts, readings
 from .flow import Entry
 from .guard import Guard, merge_headers
+from .provider import MAX_LOGOUT_BODY
 from .replies import Reply
 from .settings import Settings
 from .shared import keyword_settings
@@ -27,6 +29,8 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 #: environ key -> header name, for the headers idleguard reads.
 _ENVIRON_KEYS = {"HTTP_" + name.upper().replace("-", "_"): name for name in HEADER_NAMES}
+# WSGI (PEP 3333) keeps Content-Type under its CGI name, without the HTTP_ prefix.
+_ENVIRON_KEYS["CONTENT_TYPE"] = _ENVIRON_KEYS.pop("HTTP_CONTENT_TYPE")
 
 
 def read_headers(environ: Environ) -> dict[str, str]:
@@ -86,7 +90,10 @@ class IdleGuardWSGI:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         guard = self.guard
-        entry: Entry = guard.run_sync(guard.enter(wsgi_facts(environ)))
+        facts = wsgi_facts(environ)
+        if guard.wants_body(facts):
+            facts.body = read_wsgi_body(environ, MAX_LOGOUT_BODY)
+        entry: Entry = guard.run_sync(guard.enter(facts))
         guard.emit_sync(entry.events)
         if entry.reply is not None:
             return _send_reply(start_response, entry.reply)

@@ -25,9 +25,21 @@ BACKENDS = [
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
     # The same Redis, deciding live sessions in-process (stores/local.py).
     pytest.param("redis-local", id="redis-local", marks=pytest.mark.redis),
+    pytest.param("redis-cluster", id="redis-cluster", marks=pytest.mark.redis_cluster),
+    pytest.param("redis-sentinel", id="redis-sentinel", marks=pytest.mark.redis_sentinel),
+    pytest.param("valkey", id="valkey", marks=pytest.mark.valkey),
+    pytest.param("valkey-local", id="valkey-local", marks=pytest.mark.valkey),
     pytest.param("sqlite", id="sqlite", marks=pytest.mark.sqlite),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
 ]
+
+
+#: Backend -> the session fixture of its servers.
+TOPOLOGIES = {
+    "redis-cluster": "redis_cluster",
+    "redis-sentinel": "redis_sentinel",
+    "valkey": "valkey_server",
+}
 
 
 def make_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
@@ -44,6 +56,15 @@ def make_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
         assert isinstance(store, LocalDecisions)
         wait_until_healthy(store)
         return store
+    if backend == "valkey-local":
+        url = request.getfixturevalue("valkey_server").url
+        store = from_url(url + "?local_decisions=1", key_prefix=f"t{number}:")
+        assert isinstance(store, LocalDecisions)
+        wait_until_healthy(store)
+        return store
+    if backend in TOPOLOGIES:
+        topology = request.getfixturevalue(TOPOLOGIES[backend])
+        return from_url(topology.url, key_prefix=f"t{number}:")
     if backend == "sqlite":
         return from_url(f"sqlite:///{tmp_path / 'sessions.db'}")
     if backend == "postgresql":

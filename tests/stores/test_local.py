@@ -357,3 +357,26 @@ def test_the_url_turns_it_on(redis_url: str) -> None:
     plain = from_url(redis_url)
     assert isinstance(plain, RedisStore)
     plain.close()
+
+
+@pytest.mark.parametrize(
+    "topology",
+    [
+        pytest.param("redis_cluster", marks=pytest.mark.redis_cluster, id="cluster"),
+        pytest.param("redis_sentinel", marks=pytest.mark.redis_sentinel, id="sentinel"),
+    ],
+)
+def test_on_cluster_and_sentinel_every_request_makes_its_round_trip(
+    request: pytest.FixtureRequest, topology: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = request.getfixturevalue(topology).url
+    separator = "&" if "?" in url else "?"
+    with caplog.at_level("WARNING", logger="idleguard"):
+        store = from_url(f"{url}{separator}local_decisions=1", key_prefix="fallback:")
+    try:
+        assert isinstance(store, RedisStore), "the one-round-trip store, not LocalDecisions"
+        assert "every request makes its one round trip" in caplog.text
+        store.create("k", alice(), LIMITS)
+        assert store.check("k", LIMITS, True, T0 + 1)[0].alive
+    finally:
+        store.close()

@@ -4,7 +4,12 @@
 idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3
 idleguard audit postgresql+psycopg://auditor@db/app --since 2026-07-01 --format csv
 idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3 --format html -o q3.html
+idleguard audit /var/log/app/sessions.jsonl --since 2026-07-01 --expect-preset pci-dss
 ```
+
+With an expected policy (`--expect-preset`, `--expect-idle`, `--expect-absolute`), the
+report also lists the periods in which the recorded limits were not the expected ones, and
+the exit status is 1 when one of them was laxer.
 
 The whole `idleguard` command is `idleguard.cli`; this module is its `audit`.
 """
@@ -12,11 +17,15 @@ The whole `idleguard` command is `idleguard.cli`; this module is its `audit`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from ..durations import read_limit
+from ..presets import lookup
+from .drift import ExpectedLimits, drift_periods
 from .html_report import missing_requirement, render_html
 from .report import Report, build_report, load, render
 
@@ -56,6 +65,31 @@ def _quarter(text: str) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
+def _length(text: str) -> float | None:
+    try:
+        return read_limit(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _expected(arguments: argparse.Namespace) -> ExpectedLimits | None:
+    """The limits `--expect-*` name, or `None` when none is given.
+
+    Raises:
+        PolicyError: The preset is unknown (the message names the closest).
+    """
+    preset = getattr(arguments, "expect_preset", None)
+    idle = getattr(arguments, "expect_idle", None)
+    absolute = getattr(arguments, "expect_absolute", None)
+    if preset is None and idle is None and absolute is None:
+        return None
+    if preset is not None:
+        found = lookup(preset)
+        idle = found.idle_timeout if idle is None else idle
+        absolute = found.absolute_timeout if absolute is None else absolute
+    return ExpectedLimits(idle, absolute, arguments.expect_tolerance or 0.0)
+
+
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Add `audit` to the `idleguard` subcommands; it runs `run`."""
     audit: argparse.ArgumentParser = commands.add_parser(
@@ -79,6 +113,17 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="text (default), csv, json, or html: one self-contained page for an assessor",
     )
     audit.add_argument("--output", "-o", help="write to this file instead of standard output")
+    expect = audit.add_argument_group("drift: the policy the events should have recorded")
+    expect.add_argument("--expect-preset", metavar="NAME", help="a preset (pci-dss, ...)")
+    expect.add_argument("--expect-idle", type=_length, metavar="LENGTH", help="15m, 900, ...")
+    expect.add_argument("--expect-absolute", type=_length, metavar="LENGTH", help="8h, ...")
+    expect.add_argument(
+        "--expect-tolerance",
+        type=_length,
+        default=0.0,
+        metavar="LENGTH",
+        help="how far a recorded limit may differ (default 0)",
+    )
     audit.set_defaults(run=run, prog=audit.prog)
     return audit
 
@@ -113,6 +158,11 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"idleguard audit: --format html needs {missing}", file=sys.stderr)
         return 2
     try:
+        expected = _expected(arguments)
+    except ValueError as error:
+        print(f"idleguard audit: {error}", file=sys.stderr)
+        return 2
+    try:
         events, skipped = load(arguments.source, table=arguments.table, until=until)
     except (OSError, ImportError) as error:
         print(f"idleguard audit: cannot read {arguments.source}: {error}", file=sys.stderr)
@@ -125,6 +175,14 @@ def run(arguments: argparse.Namespace) -> int:
         return 1
     report = build_report(events, since, until, arguments.tenant)
     report.skipped = skipped
+    laxer = False
+    if expected is not None:
+        report.expected = dataclasses.asdict(expected)
+        report.drift = [
+            dataclasses.asdict(period)
+            for period in drift_periods(events, expected, since, until, arguments.tenant)
+        ]
+        laxer = any(period["direction"] == "laxer" for period in report.drift)
     if skipped:
         print(f"idleguard audit: skipped {skipped} unreadable record(s)", file=sys.stderr)
     if arguments.output:
@@ -132,6 +190,9 @@ def run(arguments: argparse.Namespace) -> int:
             _write(report, arguments, out)
     else:
         _write(report, arguments, sys.stdout)
+    if laxer:
+        print("idleguard audit: the recorded policy was laxer than expected", file=sys.stderr)
+        return 1
     return 0
 
 

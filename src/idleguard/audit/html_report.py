@@ -21,18 +21,28 @@ import io
 import json
 from datetime import date, datetime, timedelta, timezone
 from importlib import resources
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .redaction import printable
 from .report import Report, as_json, idle_of
 
-__all__ = ["REQUIREMENTS", "ended_per_day_chart", "missing_requirement", "render_html"]
+if TYPE_CHECKING:
+    import jinja2
+
+__all__ = [
+    "REQUIREMENTS",
+    "ended_per_day_chart",
+    "missing_requirement",
+    "page_environment",
+    "page_style",
+    "render_html",
+]
 
 #: The packages a page needs, and the extra that brings them.
 REQUIREMENTS = ("jinja2", "matplotlib")
 EXTRA = "report"
 #: The reasons the middleware writes, in the order the chart stacks them.
-KNOWN_REASONS = ("idle", "absolute", "signed_out", "revoked")
+KNOWN_REASONS = ("idle", "absolute", "signed_out", "revoked", "idp_logout")
 #: A log can hold any number of made-up reasons; past this many, the rest are one "other".
 MAX_CHART_REASONS = 8
 OTHER = "other"
@@ -168,6 +178,43 @@ def _css() -> str:
     return resources.files("idleguard.audit").joinpath("templates/report.css").read_text("utf-8")
 
 
+def page_environment(package: str) -> jinja2.Environment:
+    """The Jinja2 environment of a self-contained page: `package`'s templates, autoescaped.
+
+    Undefined names fail loudly rather than render empty. Shared by every page idleguard
+    writes (this report, `idleguard verify`'s evidence page).
+
+    Args:
+        package: The package whose `templates` folder holds the page.
+
+    Returns:
+        A `jinja2.Environment`.
+    """
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(package, "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def page_style() -> dict[str, Any]:
+    """The pages' stylesheet (`css`) and its hash for their Content-Security-Policy (`style_hash`).
+
+    The page's own style, allowed by its hash: the policy then refuses any other.
+    """
+    from markupsafe import Markup
+
+    css = _css()
+    return {
+        "css": Markup(css),  # noqa: S704 - the package's own stylesheet, not user input
+        "style_hash": "sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode(),
+    }
+
+
 def render_html(
     report: Report, out: TextIO, *, tenant: str | None = None, now: float | None = None
 ) -> None:
@@ -180,20 +227,10 @@ def render_html(
         now: When the page is made (seconds since the epoch), for its "generated" line;
             default the current time.
     """
-    import jinja2
-    from markupsafe import Markup
-
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("idleguard.audit", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = page_environment("idleguard.audit")
     environment.filters["shown"] = _shown
     environment.filters["idle_of"] = idle_of
     environment.filters["moment"] = _moment
-    css = _css()
     chart = ended_per_day_chart(report)
     reasons = _chart_reasons(report) if chart is not None else []
     counts = _per_day(report, reasons)
@@ -210,9 +247,7 @@ def render_html(
         report=as_json(report),
         tenant=tenant,
         generated=generated.isoformat(timespec="seconds"),
-        # The page's own style, allowed by its hash: the policy then refuses any other.
-        css=Markup(css),  # noqa: S704 - the package's own stylesheet, not user input
-        style_hash="sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode(),
+        **page_style(),
         chart=None
         if chart is None
         else "data:image/svg+xml;base64," + base64.b64encode(chart.encode()).decode(),

@@ -64,7 +64,9 @@ class Report:
     `subject`, `actor`, `old`, `new`); `policies` maps each tenant to the policy
     in force at the end of the period and when it was last seen (events before
     the period count here). `skipped` counts records that were not readable
-    events.
+    events. `expected` and `drift` are set when the report was asked to compare the
+    recorded limits with expected ones (`idleguard audit --expect-preset`): the limits, and
+    every [`DriftPeriod`][idleguard.audit.drift.DriftPeriod] in the period.
     """
 
     since: float | None
@@ -75,6 +77,8 @@ class Report:
     policies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     events: int = 0
     skipped: int = 0
+    expected: dict[str, Any] | None = None
+    drift: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         """Sessions ended in the period, by reason, over every tenant."""
@@ -227,6 +231,17 @@ def as_rows(report: Report) -> list[dict[str, str]]:
                 "new": _cell(idle_of(change["new"])),
             }
         )
+    for period in report.drift:
+        rows.append(
+            {
+                "section": f"drift_{period['direction']}",
+                "tenant": _cell(period["tenant"]),
+                "at": _iso(period["since"]),
+                "count": str(period["events"]),
+                "idle_timeout": _cell(period["idle_timeout"]),
+                "absolute_timeout": _cell(period["absolute_timeout"]),
+            }
+        )
     for tenant, policy in sorted(report.policies.items()):
         rows.append(
             {
@@ -265,6 +280,21 @@ def as_json(report: Report) -> dict[str, Any]:
             }
             for tenant, policy in sorted(report.policies.items())
         ],
+        **(
+            {}
+            if report.expected is None
+            else {
+                "expected": report.expected,
+                "drift": [
+                    {
+                        **period,
+                        "since": _iso(period["since"]),
+                        "until": _iso(period["until"]) or None,
+                    }
+                    for period in report.drift
+                ],
+            }
+        ),
     }
 
 
@@ -324,6 +354,23 @@ def _text(report: Report) -> str:
             f"  absolute {_shown(policy.get('absolute_timeout')) or 'off':>8}"
             f"  since {_iso(policy.get('since'))}\n"
         )
+    if report.expected is not None:
+        expected = report.expected
+        buffer.write(
+            f"\nDrift from the expected policy (idle {_shown(expected['idle_timeout']) or '-'}, "
+            f"absolute {_shown(expected['absolute_timeout']) or '-'}, "
+            f"tolerance {_shown(expected['tolerance'])}; seconds)\n"
+        )
+        if not report.drift:
+            buffer.write("  none: every recorded policy was the expected one\n")
+        for period in report.drift:
+            buffer.write(
+                f"  {period['direction'].upper():<9} {_shown(period['tenant']):<20}"
+                f" {_iso(period['since'])} to {_iso(period['until']) or 'the end'}"
+                f"  idle {_shown(period['idle_timeout']) or 'off'}"
+                f"  absolute {_shown(period['absolute_timeout']) or 'off'}"
+                f"  ({period['events']} event(s))\n"
+            )
     return buffer.getvalue()
 
 

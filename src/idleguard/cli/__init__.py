@@ -1,10 +1,11 @@
-"""The `idleguard` command: `audit`, `sessions list`, `sessions revoke`, `check`.
+"""The `idleguard` command: `audit`, `sessions list`, `sessions revoke`, `check`, `verify`.
 
 ```shell
 idleguard audit /var/log/app/sessions.jsonl --quarter 2026Q3 --format html -o q3.html
 idleguard sessions list --store redis://redis.internal:6379/0 --subject alice
 idleguard sessions revoke --store redis://redis.internal:6379/0 --subject alice
 idleguard check --config idleguard.toml
+idleguard verify https://app.example.com --preset pci-dss --login-url /login --check-path /api/me
 ```
 
 Each subcommand is a module with `add_parser(commands)`, listed in `COMMANDS`;
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 from .. import __version__
 from ..audit import cli as audit
 from ..errors import StoreUnavailable
-from . import check, sessions
+from . import check, sessions, verify
 from .common import EXIT_FAILED, EXIT_USAGE, Parser, UsageError
 
 __all__ = ["COMMANDS", "Subcommand", "main", "parser"]
@@ -41,7 +42,7 @@ class Subcommand(Protocol):
 
 
 #: The subcommands, in the order `idleguard --help` lists them.
-COMMANDS: tuple[Subcommand, ...] = (audit, sessions, check)
+COMMANDS: tuple[Subcommand, ...] = (audit, sessions, check, verify)
 
 
 def parser() -> Parser:
@@ -49,7 +50,7 @@ def parser() -> Parser:
     root = Parser(
         prog="idleguard",
         description="Operate idleguard: report on the audit trail, list and revoke sessions, "
-        "check a configuration.",
+        "check a configuration, verify what a deployment enforces.",
     )
     root.add_argument("--version", action="version", version=f"idleguard {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")

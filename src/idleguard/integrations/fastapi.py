@@ -60,7 +60,7 @@ class SessionErrorBody(BaseModel):
 
     error: Literal["session_expired", "not_signed_in", "step_up_required"]
     reason: str | None = None
-    """Why a session ended (`idle`, `absolute`, `signed_out`, `revoked`, `invalid`)."""
+    """Why a session ended (`idle`, `absolute`, `signed_out`, `revoked`, `idp_logout`, `invalid`)."""
     rule: str | None = None
     """For a step-up: the rule that asked for it."""
     max_age: float | None = None

@@ -88,7 +88,7 @@
     if (result.status === 200 && body.active) return apply(body, true, reported);
     // No reason: the cookie is already gone (another request of this page ended the
     // session first). Past the deadline that was the idle limit, not a sign-out.
-    if (result.status === 200 || result.status === 401) return ended(body.reason || (st.active && now() >= deadline() ? "idle" : "signed_out"));
+    if (result.status === 200 || result.status === 401) return ended(body.reason || (st.active && now() >= deadline() ? "idle" : "signed_out"), body.logout_url);
     throw new Error("idleguard: " + result.status);
   }
 
@@ -181,7 +181,9 @@
     emit("warn", { remaining: deadline() - now() });
   }
 
-  function ended(reason) {
+  // With single sign-on the server names the identity provider's logout (logout_url):
+  // going there ends the provider's session too, then comes back to the sign-in page.
+  function ended(reason, logoutUrl) {
     var was = st.was;
     if (gone) return;
     st.active = false;
@@ -193,6 +195,7 @@
     gone = true;
     veil();
     emit("signout", { reason: reason });
+    if (logoutUrl) return g.location.replace(logoutUrl);
     var login = st.login || opts.loginUrl;
     if (!login) return g.location.reload();
     var sep = login.indexOf("?") < 0 ? "?" : "&";

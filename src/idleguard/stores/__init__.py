@@ -8,6 +8,7 @@ missing driver fails with the pip extra that brings it.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -15,6 +16,7 @@ from ..core import Decision, EndReason, Limits, SessionRecord, Verdict, decide
 from ..errors import ConfigError
 from .base import Check, Store, StoreUnavailable, deadline
 from .memory import MemoryStore
+from .redis_urls import SCHEMES as _REDIS_SCHEMES
 
 # What a store author needs: the interface, the record, the decision and its inputs.
 __all__ = [
@@ -33,14 +35,13 @@ __all__ = [
     "register",
 ]
 
+logger = logging.getLogger("idleguard")
+
 #: scheme -> (module, class name, pip extra). Modules load lazily.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
     "memory": ("idleguard.stores.memory", "MemoryStore", None),
     "cookie": ("idleguard.stores.cookie", "CookieStore", None),
-    **{
-        scheme: ("idleguard.stores.redis", "RedisStore", "redis")
-        for scheme in ("redis", "rediss", "unix", "valkey", "valkeys")
-    },
+    **{scheme: ("idleguard.stores.redis", "RedisStore", "redis") for scheme in _REDIS_SCHEMES},
     **{
         scheme: ("idleguard.stores.sql", "SQLStore", "sql")
         for scheme in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
@@ -85,7 +86,10 @@ def from_url(url: str, **options: Any) -> Store:
         ImportError: The store's driver is not installed; the message names the
             pip extra that brings it.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise ConfigError(f"store URL cannot be read: {error}") from None
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         known = ", ".join(sorted(f"{name}://" for name in _SCHEMES))
@@ -113,6 +117,15 @@ def from_url(url: str, **options: Any) -> Store:
     if not hasattr(store, "channel"):
         store.close()
         raise ConfigError(f"local_decisions=1: the {scheme}:// store announces no ends")
+    if not getattr(store, "single_server", False):
+        # The push connection is one subscriber on one server: a Cluster node or a
+        # Sentinel-chosen primary can change under it, and that is not built yet.
+        logger.warning(
+            "idleguard: local_decisions=1 is for one Redis or Valkey server; on %s:// "
+            "every request makes its one round trip to the store",
+            scheme,
+        )
+        return store
     # Lazily, as every driver: local decisions need redis-py for their push connection.
     from .local import LocalDecisions
 

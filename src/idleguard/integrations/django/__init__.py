@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings
 from django.contrib.auth import alogout, logout
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from ... import api
@@ -50,6 +51,7 @@ from ...errors import ConfigError
 from ...flow import Entry
 from ...guard import Guard
 from ...options import SETTING_NAMES, Configured, Spelling
+from ...provider import MAX_LOGOUT_BODY
 from ...replies import Reply
 from ...settings import Settings
 from ...wsgi import wsgi_facts
@@ -138,7 +140,7 @@ class IdleGuardMiddleware:
         if self._async:
             return self._acall(request)
         guard = self.guard
-        entry: Entry = guard.run_sync(guard.enter(_facts(request)))
+        entry: Entry = guard.run_sync(guard.enter(_facts(request, guard)))
         guard.emit_sync(entry.events)
         if entry.reply is not None:
             return _response(entry.reply)
@@ -160,7 +162,7 @@ class IdleGuardMiddleware:
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         guard = self.guard
-        entry: Entry = await guard.run(guard.enter(_facts(request)))
+        entry: Entry = await guard.run(guard.enter(_facts(request, guard)))
         await guard.emit(entry.events)
         if entry.reply is not None:
             return _response(entry.reply)
@@ -185,9 +187,17 @@ class IdleGuardMiddleware:
         return response
 
 
-def _facts(request: HttpRequest) -> Any:
+def _facts(request: HttpRequest, guard: Guard) -> Any:
     # META is Django's environ (SCRIPT_NAME included); path_info is Django's own decoding.
-    return wsgi_facts(request.META, request.path_info or "/")
+    facts = wsgi_facts(request.META, request.path_info or "/")
+    if guard.wants_body(facts):
+        # Django reads the body itself, within its own DATA_UPLOAD_MAX_MEMORY_SIZE.
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return facts
+        facts.body = body if len(body) <= MAX_LOGOUT_BODY else None
+    return facts
 
 
 def _subject(user: Any) -> str:

@@ -4,7 +4,8 @@
 -- compute with the same doubles. Keep this in step with core.py: the
 -- conformance suite checks the two against each other.
 
-local REASONS = {idle = true, absolute = true, signed_out = true, revoked = true, invalid = true}
+local REASONS = {idle = true, absolute = true, signed_out = true, revoked = true, idp_logout = true,
+  invalid = true}
 
 local function seconds(raw)
   if raw and string.match(raw, '^%-?%d+$') then

@@ -226,6 +226,11 @@ class PassThrough:
         await self.app(scope, receive, send)
 
 
+def local_decisions(url: str) -> str:
+    """The Redis URL with live sessions decided in-process (`stores/local.py`)."""
+    return url + ("&" if "?" in url else "?") + "local_decisions=1"
+
+
 def guarded_asgi(store: Any, **options: Any) -> ASGIApp:
     return IdleGuard(
         starlette_app(), secret_key=SECRET, policy=POLICY, store=store, login_url=None, **options
@@ -277,6 +282,11 @@ def asgi_variants(urls: dict[str, str]) -> dict[str, tuple[AsgiFactory, str | No
         "idleguard memory": (lambda _: guarded_asgi("memory://"), None, False),
         "idleguard signed cookie": (lambda _: guarded_asgi("cookie://"), None, False),
         "idleguard redis (async)": (lambda u: guarded_asgi(u["redis"]), "redis", False),
+        "idleguard redis, local decisions (async)": (
+            lambda u: guarded_asgi(local_decisions(u["redis"])),
+            "redis",
+            False,
+        ),
         "idleguard sqlite (async)": (lambda u: guarded_asgi(u["sqlite"]), None, False),
         "idleguard postgresql (async)": (
             lambda u: guarded_asgi(u["postgresql"]),
@@ -383,6 +393,11 @@ def wsgi_variants(urls: dict[str, str]) -> dict[str, tuple[WsgiFactory, str | No
         "flask bare": (lambda _: flask_app(False).wsgi_app, None, False),
         "idleguard memory": (lambda _: guarded_wsgi("memory://"), None, False),
         "idleguard redis (sync)": (lambda u: guarded_wsgi(u["redis"]), "redis", False),
+        "idleguard redis, local decisions (sync)": (
+            lambda u: guarded_wsgi(local_decisions(u["redis"])),
+            "redis",
+            False,
+        ),
         "flask cookie session": (lambda _: flask_app(True).wsgi_app, None, True),
         "flask-session redis": (lambda u: flask_session_redis(u["redis"]), "redis", True),
         "beaker memory": (lambda _: beaker_memory(), None, True),

@@ -201,7 +201,9 @@ def round_trips(servers: Servers, variant: Variant, count: int) -> str:
         calls = {
             name.removeprefix("cmdstat_"): int(values["calls"])
             for name, values in stats.items()
-            if name.removeprefix("cmdstat_") not in {"info", "config"}
+            # PING is the push connections' health check (local decisions), once a second
+            # per process whatever the traffic: not a request's round trip.
+            if name.removeprefix("cmdstat_") not in {"info", "config", "ping", "subscribe"}
         }
         scripted = calls.get("evalsha", 0) + calls.get("eval", 0)
         if scripted:

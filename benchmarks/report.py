@@ -8,6 +8,7 @@ from pathlib import Path
 
 from benchmarks.endtoend import Throughput
 from benchmarks.inprocess import Row
+from benchmarks.revocation import Revocation
 from benchmarks.scale import ScalePoint
 
 __all__ = ["machine", "markdown", "plot"]
@@ -48,6 +49,7 @@ def markdown(
     redis_key_bytes: int | None,
     targets: list[tuple[str, str, bool]],
     settings: str,
+    revocation: Revocation | None = None,
 ) -> str:
     lines = ["# Benchmark results", "", machine(), "", settings, ""]
     lines += [
@@ -96,6 +98,19 @@ def markdown(
             )
         if redis_key_bytes is not None:
             lines += ["", f"`MEMORY USAGE` of one real session's key: {redis_key_bytes} bytes."]
+    if revocation is not None:
+        lines += [
+            "",
+            "## A sign-out seen by another process (local decisions, two processes)",
+            "",
+            "From the store's acknowledgement of a sign-out in one process to the first refusal "
+            "in another that was deciding the session on its own copy, in a tight loop.",
+            "",
+            "| trials | p50 ms | p99 ms | max ms | checks decided without a round trip |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {revocation.trials:,} | {revocation.p50_ms:.2f} | {revocation.p99_ms:.2f} "
+            f"| {revocation.max_ms:.2f} | {revocation.decided_locally:.1%} |",
+        ]
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for target, measured, met in targets:
         lines.append(f"| {target} | {measured} | {'yes' if met else '**no**'} |")

@@ -19,6 +19,7 @@ from pathlib import Path
 from benchmarks.endtoend import Throughput, run_endtoend
 from benchmarks.inprocess import Row, run_inprocess
 from benchmarks.report import markdown, plot
+from benchmarks.revocation import run_revocation
 from benchmarks.scale import ScalePoint, redis_key_usage, run_scale
 from benchmarks.servers import running
 
@@ -29,10 +30,13 @@ PROFILES: dict[str, tuple[int, int, tuple[int, int, float], list[int]]] = {
     "quick": (9, 200, (1, 2000, 3.0), [1_000, 100_000]),
     "tiny": (2, 5, (1, 30, 2.0), [200]),
 }
+#: Sign-outs timed across two processes, per profile.
+REVOCATION_TRIALS = {"full": 2000, "quick": 1000, "tiny": 20}
 END_TO_END = [
     "starlette bare",
     "idleguard memory",
     "idleguard redis (async)",
+    "idleguard redis, local decisions (async)",
     "starlette SessionMiddleware",
     "starsessions memory",
     "starsessions redis",
@@ -45,6 +49,38 @@ def _added(rows: list[Row], name: str) -> float | None:
 
 def _trips(rows: list[Row], name: str) -> str:
     return next((row.round_trips for row in rows if row.variant == name), "")
+
+
+LOCAL_END_TO_END = ("idleguard redis, local decisions (async)", 0.90)
+
+
+def _local_targets(rows: list[Row]) -> list[tuple[str, str, bool]]:
+    """Local decisions: ≤ 10 µs added, ≤ 2x the memory store, ≥ 20x less than the peers."""
+    found: list[tuple[str, str, bool]] = []
+    for name, memory, peer in (
+        (
+            "ASGI idleguard redis, local decisions (async)",
+            "ASGI idleguard memory",
+            "ASGI starsessions redis",
+        ),
+        (
+            "WSGI idleguard redis, local decisions (sync)",
+            "WSGI idleguard memory",
+            "WSGI flask-session redis",
+        ),
+    ):
+        added = _added(rows, name)
+        if added is None:
+            continue
+        found.append((f"{name}: ≤ 10 µs added", f"{added:.1f} µs", added <= 10))
+        in_memory, other = _added(rows, memory), _added(rows, peer)
+        if in_memory is not None:
+            factor = added / max(in_memory, 0.01)
+            found.append((f"{name}: ≤ 2x what {memory} adds", f"{factor:.1f}x", factor <= 2))
+        if other is not None:
+            factor = other / max(added, 0.01)
+            found.append((f"{name}: ≥ 20x less than {peer}", f"{factor:.0f}x", factor >= 20))
+    return found
 
 
 def targets(
@@ -61,13 +97,20 @@ def targets(
             found.append(
                 ("≥ 8x less added than starsessions memory", f"{factor:.1f}x", factor >= 8)
             )
+    found.extend(_local_targets(rows))
     by_name = {item.variant: item for item in throughput}
-    if "starlette bare" in by_name and "idleguard memory" in by_name:
-        share = (
-            by_name["idleguard memory"].requests_per_second
-            / by_name["starlette bare"].requests_per_second
-        )
-        found.append(("end to end ≥ 95% of bare throughput", f"{share:.0%}", share >= 0.95))
+    for name, share_needed in (("idleguard memory", 0.95), LOCAL_END_TO_END):
+        if "starlette bare" in by_name and name in by_name:
+            share = (
+                by_name[name].requests_per_second / by_name["starlette bare"].requests_per_second
+            )
+            found.append(
+                (
+                    f"{name}: end to end ≥ {share_needed:.0%} of bare throughput",
+                    f"{share:.0%}",
+                    share >= share_needed,
+                )
+            )
     for name, floor, peers in (
         (
             "WSGI idleguard redis (sync)",
@@ -144,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.monotonic() - started:5.0f} s] by live sessions: {sizes}")
         scale = run_scale(servers.urls, sizes, max(3, rounds // 3), per_batch)
         key_bytes = redis_key_usage(servers.urls["redis"]) if "redis" in servers.urls else None
+        revocation = None
+        if "redis" in servers.urls:
+            print(f"[{time.monotonic() - started:5.0f} s] a sign-out seen by another process")
+            revocation = run_revocation(servers.urls["redis"], REVOCATION_TRIALS[profile])
         missing = servers.missing
     settings = (
         f"Profile `{profile}`: {rounds} interleaved rounds of {per_batch} requests per variant "
@@ -153,7 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         settings += "\n\nLeft out, server missing: " + "; ".join(missing)
     found = targets(rows, throughput, scale)
-    text = markdown(rows, throughput, scale, key_bytes, found, settings)
+    if revocation is not None:
+        found.append(
+            (
+                f"a sign-out refused in another process within 10 ms p99 "
+                f"({revocation.trials:,} trials)",
+                f"{revocation.p99_ms:.2f} ms",
+                revocation.p99_ms <= 10,
+            )
+        )
+    text = markdown(rows, throughput, scale, key_bytes, found, settings, revocation)
     arguments.output.mkdir(parents=True, exist_ok=True)
     (arguments.output / "latest.md").write_text(text, encoding="utf-8")
     plot(rows, arguments.output / "latest.png")

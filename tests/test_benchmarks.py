@@ -21,11 +21,14 @@ def test_the_whole_suite_runs_and_writes_its_table_and_plot(tmp_path: Path) -> N
         "WSGI flask-session redis",
         "WSGI beaker memory",
         "bare EVALSHA (sync client)",
+        "ASGI idleguard redis, local decisions (async)",
+        "WSGI idleguard redis, local decisions (sync)",
     ):
         assert f"| {variant}" in table
     # Round trips come from the servers' own statistics.
     assert "| 1.00 (EVALSHA" in table
     assert "2.00 (GET, SET)" in table
     assert "## End to end over HTTP" in table
+    assert "## A sign-out seen by another process" in table
     assert "## Targets" in table
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

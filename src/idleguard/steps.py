@@ -271,21 +271,29 @@ async def drive_async(
         except StopIteration as stop:
             return stop.value
         try:
-            with anyio.fail_after(timeout):
-                if call.__class__ is Call:
-                    assert isinstance(call, Call)
-                    function = call.function if call.awaited is None else call.awaited
-                    send_value = function(*call.args)
-                    if inspect.isawaitable(send_value):
+            # Only what may wait is bounded: a cancel scope costs microseconds, and code
+            # that runs at once (a sync resolver, a check decided in-process) has no
+            # waiting to cut short.
+            if call.__class__ is Call:
+                assert isinstance(call, Call)
+                function = call.function if call.awaited is None else call.awaited
+                send_value = function(*call.args)
+                if inspect.isawaitable(send_value):
+                    with anyio.fail_after(timeout):
                         send_value = await send_value
-                elif native or not remote:
-                    send_value = _async_call(store, call)  # type: ignore[arg-type]
-                    send_value = await send_value
-                else:
-                    store_call: StoreCall = call  # type: ignore[assignment]
-                    send_value = await anyio.to_thread.run_sync(
-                        _sync_call, store, store_call, abandon_on_cancel=True
-                    )
+            elif call.__class__ is Check and (
+                decided := store.decided_here(call.key, call.limits, call.activity, call.now)
+            ):
+                send_value = decided
+            else:
+                with anyio.fail_after(timeout):
+                    if native or not remote:
+                        send_value = await _async_call(store, call)  # type: ignore[arg-type]
+                    else:
+                        store_call: StoreCall = call  # type: ignore[assignment]
+                        send_value = await anyio.to_thread.run_sync(
+                            _sync_call, store, store_call, abandon_on_cancel=True
+                        )
             error = None
         except TimeoutError:
             error, send_value = StoreUnavailable(f"no answer in {timeout} s"), None

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from .served import Http, read_events, uvicorn
 
@@ -28,16 +29,47 @@ IDLE = 1.0
 _prefixes = itertools.count()
 
 
-@pytest.fixture
-def two_servers(redis_url: str, tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
-    """Two uvicorn servers on one Redis; their events go to ``tmp_path``."""
+@pytest.fixture(
+    params=[
+        pytest.param("", id="one-round-trip"),
+        # Live sessions decided in each process, ends pushed (stores/local.py); a margin
+        # under the 1 s idle limit, so most requests are decided locally.
+        pytest.param("&local_decisions=1&local_margin=0.2", id="local-decisions"),
+    ]
+)
+def two_servers(
+    redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[list[str], Path]]:
+    """Two uvicorn servers on one Redis; their events go to ``tmp_path``.
+
+    With local decisions on, many of the requests of a race must not reach Redis at all,
+    or the race would not be testing them.
+    """
     environment = {
-        "IDLEGUARD_TEST_STORE": f"{redis_url}?key_prefix=procs{next(_prefixes)}:",
+        "IDLEGUARD_TEST_STORE": f"{redis_url}?key_prefix=procs{next(_prefixes)}:{request.param}",
         "IDLEGUARD_TEST_EVENTS": str(tmp_path),
         "IDLEGUARD_TEST_LIMITS": f"{IDLE},60,0.1",
     }
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    before = script_calls(client)
     with uvicorn(environment) as first, uvicorn(environment) as second:
         yield [first, second], tmp_path
+    scripts = script_calls(client) - before
+    client.close()
+    if request.param:
+        # Not far fewer: with a 0.1 s touch interval and 50 requests in flight, each copy
+        # is read again ten times a second by every request that finds it old at once.
+        requests = RACED.pop()
+        assert scripts < requests * 0.75, f"{scripts} script calls for {requests} requests"
+
+
+#: How many requests each race sent, for the fixture that started the servers to read.
+RACED: list[int] = []
+
+
+def script_calls(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
 
 
 def events_of(folder: Path, kind: str, expected: int) -> list[dict[str, object]]:
@@ -88,6 +120,7 @@ async def race(
     await asyncio.gather(
         *(task(number) for number in range(TASKS)), *([event(thick)] if event else [])
     )
+    RACED.append(len(outcomes))
     return outcomes
 
 

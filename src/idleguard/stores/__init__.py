@@ -8,8 +8,9 @@ missing driver fails with the pip extra that brings it.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..core import Decision, EndReason, Limits, SessionRecord, Verdict, decide
 from ..errors import ConfigError
@@ -33,6 +34,8 @@ __all__ = [
     "from_url",
     "register",
 ]
+
+logger = logging.getLogger("idleguard")
 
 #: scheme -> (module, class name, pip extra). Modules load lazily.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
@@ -70,7 +73,9 @@ def from_url(url: str, **options: Any) -> Store:
         url: The store's URL; its scheme chooses the class.
         **options: Passed to the store's constructor. Query-string parameters
             of a `memory://` URL are too (`memory://?maxsize=1000`); other
-            stores read their own URL.
+            stores read their own URL. `local_decisions=1` in a Redis URL (with
+            `local_maxsize=` and `local_margin=`) decides live sessions in-process
+            ([`LocalDecisions`][idleguard.stores.local.LocalDecisions]).
 
     Returns:
         The store.
@@ -107,8 +112,52 @@ def from_url(url: str, **options: Any) -> Store:
     from_url_method = getattr(store_class, "from_url", None)
     if from_url_method is None:
         raise ConfigError(f"{class_name} cannot be built from a URL")
+    url, local = _local_decisions(url)
     store: Store = from_url_method(url, **options)
-    return store
+    if local is None:
+        return store
+    if not hasattr(store, "channel"):
+        store.close()
+        raise ConfigError(f"local_decisions=1: the {scheme}:// store announces no ends")
+    if not getattr(store, "single_server", False):
+        # The push connection is one subscriber on one server: a Cluster node or a
+        # Sentinel-chosen primary can change under it, and that is not built yet.
+        logger.warning(
+            "idleguard: local_decisions=1 is for one Redis or Valkey server; on %s:// "
+            "every request makes its one round trip to the store",
+            scheme,
+        )
+        return store
+    # Lazily, as every driver: local decisions need redis-py for their push connection.
+    from .local import LocalDecisions
+
+    return LocalDecisions(store, **local)
+
+
+_LOCAL_OPTIONS = {"local_maxsize": ("maxsize", int), "local_margin": ("margin", float)}
+
+
+def _local_decisions(url: str) -> tuple[str, dict[str, Any] | None]:
+    """`url` without the local-decision options, and those options (`None`: off)."""
+    base, _, query = url.partition("?")
+    kept, local, on = [], {}, False
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name == "local_decisions":
+            on = value.strip().lower() in {"1", "true", "yes", "on"}
+        elif name in _LOCAL_OPTIONS:
+            option, read = _LOCAL_OPTIONS[name]
+            try:
+                local[option] = read(value)
+            except ValueError:
+                raise ConfigError(f"{name}={value!r} is not a number") from None
+        else:
+            kept.append((name, value))
+    if local and not on:
+        raise ConfigError(f"{', '.join(sorted(_LOCAL_OPTIONS))} need local_decisions=1")
+    if not query or (not on and not local and "local_decisions" not in query):
+        return url, None
+    rebuilt = base + ("?" + urlencode(kept) if kept else "")
+    return rebuilt, local if on else None
 
 
 def _number(value: str) -> Any:

@@ -210,6 +210,16 @@ class Store(abc.ABC):
         """
         return []
 
+    def decided_here(self, key: str, limits: Limits, activity: bool, now: float) -> Check | None:
+        """A check answered in-process, without I/O, or `None` to ask the store.
+
+        The async driver tries this before it awaits `acheck` under `store_timeout`,
+        so an answer that needs no waiting pays for no timer. The default answers
+        nothing; a store that decides locally
+        ([`LocalDecisions`][idleguard.stores.local.LocalDecisions]) answers what it can.
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional for stores with nothing to release
         """Release connections; the default has nothing to release."""
 

@@ -123,13 +123,17 @@ class RedisStore(RedisOperations, SteppedStore):
         self.tombstone_ttl = tombstone_ttl
         self._grace = str(max(1, round(tombstone_ttl * 1000)))
         self._tolerance = repr(CLOCK_TOLERANCE)
-        self._options: dict[str, Any] = {
+        self.channel = f"{key_prefix}changed"
+        #: One server (or Valkey), which local decisions can subscribe to.
+        self.single_server = self.target.topology is Topology.STANDALONE
+        #: redis-py's options for every connection (a subscriber opens its own with them).
+        self.connection_options: dict[str, Any] = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": connect_timeout,
             "max_connections": max_connections,
         }
         if self.target.topology is Topology.STANDALONE:
-            self._options |= {
+            self.connection_options |= {
                 # No silent retries: a retried check could report an expiry twice or
                 # never; the caller's fail-closed answer is the defined outcome.
                 "retry": Retry(NoBackoff(), 0),
@@ -139,7 +143,7 @@ class RedisStore(RedisOperations, SteppedStore):
                 "timeout": socket_timeout,
                 **redis_options,
             }
-        self._clients = SyncClients(self.target, self._options, self.durability)
+        self._clients = SyncClients(self.target, self.connection_options, self.durability)
         self._async_clients: AsyncClients | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
 
@@ -233,7 +237,9 @@ class RedisStore(RedisOperations, SteppedStore):
         loop = asyncio.get_running_loop()
         # An asyncio connection belongs to the loop that opened it.
         if self._async_clients is None or self._async_loop is not loop:
-            self._async_clients = AsyncClients(self.target, self._options, self.durability)
+            self._async_clients = AsyncClients(
+                self.target, self.connection_options, self.durability
+            )
             self._async_loop = loop
         return self._async_clients
 

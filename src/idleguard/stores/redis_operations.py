@@ -64,12 +64,15 @@ class RedisOperations:
         server_time: Whether the scripts read Redis's clock (`TIME`).
         tombstone_ttl: Seconds an ended session's tombstone is kept.
         durability: Whether tombstones wait for replicas.
+        channel: Where each end and fresh sign-in is announced, by the script that
+            makes it (see `idleguard.stores.local`).
     """
 
     key_prefix: str
     server_time: bool
     tombstone_ttl: float
     durability: Durability
+    channel: str
     _grace: str
     _tolerance: str
 
@@ -96,6 +99,7 @@ class RedisOperations:
                 "1" if activity else "0",
                 self._tolerance,
                 self._grace,
+                self.channel,
             ),
         )
 
@@ -156,7 +160,10 @@ class RedisOperations:
 
     def _end_call(self, key: str, reason: EndReason, now: float) -> Call:
         return Call(
-            END, (self._key(key),), (reason.value, self._now(now), self._grace), confirm=True
+            END,
+            (self._key(key),),
+            (reason.value, self._now(now), self._grace, self.channel),
+            confirm=True,
         )
 
     def _end(self, key: str, reason: EndReason, now: float) -> Step:
@@ -167,7 +174,7 @@ class RedisOperations:
         return None if record.ended is not None else record
 
     def _reauthenticate(self, key: str, now: float) -> Step:
-        (reply,) = yield [Call(REAUTHENTICATE, (self._key(key),), (self._now(now),))]
+        (reply,) = yield [Call(REAUTHENTICATE, (self._key(key),), (self._now(now), self.channel))]
         return bool(reply)
 
     def _sessions_of(self, subject: str) -> Step:
@@ -217,7 +224,12 @@ class RedisOperations:
                 if keys:
                     # One script call per key: each key is its own slot under Cluster.
                     replies = yield [
-                        Call(SWEEP, (full,), (self._now(now), self._tolerance, self._grace), True)
+                        Call(
+                            SWEEP,
+                            (full,),
+                            (self._now(now), self._tolerance, self._grace, self.channel),
+                            True,
+                        )
                         for full in keys
                     ]
                     for reply in replies:

@@ -1,7 +1,8 @@
 -- One request's check, atomically: read, decide, then touch or end.
 -- KEYS[1] session hash. ARGV: now (integer microseconds, '' = server TIME),
 -- idle_timeout, absolute_timeout ('' = off), touch_interval (seconds),
--- activity ('1'/'0'), clock tolerance (seconds), tombstone grace (ms).
+-- activity ('1'/'0'), clock tolerance (seconds), tombstone grace (ms), the
+-- channel an expiry is announced on ('' = none).
 -- Returns, as one JSON array (one bulk string is far cheaper for a client to
 -- parse than a nested reply): [verdict, touch, idle_remaining,
 -- absolute_remaining, reason, now, c, l, a, s, t, e], false where the Python
@@ -28,6 +29,7 @@ if touch then
 elseif verdict == 'expired_idle' or verdict == 'expired_absolute' then
   redis.call('HSET', key, 'e', reason)
   redis.call('PEXPIRE', key, grace_ms)
+  announce(ARGV[8], key)
 end
 return cjson.encode({verdict, touch and 1 or 0, number_or_false(idle_remaining),
   number_or_false(absolute_remaining), reason or false, now_us,

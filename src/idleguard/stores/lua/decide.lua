@@ -125,3 +125,11 @@ local function read_fields(key, ...)
   end
   return fields
 end
+
+-- Tell every process that decides sessions on its own copy (local decisions)
+-- that this session changed meaning: it ended, or its sign-in is fresher. A
+-- touch never calls this, so active sessions cause no traffic. The message is
+-- published from inside the script, so no end can happen without it.
+local function announce(channel, key)
+  if channel ~= '' then redis.call('PUBLISH', channel, key) end
+end

@@ -1,5 +1,6 @@
 -- End a session, leaving a tombstone. KEYS[1] session hash. ARGV: reason,
--- now (integer microseconds, '' = server TIME), tombstone grace (ms).
+-- now (integer microseconds, '' = server TIME), tombstone grace (ms), the
+-- channel the end is announced on ('' = none).
 -- Returns {c, l, a, s, t} if the session was live, else nil: of several
 -- concurrent ends exactly one gets the record (and reports the event).
 local key = KEYS[1]
@@ -19,6 +20,7 @@ elseif live then
 end
 redis.call('PEXPIRE', key, ARGV[3])
 if live then
+  announce(ARGV[4], key)
   return {fields[1], fields[2], fields[3], fields[4], fields[5]}
 end
 return false

@@ -1,8 +1,8 @@
 -- End every session among KEYS that is past its deadline under the limits it
 -- was last written with; the sweeper reports each as an expiry event.
 -- ARGV: now (integer microseconds, '' = server TIME), clock tolerance
--- (seconds), tombstone grace (ms). Returns {key, reason, c, l, a, s, t} per
--- session ended here.
+-- (seconds), tombstone grace (ms), the channel each end is announced on ('' =
+-- none). Returns {key, reason, c, l, a, s, t} per session ended here.
 local now_us = ARGV[1]
 if now_us == '' then now_us = server_now_us() end
 local now = tonumber(now_us) / 1e6
@@ -17,6 +17,7 @@ for _, key in ipairs(KEYS) do
     if verdict == 'expired_idle' or verdict == 'expired_absolute' then
       redis.call('HSET', key, 'e', reason)
       redis.call('PEXPIRE', key, grace_ms)
+      announce(ARGV[4], key)
       table.insert(ended, {key, reason, fields[1], fields[2], fields[3], fields[4], fields[5]})
     end
   end

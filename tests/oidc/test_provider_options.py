@@ -107,6 +107,28 @@ def test_a_store_without_room_for_the_entries_needs_a_ledger(
         IdleGuard(Starlette(), secret_key=SECRET, store=store, identity_provider=provider())
 
 
+@pytest.mark.redis
+def test_local_decisions_keep_the_ledger_beside_their_redis(redis_url: str) -> None:
+    guard = IdleGuard(
+        Starlette(),
+        secret_key=SECRET,
+        store=f"{redis_url}?local_decisions=1",
+        identity_provider=provider(),
+    )
+    guard.guard.store.close()
+
+
+def test_beside_a_cluster_the_ledger_is_named() -> None:
+    # One Redis server holds the ledger; a Cluster's slots would scatter it.
+    with pytest.raises(ConfigError, match="Cluster or Sentinel store pass ledger="):
+        IdleGuard(
+            Starlette(),
+            secret_key=SECRET,
+            store="redis+cluster://127.0.0.1:1/",
+            identity_provider=provider(),
+        )
+
+
 def test_the_cookie_store_with_a_denylist_or_a_named_ledger_works() -> None:
     IdleGuard(
         Starlette(),

@@ -228,10 +228,17 @@ def ledger_for(option: Ledger | str | None, store: Store, clock: Callable[[], fl
         raise ConfigError(f"ledger={option!r}: use a memory:// or redis:// URL, or a Ledger")
     if isinstance(store, CookieStore) and store.denylist is not None:
         store = store.denylist
+    # Local decisions are a layer over the Redis store: the ledger goes beside that store.
+    store = getattr(store, "inner", store)
     if isinstance(store, MemoryStore):
         return MemoryLedger(clock)
     url = getattr(store, "url", None)
     if type(store).__name__ == "RedisStore" and isinstance(url, str):
+        if not getattr(store, "single_server", True):
+            raise ConfigError(
+                "OpenIDProvider keeps its ledger on one Redis server: beside a Redis Cluster "
+                "or Sentinel store pass ledger='redis://...' naming one"
+            )
         return RedisLedger(url)
     raise ConfigError(
         f"OpenIDProvider keeps id tokens and logout links on the server; with a "

@@ -133,12 +133,20 @@ async def run_kill_and_restart(
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("", id="one-round-trip"),
+        # A copy is never trusted once the push connection breaks with the server.
+        pytest.param("?local_decisions=1", id="local-decisions"),
+    ],
+)
 @pytest.mark.parametrize("fail_open", FAILURE_MODES)
 @pytest.mark.parametrize("adapter", ADAPTERS)
 async def test_redis_killed_mid_load_and_restarted(
-    adapter: str, fail_open: bool, persistent_redis: RedisServer
+    adapter: str, fail_open: bool, query: str, persistent_redis: RedisServer
 ) -> None:
-    world = World(adapter, persistent_redis.url, fail_open=fail_open)
+    world = World(adapter, persistent_redis.url + query, fail_open=fail_open)
     try:
         await run_kill_and_restart(world, persistent_redis, fail_open)
     finally:

@@ -216,7 +216,7 @@ def round_trips(servers: Servers, variant: Variant, count: int) -> str:
         else:
             sent = sum(calls.values())
             detail = ", ".join(f"{k.upper()}" for k in sorted(calls))
-        return f"{sent / count:.2f} ({detail})"
+        return f"{sent / count:.2f}" + (f" ({detail})" if detail else "")
     if variant.server == "postgresql":
         # A backend reports its counts at the end of a transaction at most once a second:
         # wait that second and make one more request, so every count has arrived.

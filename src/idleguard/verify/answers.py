@@ -7,7 +7,7 @@ from collections.abc import Generator
 from email.utils import parsedate_to_datetime
 
 from .bench import Bench, Endpoint, Inconclusive, Target, guarded
-from .exchange import Answer, parse_set_cookie
+from .exchange import Answer, Exchange, Session, parse_set_cookie
 from .report import ProbeResult, Record, Verdict
 from .waits import seconds
 
@@ -30,23 +30,32 @@ def sign_out_replay(bench: Bench, target: Target) -> Probe:
     return (yield from guarded(bench, record, _replay(bench, target, target.logout, record)))
 
 
+def _sign_out_then_replay(
+    bench: Bench,
+    target: Target,
+    logout: Endpoint,
+    session: Session,
+    record: Record,
+    signing_out: str,
+    replaying: str,
+) -> Exchange:
+    """Sign out through `logout`, then present the cookie held before it: the replay's answer."""
+    old = session.credential.copy()
+    bench.request(target, logout, session, record, signing_out)
+    session.credential = old
+    replay = bench.request(target, target.check, session, record, replaying, follow_cookies=False)
+    if replay.answer is Answer.ERROR:
+        raise Inconclusive(f"the replay answered {replay.status or replay.error}")
+    return replay
+
+
 def _replay(bench: Bench, target: Target, logout: Endpoint, record: Record) -> Probe:
     yield record.started_at
     session = bench.session(target, record)
     # The session was accepted when it was made (Bench.session asks at once).
-    old = session.credential.copy()
-    bench.request(target, logout, session, record, "sign out")
-    session.credential = old
-    replay = bench.request(
-        target,
-        target.check,
-        session,
-        record,
-        "replay of the signed-out cookie",
-        follow_cookies=False,
+    replay = _sign_out_then_replay(
+        bench, target, logout, session, record, "sign out", "replay of the signed-out cookie"
     )
-    if replay.answer is Answer.ERROR:
-        raise Inconclusive(f"the replay answered {replay.status or replay.error}")
     if replay.answer is Answer.ALIVE:
         return bench.finish(
             record,
@@ -236,20 +245,16 @@ def _client(bench: Bench, target: Target, prefix: str, record: Record) -> Probe:
     )
     if cross_site.answer is Answer.ALIVE:
         findings.append("keepalive accepted a request without X-Idleguard: 1 from another origin")
-    old = session.credential.copy()
     logout = Endpoint("POST", base + "/logout", {"x-idleguard": "1"})
-    bench.request(target, logout, session, record, "the client's sign-out")
-    session.credential = old
-    replay = bench.request(
+    replay = _sign_out_then_replay(
+        bench,
         target,
-        target.check,
+        logout,
         session,
         record,
+        "the client's sign-out",
         "replay after the client's sign-out",
-        follow_cookies=False,
     )
-    if replay.answer is Answer.ERROR:
-        raise Inconclusive(f"the replay answered {replay.status or replay.error}")
     if replay.answer is Answer.ALIVE:
         findings.append("the cookie still works after the client's sign-out")
     return bench.conclude(

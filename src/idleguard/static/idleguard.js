@@ -66,6 +66,7 @@
     var headers = { Accept: "application/json" };
     if (post) headers["X-Idleguard"] = "1";
     else headers["X-Idleguard-Passive"] = "1";
+    var sent = now();
     return g.fetch(url(name), {
       method: post ? "POST" : "GET",
       headers: headers,
@@ -73,8 +74,8 @@
       cache: "no-store"
     }).then(function (response) {
       return response.json().then(function (body) {
-        return { status: response.status, body: body || {} };
-      }, function () { return { status: response.status, body: {} }; });
+        return { status: response.status, body: body || {}, sent: sent };
+      }, function () { return { status: response.status, body: {}, sent: sent }; });
     });
   }
 
@@ -85,7 +86,7 @@
       // The page's own strings win over the server's.
       opts.texts = Object.assign({}, TEXTS, body.messages, opts.own);
     }
-    if (result.status === 200 && body.active) return apply(body, true, reported);
+    if (result.status === 200 && body.active) return apply(body, true, reported, result.sent);
     // No reason: the cookie is already gone (another request of this page ended the
     // session first). Past the deadline that was the idle limit, not a sign-out.
     if (result.status === 200 || result.status === 401) return ended(body.reason || (st.active && now() >= deadline() ? "idle" : "signed_out"), body.logout_url);
@@ -116,14 +117,17 @@
   }
 
   // -- state -----------------------------------------------------------------
-  function apply(body, share, reported) {
+  function apply(body, share, reported, sent) {
     var at = now();
+    // The time left is the server's when the question was asked: counted from then, so an
+    // answer that arrives late never moves a deadline later than the server's.
+    var asked = sent == null || sent > at ? at : sent;
     heard = at;
     waited = false;
     st.active = st.was = true;
     st.warn = (body.warn_before || 0) * 1000;
-    st.idle = body.idle_remaining == null ? Infinity : at + body.idle_remaining * 1000;
-    st.abs = body.absolute_remaining == null ? Infinity : at + body.absolute_remaining * 1000;
+    st.idle = body.idle_remaining == null ? Infinity : asked + body.idle_remaining * 1000;
+    st.abs = body.absolute_remaining == null ? Infinity : asked + body.absolute_remaining * 1000;
     st.login = body.login_url || opts.loginUrl;
     unveil();
     elect();
@@ -133,7 +137,7 @@
     // Decided before the answer is shared, so the tabs hear "shown" first and one dialog opens.
     if (deadline() - at > st.warn) { elsewhere = false; close(); }
     else warn();
-    if (share) post({ t: "status", s: body, r: reported });
+    if (share) post({ t: "status", s: body, r: reported, a: asked });
     schedule();
     emit("status", body);
   }
@@ -254,7 +258,7 @@
   function receive(message) {
     if (!message || message.from === tab) return;
     var type = message.t;
-    if (type === "status" && st.was) apply(message.s, false, message.r);
+    if (type === "status" && st.was) apply(message.s, false, message.r, message.a);
     else if (type === "activity") remote = true;
     else if (type === "shown") {
       elsewhere = true;
